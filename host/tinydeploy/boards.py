@@ -2,6 +2,44 @@
 
 Board facts live in the files, never in code: code asks a Board what it is (its CPU features, its
 PlatformIO platform, its QEMU machine) and acts on the answer.
+
+A board file (boards/<id>.toml) mirrors the dataclasses below:
+
+    id = "qemu-m4"
+    name = "Arm MPS2 AN386 (Cortex-M4F), emulated by QEMU"
+    kind = "emulated"                 # real | emulated | native
+    aliases = ["mps2-an386"]
+    cpu = "cortex-m4"
+    arch = "armv7e-m"
+    firmware_platform = "qemu_mps2"   # firmware/platform/<this>/ holds its startup, UART and timer code
+    clock_hz = 25_000_000
+    flash_bytes = 0x400000
+    ram_bytes = 0x400000
+
+    [features]                        # what generated code may use
+    fpu = true
+    dsp = true
+    mve = false
+
+    [platformio]
+    platform = "tinydeploy"           # upstream id for real boards: "nordicnrf52", "ststm32", ...
+    board = "qemu-m4"
+    framework = ""                    # "arduino" where the sketch uses it
+    upload_protocol = "qemu"
+    build_flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+
+    [serial]
+    baud = 115200
+    usb_ids = []                      # ["2341:805a"]: USB VID:PID for auto-detection
+
+    [qemu]                            # emulated boards only
+    machine = "mps2-an386"
+    flash_origin = 0x00000000
+    flash_bytes = 0x400000
+    ram_origin = 0x20000000
+    ram_bytes = 0x400000
+    uart_base = 0x40004000
+    sysclk_hz = 25_000_000
 """
 
 from __future__ import annotations
@@ -62,6 +100,7 @@ class Board:
     ram_bytes: int
     platformio: PlatformIOConfig
     serial: SerialConfig
+    firmware_platform: str = ""  # directory under firmware/platform/
     aliases: tuple[str, ...] = ()
     qemu: QemuConfig | None = None
     source: Path | None = field(default=None, compare=False)
