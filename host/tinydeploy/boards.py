@@ -44,6 +44,7 @@ A board file (boards/<id>.toml) mirrors the dataclasses below:
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -123,9 +124,143 @@ class Board:
         return "cycles"
 
 
+KINDS = ("real", "emulated", "native")
+_USB_ID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+
+
+class _Fields:
+    """Typed access to one TOML table that names the file and the dotted key in every error."""
+
+    def __init__(self, path: Path, table: dict, prefix: str = "") -> None:
+        self.path, self.table, self.prefix = path, table, prefix
+        self.used: set[str] = set()
+
+    def _fail(self, key: str, problem: str) -> UserError:
+        return UserError(
+            f"{self.path}: field '{self.prefix}{key}' {problem}",
+            hint="see the schema at the top of host/tinydeploy/boards.py",
+        )
+
+    def get(self, key: str, kind: type, default=..., *, choices: tuple = ()):
+        self.used.add(key)
+        if key not in self.table:
+            if default is ...:
+                raise self._fail(key, "is missing")
+            return default
+        value = self.table[key]
+        # bool is an int subclass in Python: keep `clock_hz = true` out.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self._fail(key, f"must be {kind.__name__}, not {type(value).__name__} ({value!r})")
+        if choices and value not in choices:
+            raise self._fail(key, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def positive(self, key: str, default=...) -> int:
+        """A non-negative integer; without a default (a required field) it must also be non-zero."""
+        value = self.get(key, int, default)
+        if value < 0 or (default is ... and value == 0):
+            raise self._fail(key, f"must be a positive integer, not {value}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self.get(key, list, [])
+        if not all(isinstance(v, str) for v in values):
+            raise self._fail(key, "must be a list of strings")
+        return tuple(values)
+
+    def sub(self, key: str, required: bool = False) -> "_Fields | None":
+        table = self.get(key, dict, ... if required else None)
+        return None if table is None else _Fields(self.path, table, f"{self.prefix}{key}.")
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise self._fail(unknown[0], "is not a known field (a typo?)")
+
+
 def load_board_file(path: Path) -> Board:
     """Parse one board file; a malformed file is a UserError naming it and the field."""
-    raise NotImplementedError  # implemented by the foundation work (issue 2)
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UserError(f"cannot read board file {path}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{path}: not valid TOML: {err}") from err
+
+    top = _Fields(path, data)
+    board_id = top.get("id", str)
+    if board_id != path.stem:
+        raise top._fail("id", f"is {board_id!r} but the file is named {path.name}: they must agree")
+    kind = top.get("kind", str, choices=KINDS)
+
+    features_table = top.sub("features") or _Fields(path, {}, "features.")
+    features = CpuFeatures(
+        fpu=features_table.get("fpu", bool, False),
+        dsp=features_table.get("dsp", bool, False),
+        mve=features_table.get("mve", bool, False),
+    )
+    features_table.reject_unknown()
+
+    pio_table = top.sub("platformio", required=True)
+    assert pio_table is not None
+    platformio = PlatformIOConfig(
+        platform=pio_table.get("platform", str),
+        board=pio_table.get("board", str),
+        framework=pio_table.get("framework", str, ""),
+        upload_protocol=pio_table.get("upload_protocol", str, ""),
+        build_flags=pio_table.strings("build_flags"),
+    )
+    pio_table.reject_unknown()
+
+    serial_table = top.sub("serial") or _Fields(path, {}, "serial.")
+    serial = SerialConfig(baud=serial_table.positive("baud", 115200), usb_ids=serial_table.strings("usb_ids"))
+    for usb_id in serial.usb_ids:
+        if not _USB_ID.match(usb_id):
+            raise serial_table._fail("usb_ids", f"entry {usb_id!r} must be 'vvvv:pppp' in lower-case hex")
+    serial_table.reject_unknown()
+
+    qemu = _load_qemu(top.sub("qemu"))
+    if kind == "emulated" and qemu is None:
+        raise top._fail("qemu", "is required for an emulated board (at least qemu.machine)")
+
+    board = Board(
+        id=board_id,
+        name=top.get("name", str),
+        kind=kind,
+        cpu=top.get("cpu", str),
+        arch=top.get("arch", str),
+        features=features,
+        clock_hz=top.positive("clock_hz", 0),
+        # The native board is a host process: it has no flash or RAM budget (0).
+        flash_bytes=top.positive("flash_bytes", 0 if kind == "native" else ...),
+        ram_bytes=top.positive("ram_bytes", 0 if kind == "native" else ...),
+        platformio=platformio,
+        serial=serial,
+        firmware_platform=top.get("firmware_platform", str, ""),
+        aliases=top.strings("aliases"),
+        qemu=qemu,
+        source=path.resolve(),
+    )
+    top.reject_unknown()
+    return board
+
+
+def _load_qemu(table: "_Fields | None") -> QemuConfig | None:
+    if table is None:
+        return None
+    qemu = QemuConfig(
+        machine=table.get("machine", str),
+        cpu=table.get("cpu", str, ""),
+        flash_origin=table.positive("flash_origin", 0),
+        flash_bytes=table.positive("flash_bytes", 0),
+        ram_origin=table.positive("ram_origin", 0),
+        ram_bytes=table.positive("ram_bytes", 0),
+        uart_base=table.positive("uart_base", 0),
+        sysclk_hz=table.positive("sysclk_hz", 25_000_000),
+    )
+    table.reject_unknown()
+    return qemu
 
 
 @lru_cache(maxsize=1)

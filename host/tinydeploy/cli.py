@@ -26,6 +26,8 @@ COMMANDS = (
     "flash",
     "verify",
     "run",
+    "demo",
+    "pio",
 )
 
 
