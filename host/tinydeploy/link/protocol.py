@@ -1,0 +1,262 @@
+"""The wire format of the tinydeploy serial protocol (docs/protocol.md): framing, CRC, message layouts.
+
+Pure functions, no I/O: `tinydeploy.link.client` drives them over a transport.  The constants mirror
+firmware/harness/td_protocol.h; a change to either is a protocol change (bump PROTOCOL_VERSION).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+HEADER = 2  # type u8, seq u8
+CRC = 4
+OVERHEAD = HEADER + CRC
+
+# Requests and their replies.
+HELLO, INPUT, INVOKE, READ = 0x01, 0x02, 0x03, 0x04
+HELLO_R, ACK, RESULT, OUTPUT = 0x81, 0x82, 0x83, 0x84
+BOOT, ERROR = 0xB0, 0xEE
+REPLY_TO = {HELLO: HELLO_R, INPUT: ACK, INVOKE: RESULT, READ: OUTPUT}
+TYPE_NAMES = {
+    HELLO: "HELLO", INPUT: "INPUT", INVOKE: "INVOKE", READ: "READ", HELLO_R: "HELLO_R", ACK: "ACK",
+    RESULT: "RESULT", OUTPUT: "OUTPUT", BOOT: "BOOT", ERROR: "ERROR",
+}
+
+# Error codes.  NAKs answer a frame the device could not read: resend it.
+E_BAD_CRC, E_BAD_FRAME, E_OVERFLOW = 1, 2, 3
+E_UNKNOWN_TYPE, E_OUT_OF_ORDER, E_BAD_LENGTH, E_INCOMPLETE, E_RUNTIME, E_INVOKE = 4, 5, 6, 7, 8, 9
+NAK_CODES = frozenset({E_BAD_CRC, E_BAD_FRAME, E_OVERFLOW})
+# The device no longer holds the input this inference sent: it was reset (or served another host).
+LOST_STATE_CODES = frozenset({E_OUT_OF_ORDER, E_INCOMPLETE})
+ERROR_NAMES = {
+    E_BAD_CRC: "bad CRC", E_BAD_FRAME: "bad frame", E_OVERFLOW: "frame overflow",
+    E_UNKNOWN_TYPE: "unknown frame type", E_OUT_OF_ORDER: "out of order", E_BAD_LENGTH: "bad length",
+    E_INCOMPLETE: "incomplete input", E_RUNTIME: "runtime init failed", E_INVOKE: "invoke failed",
+}
+
+# td_dtype (TFLite TensorType numbering) -> numpy dtype.
+DTYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 7: np.int16, 9: np.int8}
+
+RESULT_HEAD = struct.Struct("<III")  # latency ticks, stack bytes, output total bytes
+OFFSET = struct.Struct("<I")
+READ_REQ = struct.Struct("<IH")
+ERROR_HEAD = struct.Struct("<BI")
+HELLO_HEAD = struct.Struct("<BiIIIIII32s")
+
+
+def crc32(data: bytes) -> int:
+    """CRC-32/IEEE as zlib computes it (and td_crc32 on the device)."""
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def cobs_encode(data: bytes) -> bytes:
+    out = bytearray()
+    start = 0
+    n = len(data)
+    while True:
+        run = 0
+        while start + run < n and run < 254 and data[start + run] != 0:
+            run += 1
+        out.append(run + 1)
+        out += data[start : start + run]
+        start += run
+        if run == 254:
+            if start == n:
+                return bytes(out)
+            continue
+        if start >= n:
+            return bytes(out)
+        start += 1  # the zero this block stands for
+        if start == n:
+            out.append(1)
+            return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Inverse of cobs_encode; ValueError on bytes that are not valid COBS."""
+    out = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        code = data[i]
+        i += 1
+        if code == 0 or i + code - 1 > n:
+            raise ValueError("invalid COBS")
+        block = data[i : i + code - 1]
+        if 0 in block:
+            raise ValueError("zero inside a COBS block")
+        out += block
+        i += code - 1
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+def cobs_max_decoded(encoded: int) -> int:
+    return encoded - (encoded + 253) // 254
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: int
+    seq: int
+    payload: bytes
+
+    @property
+    def name(self) -> str:
+        return TYPE_NAMES.get(self.type, f"0x{self.type:02x}")
+
+
+def encode_frame(ftype: int, seq: int, payload: bytes = b"") -> bytes:
+    """The bytes on the wire for one frame, delimiter included."""
+    body = bytes((ftype, seq & 0xFF)) + payload
+    return cobs_encode(body + crc32(body).to_bytes(4, "little")) + b"\x00"
+
+
+def decode_frame(encoded: bytes) -> Frame:
+    """One frame from its COBS bytes (no delimiter); ValueError when it is corrupt."""
+    raw = cobs_decode(encoded)
+    if len(raw) < OVERHEAD:
+        raise ValueError(f"frame of {len(raw)} bytes is shorter than header + CRC")
+    body, crc = raw[:-CRC], int.from_bytes(raw[-CRC:], "little")
+    if crc32(body) != crc:
+        raise ValueError("CRC mismatch")
+    return Frame(body[0], body[1], body[2:])
+
+
+class FrameSplitter:
+    """Accumulates received bytes and yields the COBS bytes of each complete frame."""
+
+    def __init__(self, max_frame: int = 1 << 16) -> None:
+        self._buf = bytearray()
+        self._max = max_frame
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        frames = []
+        while True:
+            end = self._buf.find(0)
+            if end < 0:
+                break
+            if end:
+                frames.append(bytes(self._buf[:end]))
+            del self._buf[: end + 1]
+        if len(self._buf) > self._max:  # garbage without delimiters: keep memory bounded
+            del self._buf[: -self._max]
+        return frames
+
+    def clear(self) -> None:
+        self._buf.clear()
+
+
+# ---- message payloads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+    nbytes: int
+
+    def describe(self) -> str:
+        q = f" scale={self.scale:g} zp={self.zero_point}" if self.scale else ""
+        return f"{self.dtype.name}{list(self.shape)}{q}"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the device says about itself in its HELLO reply."""
+
+    protocol_version: int
+    board: str
+    runtime: str
+    model_sha256: str  # hex
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    arena_bytes: int
+    arena_used_bytes: int
+    clock_hz: int
+    counter_unit: str  # "cycles", "instructions", "ticks", "ns"
+    counter_scale: int
+    max_input_chunk: int  # data bytes per INPUT/INVOKE frame
+    max_output_chunk: int  # data bytes per OUTPUT frame
+    runtime_status: int = 0
+    runtime_error: str = ""
+
+    @property
+    def latency_unit(self) -> str:
+        """The unit latencies are reported in: ticks are scaled to cycles."""
+        return "cycles" if self.counter_unit == "ticks" else self.counter_unit
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(t.nbytes for t in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(t.nbytes for t in self.outputs)
+
+    def identity(self) -> tuple:
+        """What must not change across a device reset within one run."""
+        return (self.board, self.runtime, self.model_sha256, self.inputs, self.outputs)
+
+
+def parse_hello(payload: bytes) -> DeviceInfo:
+    """Decode a HELLO_R payload; ValueError when it is malformed or of another protocol version."""
+    if not payload or payload[0] != PROTOCOL_VERSION:
+        got = payload[0] if payload else None
+        raise ValueError(f"protocol version {got}, this host speaks {PROTOCOL_VERSION}")
+    if len(payload) < HELLO_HEAD.size:
+        raise ValueError("HELLO reply too short")
+    (version, status, max_in, max_out, clock, scale, arena, arena_used, sha) = HELLO_HEAD.unpack_from(payload)
+    pos = HELLO_HEAD.size
+    strings = []
+    for _ in range(4):
+        n = payload[pos]
+        strings.append(payload[pos + 1 : pos + 1 + n].decode("utf-8", "replace"))
+        pos += 1 + n
+    board, runtime, unit, error = strings
+    n_in, n_out = payload[pos], payload[pos + 1]
+    pos += 2
+    specs = []
+    for _ in range(n_in + n_out):
+        dtype_code, ndims = payload[pos], payload[pos + 1]
+        pos += 2
+        dims = struct.unpack_from(f"<{ndims}i", payload, pos)
+        pos += 4 * ndims
+        tscale, zp, nbytes = struct.unpack_from("<fiI", payload, pos)
+        pos += 12
+        if dtype_code not in DTYPES:
+            raise ValueError(f"unknown tensor dtype code {dtype_code}")
+        specs.append(TensorSpec(np.dtype(DTYPES[dtype_code]), tuple(dims), float(tscale), zp, nbytes))
+    if pos != len(payload):
+        raise ValueError("HELLO reply has trailing bytes")
+    return DeviceInfo(
+        protocol_version=version, board=board, runtime=runtime, model_sha256=sha.hex(),
+        inputs=tuple(specs[:n_in]), outputs=tuple(specs[n_in:]), arena_bytes=arena,
+        arena_used_bytes=arena_used, clock_hz=clock, counter_unit=unit, counter_scale=scale,
+        max_input_chunk=max_in, max_output_chunk=max_out, runtime_status=status, runtime_error=error,
+    )
+
+
+@dataclass(frozen=True)
+class DeviceError:
+    code: int
+    detail: int
+    message: str
+
+    def describe(self) -> str:
+        return f"{ERROR_NAMES.get(self.code, f'error {self.code}')}: {self.message} (detail {self.detail})"
+
+
+def parse_error(payload: bytes) -> DeviceError:
+    if len(payload) < ERROR_HEAD.size:
+        return DeviceError(E_BAD_FRAME, 0, "short ERROR frame")
+    code, detail = ERROR_HEAD.unpack_from(payload)
+    return DeviceError(code, detail, payload[ERROR_HEAD.size :].decode("utf-8", "replace"))
