@@ -1,0 +1,323 @@
+"""What is in a .tflite model, and what will trouble a microcontroller: the analysis behind `deploy inspect`.
+
+    report = inspect_model(load_model(path))
+    report.total_macs, report.param_bytes, report.arena_bytes, report.warnings
+    report.to_json()      # plain dict for --json
+
+Runtime support comes from the modules that own it, imported defensively (a runtime module that is
+missing or broken shows as "?" instead of breaking inspect): `aot` from
+`tinydeploy.aot.lowering.supported_ops()`, `tflm` from `tinydeploy.tflm.ops.resolver_method()`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tinydeploy.macs import op_macs
+from tinydeploy.errors import UserError
+from tinydeploy.model.graph import Model, Operator, Tensor, load_model
+
+QUANT_DTYPES = ("int8", "int16", "uint8")
+# Ops whose job is changing representation: their float/int mix is expected, never a warning.
+CONVERSION_OPS = ("QUANTIZE", "DEQUANTIZE", "CAST")
+WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
+                "UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF", "EMBEDDING_LOOKUP")
+
+
+def load_tflite(path: str | Path) -> Model:
+    """`load_model`, plus a clear error for truncation the parser does not catch itself (struct.error)."""
+    try:
+        return load_model(path)
+    except struct.error as err:
+        raise UserError(f"{path}: the flatbuffer is corrupt or truncated ({err})") from None
+
+
+# --- runtime support ----------------------------------------------------------------------------------
+
+
+def _aot_checker() -> Callable[[Operator], bool] | None:
+    try:
+        from tinydeploy.aot.lowering import supported_ops
+
+        ops = set(supported_ops())
+    except Exception:  # another team's module mid-edit must not break inspect
+        return None
+    return lambda op: op.opcode in ops
+
+
+def _tflm_checker() -> Callable[[Operator], bool] | None:
+    try:
+        from tinydeploy.tflm.ops import resolver_method
+    except Exception:
+        return None
+    return lambda op: resolver_method(op.opcode) is not None
+
+
+def runtime_checkers() -> dict[str, Callable[[Operator], bool] | None]:
+    """runtime name -> predicate "can it run this op?" (None: that runtime's op table is unavailable)."""
+    return {"aot": _aot_checker(), "tflm": _tflm_checker()}
+
+
+def layer_name(tensor_name: str) -> str:
+    """The Keras layer behind a converter tensor name: 'model/conv2d_1/Relu;model/conv2d_1/BiasAdd;...' ->
+    'model/conv2d_1'."""
+    first = tensor_name.split(";")[0]
+    parts = first.split("/")
+    return "/".join(parts[:-1]) if len(parts) > 1 else first
+
+
+def describe_op(model: Model, op: Operator) -> str:
+    """'CONV_2D (op #3, layer 'model/conv2d_1')': the op, where it sits, and the layer a user wrote."""
+    out = model.tensors[op.outputs[0]].name if op.outputs and op.outputs[0] >= 0 else "?"
+    return f"{op.opcode} (op #{op.index}, layer '{layer_name(out)}')"
+
+
+def unsupported_by_builtin_resolver(model: Model) -> list[Operator]:
+    """Ops no stock TFLite interpreter knows: custom ops and builtin codes newer than our schema."""
+    return [op for op in model.operators if op.is_custom or op.opcode.startswith("BUILTIN_")]
+
+
+def unsupported_everywhere(model: Model) -> list[Operator]:
+    """Ops that no runtime we deploy with can run (runtimes whose op table is unavailable are ignored;
+    when neither is available, only custom/unknown ops count)."""
+    checkers = [c for c in runtime_checkers().values() if c is not None]
+    if not checkers:
+        return unsupported_by_builtin_resolver(model)
+    return [op for op in model.operators if not any(check(op) for check in checkers)]
+
+
+# --- the report ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class OpReport:
+    index: int
+    opcode: str
+    version: int
+    inputs: list[int]
+    outputs: list[int]
+    output_shape: tuple[int, ...]
+    dtype: str
+    macs: int
+    param_bytes: int
+    runtimes: dict[str, bool | None]
+    layer: str  # the first output tensor's name: carries the Keras layer path
+
+
+@dataclass
+class InspectReport:
+    model: Model
+    ops: list[OpReport]
+    total_macs: int
+    param_bytes: int
+    arena_bytes: int
+    arena_source: str  # "plan" (tinydeploy.plan.memory) or "estimate" (peak of live tensor bytes)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def op_counts(self) -> dict[str, int]:
+        return dict(Counter(op.opcode for op in self.ops))
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "model": str(m.path) if m.path else None,
+            "sha256": m.sha256,
+            "size_bytes": len(m.raw),
+            "inputs": [tensor_json(t) for t in m.input_tensors],
+            "outputs": [tensor_json(t) for t in m.output_tensors],
+            "ops": [
+                {
+                    "index": op.index,
+                    "opcode": op.opcode,
+                    "version": op.version,
+                    "layer": op.layer,
+                    "inputs": op.inputs,
+                    "outputs": op.outputs,
+                    "output_shape": list(op.output_shape),
+                    "dtype": op.dtype,
+                    "macs": op.macs,
+                    "param_bytes": op.param_bytes,
+                    "runtimes": op.runtimes,
+                }
+                for op in self.ops
+            ],
+            "op_counts": self.op_counts,
+            "tensors": [tensor_json(t) for t in m.tensors],
+            "total_macs": self.total_macs,
+            "param_bytes": self.param_bytes,
+            "memory": {"arena_bytes": self.arena_bytes, "source": self.arena_source},
+            "warnings": self.warnings,
+        }
+
+
+def tensor_kind(model: Model, t: Tensor) -> str:
+    if t.index in model.inputs:
+        return "input"
+    if t.index in model.outputs:
+        return "output"
+    return "constant" if t.is_constant else "activation"
+
+
+def quant_json(t: Tensor) -> dict[str, Any] | None:
+    if t.quant is None:
+        return None
+    return {
+        "per_channel": t.quant.per_channel,
+        "axis": t.quant.axis if t.quant.per_channel else None,
+        "scale": [float(s) for s in t.quant.scale],
+        "zero_point": [int(z) for z in t.quant.zero_point],
+    }
+
+
+def tensor_json(t: Tensor) -> dict[str, Any]:
+    return {
+        "index": t.index,
+        "name": t.name,
+        "shape": list(t.shape),
+        "dtype": t.dtype,
+        "bytes": t.nbytes,
+        "constant": t.is_constant,
+        "quant": quant_json(t),
+    }
+
+
+def _param_bytes(model: Model, op: Operator, seen_buffers: set[int]) -> int:
+    """Bytes of constant inputs first used by this op (shared buffers are counted once)."""
+    total = 0
+    for i in op.inputs:
+        if i < 0:
+            continue
+        t = model.tensors[i]
+        if t.is_constant and t.buffer not in seen_buffers:
+            seen_buffers.add(t.buffer)
+            total += t.data.nbytes if t.data is not None else 0
+    return total
+
+
+def estimate_peak_bytes(model: Model) -> int:
+    """Peak over time of the bytes of live non-constant tensors (no aliasing, no fragmentation)."""
+    first: dict[int, int] = {t: -1 for t in model.inputs}
+    last: dict[int, int] = {}
+    end = len(model.operators)
+    for op in model.operators:
+        for t in op.outputs:
+            if t >= 0:
+                first.setdefault(t, op.index)
+        for t in op.inputs:
+            if t >= 0 and not model.tensors[t].is_constant:
+                last[t] = op.index
+    for t in model.outputs:
+        last[t] = end
+    peak = 0
+    for now in range(-1, end + 1):
+        live = sum(model.tensors[t].nbytes for t, start in first.items()
+                   if not model.tensors[t].is_constant and start <= now <= last.get(t, start))
+        peak = max(peak, live)
+    return peak
+
+
+def _arena(model: Model) -> tuple[int, str]:
+    try:
+        from tinydeploy.plan.memory import plan_memory
+
+        return int(plan_memory(model).arena_bytes), "plan"
+    except Exception:  # the planner is optional here; fall back to our own lower bound
+        return estimate_peak_bytes(model), "estimate"
+
+
+def inspect_model(model: Model) -> InspectReport:
+    checkers = runtime_checkers()
+    seen: set[int] = set()
+    ops = []
+    for op in model.operators:
+        out = model.tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
+        ops.append(
+            OpReport(
+                index=op.index,
+                opcode=op.opcode,
+                version=op.version,
+                inputs=op.inputs,
+                outputs=op.outputs,
+                output_shape=out.shape if out else (),
+                dtype=out.dtype if out else "?",
+                macs=op_macs(model, op),
+                param_bytes=_param_bytes(model, op, seen),
+                runtimes={name: (check(op) if check else None) for name, check in checkers.items()},
+                layer=layer_name(out.name) if out else "?",
+            )
+        )
+    arena, source = _arena(model)
+    param_bytes = sum(len(t.data.tobytes()) for t in _unique_constants(model))
+    report = InspectReport(model, ops, sum(o.macs for o in ops), param_bytes, arena, source)
+    report.warnings = model_warnings(model, ops)
+    return report
+
+
+def _unique_constants(model: Model) -> list[Tensor]:
+    by_buffer: dict[int, Tensor] = {}
+    for t in model.tensors:
+        if t.is_constant:
+            by_buffer.setdefault(t.buffer, t)
+    return list(by_buffer.values())
+
+
+# --- warnings -----------------------------------------------------------------------------------------
+
+
+def _activation_dtypes(model: Model) -> set[str]:
+    return {t.dtype for t in model.tensors if not t.is_constant}
+
+
+def model_warnings(model: Model, ops: list[OpReport]) -> list[str]:
+    warnings: list[str] = []
+    by_index = {op.index: op for op in model.operators}
+    quantized = bool(_activation_dtypes(model) & {"int8", "int16"})
+
+    float_ops = [r for r in ops if r.dtype == "float32" and r.opcode not in CONVERSION_OPS]
+    if quantized and float_ops:
+        names = ", ".join(f"{r.opcode} (op #{r.index}, '{r.layer}')" for r in float_ops[:5])
+        warnings.append(f"{len(float_ops)} float op(s) left in a quantized model: {names}; "
+                        "they run in float on the device (slow without an FPU)")
+
+    hybrid = []
+    for op in model.operators:
+        if op.opcode not in WEIGHTED_OPS or len(op.inputs) < 2:
+            continue
+        x, w = (model.tensors[i] if i >= 0 else None for i in op.inputs[:2])
+        if x is not None and w is not None and x.dtype == "float32" and w.dtype in ("int8", "uint8"):
+            hybrid.append(op)
+    if hybrid:
+        names = ", ".join(describe_op(model, op) for op in hybrid[:5])
+        warnings.append(f"{len(hybrid)} hybrid (dynamic-range) op(s) with int8 weights and float activations: "
+                        f"{names}; convert with --mode int8 for integer-only inference")
+
+    legacy = [op for op in model.operators if op.opcode not in CONVERSION_OPS
+              and any(i >= 0 and model.tensors[i].dtype == "uint8" and model.tensors[i].quant is not None
+                      for i in op.inputs + op.outputs)]
+    if legacy:
+        warnings.append(f"legacy uint8 quantization in {describe_op(model, legacy[0])} and {len(legacy) - 1} more: "
+                        "micro runtimes expect int8; reconvert with --mode int8 (use --io-dtype uint8 if the "
+                        "application feeds uint8)")
+
+    if any(op.opcode == "DEQUANTIZE" and model.tensors[op.inputs[0]].is_constant
+           and model.tensors[op.inputs[0]].dtype == "float16" for op in model.operators):
+        warnings.append("float16 weights are dequantized to float32 at load: no memory saved on the device "
+                        "arena, float kernels at run time")
+
+    nowhere = [r for r in ops if r.runtimes and all(v is False for v in r.runtimes.values())]
+    for r in nowhere[:3]:
+        warnings.append(f"no runtime supports {describe_op(model, by_index[r.index])}")
+    for name in ("aot", "tflm"):
+        missing = [r for r in ops if r.runtimes.get(name) is False and r not in nowhere]
+        if missing:
+            kinds = sorted({r.opcode for r in missing})
+            first = describe_op(model, by_index[missing[0].index])
+            warnings.append(f"the {name} runtime cannot run {', '.join(kinds)} (first: {first})")
+    if model.num_subgraphs > 1:
+        warnings.append(f"the model has {model.num_subgraphs} subgraphs; only the first is analysed")
+    return warnings
