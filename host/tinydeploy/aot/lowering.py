@@ -62,6 +62,13 @@ class LoweringContext(Protocol):
         """Declare a constant array (placed in flash, `static const ctype NAME[]`), unique per op; returns its
         C identifier.  Use for per-channel multipliers, shifts, folded biases, repacked weights, LUTs."""
 
+    def struct(self, name: str, ctype: str, fields: dict[str, object]) -> str:
+        """Declare `static const ctype NAME = {.field = value, ...};` (kernel parameters in flash), unique per
+        op; returns `&NAME`.  Values: ints, floats (written as exact hex literals) or C expressions (str)."""
+
+    def has_input(self, op: Operator, i: int) -> bool:
+        """Whether the optional input i is present (e.g. a bias)."""
+
     def scratch(self, op: Operator, nbytes: int, align: int = 16) -> str:
         """Reserve a scratch buffer in the arena live only while this op runs; returns a `void *` expression."""
 
@@ -117,3 +124,41 @@ def lookup(opcode: str) -> LoweringFn | None:
     import tinydeploy.aot.ops  # noqa: F401
 
     return REGISTRY.by_op.get(opcode)
+
+
+# --- helpers shared by lowerings (added by the aot core; pure functions of the op's constants) ----------
+
+
+def compute_out_size(padding: str, in_size: int, filter_size: int, stride: int, dilation: int = 1) -> int:
+    """TFLite's ComputeOutSize for SAME / VALID padding."""
+    effective = (filter_size - 1) * dilation + 1
+    if padding == "SAME":
+        return (in_size + stride - 1) // stride
+    if padding == "VALID":
+        return (in_size + stride - effective) // stride
+    raise ValueError(f"unknown padding {padding}")
+
+
+def compute_padding(padding: str, in_size: int, filter_size: int, stride: int, dilation: int = 1
+                    ) -> tuple[int, int, int]:
+    """TFLM's ComputePaddingHeightWidth for one dimension: (out_size, pad_before, extra_pad_after)."""
+    out = compute_out_size(padding, in_size, filter_size, stride, dilation)
+    effective = (filter_size - 1) * dilation + 1
+    total = max(0, (out - 1) * stride + effective - in_size)
+    return out, total // 2, total % 2
+
+
+def quant_of(t: Tensor) -> tuple[float, int]:
+    """(scale, zero_point) of a per-tensor quantized tensor; (0.0, 0) when it is not quantized."""
+    if t.quant is None or not t.quant.scale.size:
+        return 0.0, 0
+    return float(t.quant.scale[0]), int(t.quant.zero_point[0])
+
+
+def activation_range_f32(activation: str) -> tuple[float, float]:
+    """TFLite's CalculateActivationRange for float fused activations."""
+    big = float(np.finfo(np.float32).max)
+    ranges = {"NONE": (-big, big), "RELU": (0.0, big), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+    if activation not in ranges:
+        raise ValueError(f"unsupported fused activation {activation}")
+    return ranges[activation]

@@ -1,0 +1,162 @@
+"""Speed of the aot runtime's int8 kernels on emulated Cortex-M, against TFLM + CMSIS-NN (issue 7).
+
+    python bench/aot_speed.py [--boards qemu-m4[,qemu-m33,qemu-m55]] [--models ds_cnn,resnet8]
+                              [--paths reference,optimized] [--json out.json]
+
+Each benchmark model is rendered with the reference kernels and with the optimized ones, built with the
+device harness for the board, run under QEMU on a fixed input, and its output checked equal to TFLM's host
+interpreter (a difference aborts the run).  Emulated boards run QEMU with -icount shift=0, so the latency
+counter counts executed *instructions*, not cycles: compare instruction counts with instruction counts.
+
+Columns: MACs (conv/depthwise/fully-connected multiply-accumulates), instructions per inference,
+instructions/MAC, ratio to the TFLM+CMSIS-NN instruction counts measured on qemu-m4 (TFLM_CMSIS below; the
+target is <= 0.8), arena bytes, flash bytes (whole firmware), code bytes (flash minus the model's constant
+arrays), and the stack high-water mark the device reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import numpy as np  # noqa: E402
+
+from aotutil import random_inputs, tflm_outputs  # noqa: E402
+from tinydeploy import zoo  # noqa: E402
+from tinydeploy.boards import Board, get_board  # noqa: E402
+from tinydeploy.link import DeviceLink  # noqa: E402
+from tinydeploy.model.graph import load_model  # noqa: E402
+
+MODELS = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder"]
+# TFLM + CMSIS-NN on qemu-m4 (-icount shift=0), instructions per inference (the issue's baseline).
+TFLM_CMSIS = {"ds_cnn": 7_697_920, "mobilenet_v1_025": 24_101_960, "resnet8": 29_861_680, "fc_autoencoder": 582_960}
+TARGET_RATIO = 0.8
+
+
+@dataclass
+class Row:
+    model: str
+    board: str
+    path: str  # "reference" | "optimized"
+    macs: int
+    instructions: int
+    arena_bytes: int
+    flash_bytes: int
+    code_bytes: int
+    stack_bytes: int
+
+    @property
+    def per_mac(self) -> float:
+        return self.instructions / self.macs
+
+    @property
+    def ratio(self) -> float | None:
+        base = TFLM_CMSIS.get(self.model) if self.board == "qemu-m4" else None
+        return self.instructions / base if base else None
+
+
+def model_macs(model_path: Path) -> int:
+    """Multiply-accumulates of the CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops (padding taps included,
+    as MLPerf Tiny counts them)."""
+    model = load_model(model_path)
+    total = 0
+    for op in model.operators:
+        if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            w, y = model.tensors[op.inputs[1]], model.tensors[op.outputs[0]]
+            taps = w.shape[1] * w.shape[2] * (w.shape[3] if op.opcode == "CONV_2D" else 1)
+            total += int(np.prod(y.shape)) * taps
+        elif op.opcode == "FULLY_CONNECTED":
+            w, y = model.tensors[op.inputs[1]], model.tensors[op.outputs[0]]
+            total += int(np.prod(y.shape)) * w.shape[1]
+    return total
+
+
+def build(model_path: Path, board: Board, out: Path, optimized: bool) -> tuple[Path, int, int]:
+    """(elf, arena bytes, constant bytes) of the model rendered with the chosen kernels."""
+    from tinydeploy.flash.firmware import compile_firmware
+    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
+
+    rendered = render_aot(model_path, board, out, optimized=optimized)
+    src = out / "src"
+    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
+               + sorted((src / "harness").glob("*.c")))
+    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
+    elf = compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
+                           out / "build", name="fw", extra_flags=flags)
+    return elf, rendered.arena_bytes, rendered.weights_bytes
+
+
+def run_once(model_path: Path, board: Board, elf: Path) -> tuple[int, int]:
+    """(latency, stack bytes) of one inference on a fixed input, after checking it against TFLM."""
+    from tinydeploy.flash.qemu import QemuRunner
+
+    batches = random_inputs(model_path, 1, seed=3)
+    expected = tflm_outputs(model_path, batches)
+    with QemuRunner(board, elf, timeout=600) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=600) as link:
+        link.hello()
+        result = link.infer([b[0:1] for b in batches])
+    for k, (got, want) in enumerate(zip(result.outputs, expected)):
+        got, want = np.asarray(got).reshape(-1), want[0].reshape(-1)
+        if not np.array_equal(got, want):
+            raise SystemExit(f"{model_path.name} on {board.id}: output {k} differs from TFLM in "
+                             f"{int((got != want).sum())} values")
+    return result.latency, result.stack_bytes
+
+
+def measure(name: str, board: Board, path: str, workdir: Path) -> Row:
+    model_path = zoo.tflite_model(name, "int8")
+    elf, arena, weights = build(model_path, board, workdir / f"{name}-{board.id}-{path}", path == "optimized")
+    size = json.loads((elf.parent / "fw.size.json").read_text())
+    latency, stack = run_once(model_path, board, elf)
+    return Row(model=name, board=board.id, path=path, macs=model_macs(model_path), instructions=latency,
+               arena_bytes=arena, flash_bytes=size["flash_bytes"], code_bytes=size["flash_bytes"] - weights,
+               stack_bytes=stack)
+
+
+def print_row(r: Row) -> None:
+    ratio = f"{r.ratio:.3f}" if r.ratio is not None else "-"
+    print(f"{r.model:<17} {r.board:<9} {r.path:<10} {r.macs:>11,} {r.instructions:>13,} {r.per_mac:>8.3f} "
+          f"{ratio:>7} {r.arena_bytes:>8,} {r.flash_bytes:>9,} {r.code_bytes:>8,} {r.stack_bytes:>7,}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--boards", default="qemu-m4", help="comma-separated, e.g. qemu-m4,qemu-m33,qemu-m55")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--paths", default="reference,optimized")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    rows: list[Row] = []
+    print(f"{'model':<17} {'board':<9} {'kernels':<10} {'MACs':>11} {'instructions':>13} {'ins/MAC':>8} "
+          f"{'vs CMSIS':>7} {'arena':>8} {'flash':>9} {'code':>8} {'stack':>7}")
+    print("(instruction counts: QEMU -icount shift=0, emulated instructions, not cycles; "
+          f"'vs CMSIS' = ours / TFLM+CMSIS-NN on qemu-m4, target <= {TARGET_RATIO})")
+    with tempfile.TemporaryDirectory() as tmp:
+        for board_id in args.boards.split(","):
+            board = get_board(board_id)
+            for name in args.models.split(","):
+                for path in args.paths.split(","):
+                    row = measure(name, board, path, Path(tmp))
+                    rows.append(row)
+                    print_row(row)
+    if args.json:
+        tmp_json = args.json.with_suffix(args.json.suffix + ".tmp")
+        tmp_json.write_text(json.dumps([{**asdict(r), "per_mac": r.per_mac, "ratio": r.ratio} for r in rows],
+                                       indent=2) + "\n")
+        os.replace(tmp_json, args.json)
+    missed = [r.model for r in rows if r.path == "optimized" and r.ratio is not None and r.ratio > TARGET_RATIO]
+    if missed:
+        print(f"above {TARGET_RATIO}x TFLM+CMSIS-NN: {', '.join(missed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

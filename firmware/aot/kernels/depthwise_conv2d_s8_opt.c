@@ -1,0 +1,153 @@
+/* depthwise_conv2d_s8_opt.c - optimized int8 depthwise convolution (see the header).
+ *
+ * Per output pixel the window is clipped to the input once.  A whole window uses the folded bias and raw
+ * inputs; a clipped one the plain bias and (input + input_offset), the reference formula.  With a depth
+ * multiplier of 1 the channels are the inner loop, four at a time: per tap one word of inputs and one of
+ * weights, SXTB16/SXTAB16 + SMLABB/SMLATT on the DSP extension, widening loads + VMLA on Helium.
+ */
+#include "depthwise_conv2d_s8_opt.h"
+
+#include "td_dot_s8.h"
+#include "td_fixedpoint.h"
+
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+#define td_smlabb(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
+#define td_smlatt(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
+#elif defined(TD_DOT_DSP)
+TD_INLINE int32_t td_smlabb(uint32_t a, uint32_t b, int32_t acc) {
+  return acc + (int32_t)(int16_t)(a & 0xFFFFu) * (int32_t)(int16_t)(b & 0xFFFFu);
+}
+TD_INLINE int32_t td_smlatt(uint32_t a, uint32_t b, int32_t acc) {
+  return acc + (int32_t)(int16_t)(a >> 16) * (int32_t)(int16_t)(b >> 16);
+}
+#endif
+
+/* [first, end) of the filter taps t with 0 <= origin + dilation * t < size */
+static void td_dw_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *end) {
+  int32_t lo = 0, hi = taps;
+  if (origin < 0) lo = (-origin + dilation - 1) / dilation;
+  if (origin + dilation * (taps - 1) >= size) hi = origin >= size ? 0 : (size - 1 - origin) / dilation + 1;
+  *first = lo;
+  *end = hi > lo ? hi : lo;
+}
+
+typedef struct {
+  int32_t ky0, ky1, kx0, kx1; /* clipped tap ranges */
+  int32_t offset;             /* 0 for a whole window (folded bias), else the input offset */
+  const int32_t *bias;        /* folded_bias or bias (may be NULL) */
+  const int8_t *in;           /* the batch's input */
+  int32_t origin;             /* element index of the window origin (tap 0, 0), channel 0: may lie outside */
+} td_dw_window;
+
+static int32_t td_dw_channel(const td_depthwise_conv2d_s8_params *p, const td_dw_window *w, const int8_t *filter,
+                             int32_t ic, int32_t oc) {
+  int32_t ky, kx;
+  int32_t acc = w->bias ? w->bias[oc] : 0;
+  for (ky = w->ky0; ky < w->ky1; ++ky) {
+    const int8_t *in_row = w->in + (w->origin + (p->dil_h * ky * p->in_w + p->dil_w * w->kx0) * p->in_c + ic);
+    const int8_t *f = filter + (ky * p->k_w + w->kx0) * p->out_c + oc;
+    for (kx = w->kx0; kx < w->kx1; ++kx, in_row += p->dil_w * p->in_c, f += p->out_c) {
+      acc += ((int32_t)*in_row + w->offset) * (int32_t)*f;
+    }
+  }
+  return acc;
+}
+
+/* Depth multiplier 1: channels c .. c+3 of one pixel. */
+static void td_dw_four_channels(const td_depthwise_conv2d_s8_params *p, const td_dw_window *w,
+                                const int8_t *filter, int32_t c, int32_t acc[4]) {
+  int32_t ky, kx, k;
+  for (k = 0; k < 4; ++k) acc[k] = w->bias ? w->bias[c + k] : 0;
+#if defined(TD_DOT_MVE)
+  {
+    int32x4_t va = vldrwq_s32(acc);
+    for (ky = w->ky0; ky < w->ky1; ++ky) {
+      const int8_t *in_row = w->in + (w->origin + (p->dil_h * ky * p->in_w + p->dil_w * w->kx0) * p->in_c + c);
+      const int8_t *f = filter + (ky * p->k_w + w->kx0) * p->out_c + c;
+      for (kx = w->kx0; kx < w->kx1; ++kx, in_row += p->dil_w * p->in_c, f += p->out_c) {
+        va = vaddq_s32(va, vmulq_s32(vaddq_n_s32(vldrbq_s32(in_row), w->offset), vldrbq_s32(f)));
+      }
+    }
+    vstrwq_s32(acc, va);
+  }
+#elif defined(TD_DOT_DSP)
+  {
+    const uint32_t off2 = ((uint32_t)(uint16_t)w->offset << 16) | (uint16_t)w->offset;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (ky = w->ky0; ky < w->ky1; ++ky) {
+      const int8_t *in_row = w->in + (w->origin + (p->dil_h * ky * p->in_w + p->dil_w * w->kx0) * p->in_c + c);
+      const int8_t *f = filter + (ky * p->k_w + w->kx0) * p->out_c + c;
+      for (kx = w->kx0; kx < w->kx1; ++kx, in_row += p->dil_w * p->in_c, f += p->out_c) {
+        const uint32_t vx = td_load4(in_row), vw = td_load4(f);
+        const uint32_t xe = td_sxtab16(off2, vx), xo = td_sxtab16_ror8(off2, vx);
+        const uint32_t we = td_sxtb16(vw), wo = td_sxtb16_ror8(vw);
+        a0 = td_smlabb(xe, we, a0); /* channel c: byte 0 */
+        a2 = td_smlatt(xe, we, a2); /* channel c + 2: byte 2 */
+        a1 = td_smlabb(xo, wo, a1); /* channel c + 1: byte 1 */
+        a3 = td_smlatt(xo, wo, a3); /* channel c + 3: byte 3 */
+      }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+  }
+#else
+  for (ky = w->ky0; ky < w->ky1; ++ky) {
+    const int8_t *in_row = w->in + (w->origin + (p->dil_h * ky * p->in_w + p->dil_w * w->kx0) * p->in_c + c);
+    const int8_t *f = filter + (ky * p->k_w + w->kx0) * p->out_c + c;
+    for (kx = w->kx0; kx < w->kx1; ++kx, in_row += p->dil_w * p->in_c, f += p->out_c) {
+      for (k = 0; k < 4; ++k) acc[k] += ((int32_t)in_row[k] + w->offset) * (int32_t)f[k];
+    }
+  }
+#endif
+}
+
+void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *params, const int8_t *input, const int8_t *filter,
+                                const int32_t *bias, const int32_t *folded_bias, const int32_t *mult,
+                                const int32_t *shift, int8_t *output) {
+  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; a local whose address stays here cannot be aliased */
+  const td_depthwise_conv2d_s8_params local = *params;
+  const td_depthwise_conv2d_s8_params *const p = &local;
+  const int32_t dm = p->depth_multiplier;
+  int32_t b, oy, ox, ic, m, k;
+  for (b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+    for (oy = 0; oy < p->out_h; ++oy) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      td_dw_window w;
+      td_dw_clip(in_y0, p->dil_h, p->k_h, p->in_h, &w.ky0, &w.ky1);
+      for (ox = 0; ox < p->out_w; ++ox) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+        int whole;
+        td_dw_clip(in_x0, p->dil_w, p->k_w, p->in_w, &w.kx0, &w.kx1);
+        whole = w.ky0 == 0 && w.ky1 == p->k_h && w.kx0 == 0 && w.kx1 == p->k_w;
+        w.offset = whole ? 0 : p->input_offset;
+        w.bias = whole ? folded_bias : bias;
+        /* the window origin may lie outside the input: only clipped taps are ever addressed */
+        w.in = in_b;
+        w.origin = (in_y0 * p->in_w + in_x0) * p->in_c;
+        ic = 0;
+        if (dm == 1) {
+          for (; ic + 4 <= p->in_c; ic += 4) {
+            int32_t acc[4];
+            td_dw_four_channels(p, &w, filter, ic, acc);
+            for (k = 0; k < 4; ++k) {
+              out[ic + k] = td_requant_s8(acc[k], mult[ic + k], shift[ic + k], p->output_offset, p->act_min,
+                                          p->act_max);
+            }
+          }
+        }
+        for (; ic < p->in_c; ++ic) {
+          for (m = 0; m < dm; ++m) {
+            const int32_t oc = ic * dm + m;
+            out[oc] = td_requant_s8(td_dw_channel(p, &w, filter, ic, oc), mult[oc], shift[oc], p->output_offset,
+                                    p->act_min, p->act_max);
+          }
+        }
+      }
+    }
+  }
+}

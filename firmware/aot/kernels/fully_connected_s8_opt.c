@@ -1,0 +1,30 @@
+/* fully_connected_s8_opt.c - optimized int8 fully connected (see the header). */
+#include "fully_connected_s8_opt.h"
+
+#include "td_dot_s8.h"
+
+void td_fully_connected_s8_opt(const td_fully_connected_s8_params *params, const int8_t *input, const int8_t *filter,
+                               const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
+                               int8_t *output) {
+  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; a local whose address stays here cannot be aliased */
+  const td_fully_connected_s8_params local = *params;
+  const td_fully_connected_s8_params *const p = &local;
+  int32_t b, oc;
+  for (b = 0; b < p->batches; ++b) {
+    const int8_t *row = input + b * p->depth;
+    int8_t *out = output + b * p->out_c;
+    for (oc = 0; oc + 2 <= p->out_c; oc += 2) {
+      const int32_t c0 = p->per_channel ? oc : 0, c1 = p->per_channel ? oc + 1 : 0;
+      int32_t acc0 = folded_bias[oc], acc1 = folded_bias[oc + 1];
+      td_dot2_s8(row, filter + oc * p->depth, filter + (oc + 1) * p->depth, p->depth, &acc0, &acc1);
+      out[oc] = td_requant_s8(acc0, mult[c0], shift[c0], p->output_offset, p->act_min, p->act_max);
+      out[oc + 1] = td_requant_s8(acc1, mult[c1], shift[c1], p->output_offset, p->act_min, p->act_max);
+    }
+    if (oc < p->out_c) {
+      const int32_t c0 = p->per_channel ? oc : 0;
+      const int32_t acc = td_dot_s8(row, filter + oc * p->depth, p->depth, folded_bias[oc]);
+      out[oc] = td_requant_s8(acc, mult[c0], shift[c0], p->output_offset, p->act_min, p->act_max);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+"""CONV_2D lowering: int8 per-channel (TFLM reference semantics) and float32."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinydeploy.aot.lowering import (
+    LoweringContext,
+    activation_range_f32,
+    compute_padding,
+    lowering,
+    quant_of,
+)
+from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
+from tinydeploy.model.graph import Operator, Tensor
+
+
+def conv_geometry(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, y: Tensor,
+                  filter_hw: tuple[int, int]) -> dict[str, int]:
+    """Shapes, strides, dilations and TFLM's padding for a 2-D convolution-like op (NHWC)."""
+    o = op.options
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        raise ctx.unsupported(op, f"expects 4-D input and output, got {list(x.shape)} -> {list(y.shape)}")
+    stride_h, stride_w = o.get("stride_h", 1), o.get("stride_w", 1)
+    dil_h, dil_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
+    padding = o.get("padding", "VALID")
+    if padding not in ("SAME", "VALID"):
+        raise ctx.unsupported(op, f"padding {padding}")
+    if min(stride_h, stride_w, dil_h, dil_w) < 1:
+        raise ctx.unsupported(op, "stride and dilation must be at least 1")
+    k_h, k_w = filter_hw
+    out_h, pad_h, _ = compute_padding(padding, x.shape[1], k_h, stride_h, dil_h)
+    out_w, pad_w, _ = compute_padding(padding, x.shape[2], k_w, stride_w, dil_w)
+    if (out_h, out_w) != (y.shape[1], y.shape[2]):
+        raise ctx.unsupported(op, f"output shape {list(y.shape)} does not match the computed {out_h}x{out_w}")
+    return {
+        "batches": x.shape[0], "in_h": x.shape[1], "in_w": x.shape[2], "in_c": x.shape[3],
+        "out_h": out_h, "out_w": out_w, "out_c": y.shape[3], "k_h": k_h, "k_w": k_w,
+        "stride_h": stride_h, "stride_w": stride_w, "dil_h": dil_h, "dil_w": dil_w, "pad_h": pad_h, "pad_w": pad_w,
+    }
+
+
+def int8_requant(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, y: Tensor, channels: int
+                 ) -> tuple[str, str, dict[str, int]]:
+    """Per-channel multipliers/shifts as TFLM computes them, and the offsets/activation range."""
+    if w.quant is None or not w.quant.scale.size:
+        raise ctx.unsupported(op, f"filter '{w.name}' is not quantized")
+    if np.any(w.quant.zero_point != 0):
+        raise ctx.unsupported(op, f"filter '{w.name}' has a non-zero zero point")
+    in_scale, in_zp = quant_of(x)
+    out_scale, out_zp = quant_of(y)
+    scales = w.quant.scale if w.quant.scale.size > 1 else np.repeat(w.quant.scale, channels)
+    if scales.size != channels:
+        raise ctx.unsupported(op, f"filter has {scales.size} scales for {channels} output channels")
+    mult, shift = per_channel_multipliers(in_scale, scales, out_scale)
+    act = op.options.get("fused_activation_function", "NONE")
+    try:
+        lo, hi = activation_range_s8(act, out_scale, out_zp)
+    except ValueError:
+        raise ctx.unsupported(op, f"fused activation {act}") from None
+    params = {"input_offset": -in_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi}
+    return ctx.const("mult", mult, "int32_t"), ctx.const("shift", shift, "int32_t"), params
+
+
+def float_activation(op: Operator, ctx: LoweringContext) -> dict[str, float]:
+    act = op.options.get("fused_activation_function", "NONE")
+    try:
+        lo, hi = activation_range_f32(act)
+    except ValueError:
+        raise ctx.unsupported(op, f"fused activation {act}") from None
+    return {"act_min": lo, "act_max": hi}
+
+
+def bias_ptr(op: Operator, ctx: LoweringContext, index: int, ctype: str) -> str:
+    if index >= len(op.inputs) or op.inputs[index] < 0:
+        return "NULL"
+    b = ctx.input(op, index)
+    if not b.is_constant:
+        raise ctx.unsupported(op, f"bias '{b.name}' is not a constant")
+    expected = "int32_t" if ctype == "int32_t" else "float"
+    if (b.dtype, expected) not in (("int32", "int32_t"), ("float32", "float")):
+        raise ctx.unsupported(op, f"bias '{b.name}' has type {b.dtype}")
+    return ctx.ptr(b)
+
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def folded_bias(op: Operator, ctx: LoweringContext, w: Tensor, input_offset: int, channel_axis: int
+                ) -> np.ndarray | None:
+    """bias + input_offset * sum(filter) per output channel, for the optimized kernels' interior pixels;
+    None when it would not fit an int32 (then the reference kernel runs)."""
+    weights = w.data.astype(np.int64)
+    sums = np.moveaxis(weights, channel_axis, 0).reshape(weights.shape[channel_axis], -1).sum(axis=1)
+    total = sums * input_offset
+    if ctx.has_input(op, 2):
+        total = total + ctx.input(op, 2).data.astype(np.int64).reshape(-1)
+    if total.min(initial=0) < INT32_MIN or total.max(initial=0) > INT32_MAX:
+        return None
+    return total.astype(np.int32)
+
+
+def touches_padding(geo: dict[str, int]) -> bool:
+    """Whether any output pixel's window reaches outside the input (then the kernel needs the plain bias)."""
+    for axis in ("h", "w"):
+        span = (geo[f"k_{axis}"] - 1) * geo[f"dil_{axis}"]
+        last = (geo[f"out_{axis}"] - 1) * geo[f"stride_{axis}"] - geo[f"pad_{axis}"]
+        if geo[f"pad_{axis}"] > 0 or last + span >= geo[f"in_{axis}"]:
+            return True
+    return False
+
+
+@lowering("CONV_2D")
+def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
+    x, w, y = ctx.input(op, 0), ctx.input(op, 1), ctx.output(op, 0)
+    if not w.is_constant:
+        raise ctx.unsupported(op, f"filter '{w.name}' is not a constant")
+    if len(w.shape) != 4:
+        raise ctx.unsupported(op, f"filter shape {list(w.shape)}")
+    if x.shape[3] != w.shape[3]:
+        raise ctx.unsupported(op, f"grouped convolution ({x.shape[3]} input channels, filter depth {w.shape[3]})")
+    geo = conv_geometry(op, ctx, x, w, y, (w.shape[1], w.shape[2]))
+    if w.shape[0] != geo["out_c"]:
+        raise ctx.unsupported(op, f"filter has {w.shape[0]} outputs, output has {geo['out_c']} channels")
+    kinds = (x.dtype, w.dtype, y.dtype)
+    if kinds == ("int8", "int8", "int8"):
+        mult, shift, q = int8_requant(op, ctx, x, w, y, geo["out_c"])
+        params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
+        folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
+        if folded is not None:
+            ctx.kernel("conv2d_s8_opt")
+            border_bias = bias_ptr(op, ctx, 2, "int32_t") if touches_padding(geo) else "NULL"
+            ctx.emit(f"td_conv2d_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {border_bias}, "
+                     f"{ctx.const('folded_bias', folded, 'int32_t')}, {mult}, {shift}, {ctx.ptr(y)});")
+            return
+        ctx.kernel("conv2d_s8")
+        ctx.emit(f"td_conv2d_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
+                 f"{mult}, {shift}, {ctx.ptr(y)});")
+    elif kinds == ("float32", "float32", "float32"):
+        params = ctx.struct("params", "td_conv2d_f32_params",
+                            {**geo, **float_activation(op, ctx)})
+        ctx.kernel("conv2d_f32")
+        ctx.emit(f"td_conv2d_f32({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'float')}, "
+                 f"{ctx.ptr(y)});")
+    else:
+        raise ctx.unsupported(op, f"input/filter/output types {'/'.join(kinds)}")

@@ -1,0 +1,68 @@
+"""FULLY_CONNECTED lowering: int8 (per-tensor or per-channel weights) and float32, any batch, keep_num_dims."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
+from tinydeploy.aot.ops.conv2d import bias_ptr, float_activation, folded_bias
+from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
+from tinydeploy.model.graph import Operator
+
+
+@lowering("FULLY_CONNECTED")
+def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
+    x, w, y = ctx.input(op, 0), ctx.input(op, 1), ctx.output(op, 0)
+    o = op.options
+    if o.get("weights_format", 0) != 0:
+        raise ctx.unsupported(op, "shuffled weights format")
+    if not w.is_constant:
+        raise ctx.unsupported(op, f"weights '{w.name}' are not a constant")
+    if len(w.shape) != 2:
+        raise ctx.unsupported(op, f"weights shape {list(w.shape)}")
+    out_c, depth = w.shape
+    if x.size % depth:
+        raise ctx.unsupported(op, f"input of {x.size} values is not a multiple of the depth {depth}")
+    batches = x.size // depth
+    if y.size != batches * out_c:
+        raise ctx.unsupported(op, f"output shape {list(y.shape)} for {batches} x {out_c}")
+    kinds = (x.dtype, w.dtype, y.dtype)
+    if kinds == ("int8", "int8", "int8"):
+        if w.quant is None or not w.quant.scale.size:
+            raise ctx.unsupported(op, f"weights '{w.name}' are not quantized")
+        in_scale, in_zp = quant_of(x)
+        out_scale, out_zp = quant_of(y)
+        per_channel = w.quant.scale.size > 1
+        if per_channel and w.quant.scale.size != out_c:
+            raise ctx.unsupported(op, f"{w.quant.scale.size} weight scales for {out_c} units")
+        mult, shift = per_channel_multipliers(in_scale, w.quant.scale, out_scale)
+        filter_zp = int(w.quant.zero_point[0])
+        if per_channel and np.any(w.quant.zero_point != 0):
+            raise ctx.unsupported(op, "per-channel weights with non-zero zero points")
+        act = o.get("fused_activation_function", "NONE")
+        try:
+            lo, hi = activation_range_s8(act, out_scale, out_zp)
+        except ValueError:
+            raise ctx.unsupported(op, f"fused activation {act}") from None
+        params = ctx.struct("params", "td_fully_connected_s8_params", {
+            "batches": batches, "depth": depth, "out_c": out_c, "input_offset": -in_zp,
+            "filter_offset": -filter_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi,
+            "per_channel": int(per_channel)})
+        folded = folded_bias(op, ctx, w, -in_zp, 0) if ctx.target.optimized and filter_zp == 0 else None
+        if folded is not None:
+            ctx.kernel("fully_connected_s8_opt")
+            ctx.emit(f"td_fully_connected_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, "
+                     f"{ctx.const('folded_bias', folded, 'int32_t')}, {ctx.const('mult', mult, 'int32_t')}, "
+                     f"{ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)});")
+            return
+        ctx.kernel("fully_connected_s8")
+        ctx.emit(f"td_fully_connected_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
+                 f"{ctx.const('mult', mult, 'int32_t')}, {ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)});")
+    elif kinds == ("float32", "float32", "float32"):
+        params = ctx.struct("params", "td_fully_connected_f32_params",
+                            {"batches": batches, "depth": depth, "out_c": out_c, **float_activation(op, ctx)})
+        ctx.kernel("fully_connected_f32")
+        ctx.emit(f"td_fully_connected_f32({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'float')}, "
+                 f"{ctx.ptr(y)});")
+    else:
+        raise ctx.unsupported(op, f"input/weights/output types {'/'.join(kinds)}")

@@ -1,0 +1,54 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D (int8 and float32, NHWC) as TFLite Micro's reference kernels run them.
+
+Padding follows TFLite's ComputePaddingHeightWidth: SAME pads (out - 1) * stride + filter - in in total,
+the smaller half before; windows count only in-bounds inputs.  The int8 average rounds half away from zero
+and, like TFLM, does not requantize: TFLM requires input and output to share one quantization.
+"""
+
+from __future__ import annotations
+
+from tinydeploy.aot.lowering import LoweringContext, compute_padding, lowering
+from tinydeploy.aot.ops.elementwise import check_quantized, float_range, int8_range, scale_zp
+from tinydeploy.model.graph import Operator
+
+
+@lowering("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def lower_pool(op: Operator, ctx: LoweringContext) -> None:
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    o = op.options
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        raise ctx.unsupported(op, "pooling needs 4-D NHWC tensors")
+    if x.dtype != y.dtype or x.dtype not in ("int8", "float32"):
+        raise ctx.unsupported(op, f"types {x.dtype} -> {y.dtype} (int8 or float32 only)")
+    padding = o.get("padding", "SAME")
+    if padding not in ("SAME", "VALID"):
+        raise ctx.unsupported(op, f"padding {padding}")
+    n, ih, iw, c = (int(v) for v in x.shape)
+    sh, sw, fh, fw = (int(o.get(k, 0)) for k in ("stride_h", "stride_w", "filter_height", "filter_width"))
+    if min(sh, sw, fh, fw) < 1:
+        raise ctx.unsupported(op, f"stride {sh}x{sw} and filter {fh}x{fw} must be positive")
+    oh, ph, _ = compute_padding(padding, ih, fh, sh)
+    ow, pw, _ = compute_padding(padding, iw, fw, sw)
+    if tuple(y.shape) != (n, oh, ow, c):
+        raise ctx.unsupported(op, f"output shape {list(y.shape)} differs from the expected {[n, oh, ow, c]}")
+    if y.size == 0:
+        return
+    kind = "avg_pool" if op.opcode == "AVERAGE_POOL_2D" else "max_pool"
+    ctx.kernel("avg_pool")  # avg_pool.h declares the geometry both pools share
+    if kind == "max_pool":
+        ctx.kernel("max_pool")
+    geom = ", ".join(str(v) for v in (n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw))
+    if x.dtype == "float32":
+        lo, hi = float_range(op, ctx)
+        suffix = "f32"
+    else:
+        check_quantized(op, ctx, x, y)
+        (sx, zx), (sy, zy) = scale_zp(x), scale_zp(y)
+        if abs(sx - sy) > 1e-6 or zx != zy:
+            raise ctx.unsupported(op, "int8 pooling needs the same input and output quantization (as TFLM)")
+        lo, hi = (str(v) for v in int8_range(op, ctx, y))
+        suffix = "s8"
+    ctx.emit("{\n"
+             f"  static const td_pool_geom geom = {{{geom}}};\n"
+             f"  td_{kind}_{suffix}({ctx.ptr(x)}, {ctx.ptr(y)}, &geom, {lo}, {hi});\n"
+             "}")
