@@ -1,15 +1,37 @@
-"""`deploy run` (not implemented yet)."""
+"""`deploy run MODEL`: convert, render, build, flash and verify in one go (default: aot on qemu-m4)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from tinydeploy.boards import get_board
+from tinydeploy.commands.flash import add_build_arguments, build_options
+from tinydeploy.commands.verify import add_verify_arguments, verify_on
+
+DEFAULT_BOARD = "qemu-m4"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "run", help="build, flash and verify a model on a board in one go",
+        description="Everything from model to verified report: convert (if needed), render, build through "
+                    "PlatformIO, flash (QEMU for emulated boards), verify against the host references.")
+    parser.add_argument("model", help=".tflite, .keras/.h5 or SavedModel directory")
+    parser.add_argument("--board", default=DEFAULT_BOARD, help=f"board id (default {DEFAULT_BOARD})")
+    parser.add_argument("--port", help="serial port or URL of a real board (default: auto-detect)")
+    add_build_arguments(parser)
+    add_verify_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("deploy run: not implemented yet")
-    return 2
+    from tinydeploy import pipeline
+
+    board = get_board(args.board)
+    model = pipeline.prepare_model(Path(args.model), rep_data=args.rep_data)
+    fw = pipeline.build_firmware(model, board, args.runtime, **build_options(args))
+    print(fw.describe())
+    with pipeline.started_device(fw, port=args.port) as url:
+        verify_on(url, board, model, args, firmware=fw.build.elf)
+    return 0
