@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from tinydeploy.boards import Board
 from tinydeploy.build.provision import PLATFORM_NAME, pio_home, pio_platform, provision
 from tinydeploy.errors import ToolMissingError, UserError
+from tinydeploy.procs import kill_group
 
 REGISTRY_HOSTS = (("api.registry.platformio.org", 443), ("dl.registry.platformio.org", 443))
 PROBE_TIMEOUT_S = 3.0
@@ -127,20 +127,13 @@ def run_pio(
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as err:
-        _kill_group(proc)
+        kill_group(proc)
         raise UserError(
             f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
             hint="rerun it by hand with `make pio ARGS=\"...\"` to see where it hangs",
         ) from err
     return subprocess.CompletedProcess(proc.args, proc.returncode, out or "", "")
 
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 # -------------------------------------------------------------------------------------- platforms

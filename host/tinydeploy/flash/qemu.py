@@ -23,10 +23,8 @@ Pitfalls this module handles or documents:
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -37,6 +35,7 @@ from typing import IO, Sequence
 from tinydeploy.boards import Board
 from tinydeploy.errors import LinkError, ToolMissingError, UserError
 from tinydeploy.flash.firmware import resolve_board
+from tinydeploy.procs import stop_group
 
 QEMU = "qemu-system-arm"
 RENODE = "renode"
@@ -168,17 +167,8 @@ class ProcessRunner:
             self._kill()
 
     def _kill(self) -> None:
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(2)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            pass
+        if self._proc is not None:
+            stop_group(self._proc, grace=2.0)
 
     def stop(self) -> None:
         """Kill the child if it still runs and release everything; safe to call more than once."""

@@ -66,7 +66,13 @@ class DeviceLink:
     @classmethod
     def open(cls, url: str, *, timeout: float = 2.0, baud: int = 115200, **kwargs) -> "DeviceLink":
         """Open the port and greet the device (HELLO); the link is ready to infer."""
-        link = cls(open_transport(url, baud=baud), timeout=timeout, **kwargs)
+        return cls.over(open_transport(url, baud=baud), timeout=timeout, **kwargs)
+
+    @classmethod
+    def over(cls, transport, *, timeout: float = 2.0, **kwargs) -> "DeviceLink":
+        """A link on a transport the caller already opened (e.g. a port shared with a test's DUT reader);
+        greets the device (HELLO) and closes the transport if that fails."""
+        link = cls(transport, timeout=timeout, **kwargs)
         try:
             link.transport.discard_input()
             link.hello()

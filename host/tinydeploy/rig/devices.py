@@ -65,14 +65,7 @@ class RigDevice:
 def _open_link(url: str, baud: int = 115200, transport=None) -> DeviceLink:
     if transport is None:
         return DeviceLink.open(url, timeout=LINK_TIMEOUT_S, invoke_timeout=INVOKE_TIMEOUT_S, baud=baud)
-    link = DeviceLink(transport, timeout=LINK_TIMEOUT_S, invoke_timeout=INVOKE_TIMEOUT_S)
-    try:
-        link.transport.discard_input()
-        link.hello()
-    except BaseException:
-        link.close()
-        raise
-    return link
+    return DeviceLink.over(transport, timeout=LINK_TIMEOUT_S, invoke_timeout=INVOKE_TIMEOUT_S)
 
 
 def open_emulated(fw: Firmware, *, logdir: Path, name: str) -> RigDevice:

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from tinydeploy.errors import LinkError, ToolMissingError, UserError
 from tinydeploy.flash.qemu import QemuRunner, _die_with_parent, _free_port
+from tinydeploy.procs import stop_group
 from tinydeploy.rig.firmware_cache import Firmware
 
 STARTUP_TIMEOUT_S = 30.0
@@ -178,16 +178,7 @@ class LoopbackFarm:
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(3)
-        except ProcessLookupError:
-            pass
+        stop_group(proc, grace=3.0)
 
     def _client(self, place: str | None, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
         cmd = [_tool("labgrid-client"), "-x", self.address] + (["-p", place] if place else []) + list(args)
