@@ -11,15 +11,12 @@ missing or broken shows as "?" instead of breaking inspect): `aot` from
 
 from __future__ import annotations
 
-import struct
 from collections import Counter
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tinydeploy.macs import op_macs
-from tinydeploy.errors import UserError
-from tinydeploy.model.graph import Model, Operator, Tensor, load_model
+from tinydeploy.model.graph import Model, Operator, Tensor
 
 QUANT_DTYPES = ("int8", "int16", "uint8")
 # Ops whose job is changing representation: their float/int mix is expected, never a warning.
@@ -28,37 +25,24 @@ WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CO
                 "UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF", "EMBEDDING_LOOKUP")
 
 
-def load_tflite(path: str | Path) -> Model:
-    """`load_model`, plus a clear error for truncation the parser does not catch itself (struct.error)."""
-    try:
-        return load_model(path)
-    except struct.error as err:
-        raise UserError(f"{path}: the flatbuffer is corrupt or truncated ({err})") from None
-
-
 # --- runtime support ----------------------------------------------------------------------------------
 
 
-def _aot_checker() -> Callable[[Operator], bool] | None:
-    try:
-        from tinydeploy.aot.lowering import supported_ops
+def _aot_checker() -> Callable[[Operator], bool]:
+    from tinydeploy.aot.lowering import supported_ops
 
-        ops = set(supported_ops())
-    except Exception:  # another team's module mid-edit must not break inspect
-        return None
+    ops = set(supported_ops())
     return lambda op: op.opcode in ops
 
 
-def _tflm_checker() -> Callable[[Operator], bool] | None:
-    try:
-        from tinydeploy.tflm.ops import resolver_method
-    except Exception:
-        return None
+def _tflm_checker() -> Callable[[Operator], bool]:
+    from tinydeploy.tflm.ops import resolver_method
+
     return lambda op: resolver_method(op.opcode) is not None
 
 
-def runtime_checkers() -> dict[str, Callable[[Operator], bool] | None]:
-    """runtime name -> predicate "can it run this op?" (None: that runtime's op table is unavailable)."""
+def runtime_checkers() -> dict[str, Callable[[Operator], bool]]:
+    """runtime name -> predicate "can it run this op?"."""
     return {"aot": _aot_checker(), "tflm": _tflm_checker()}
 
 
@@ -266,6 +250,24 @@ def _unique_constants(model: Model) -> list[Tensor]:
     return list(by_buffer.values())
 
 
+def _tflm_version_warnings(model: Model) -> list[str]:
+    """Ops whose version is above the highest one verified with TFLM's interpreter (tinydeploy.tflm.ops)."""
+    try:
+        from tinydeploy.tflm.ops import TFLM_OPS
+    except Exception:
+        return []
+    result = []
+    seen: set[str] = set()
+    for op in model.operators:
+        known = TFLM_OPS.get(op.opcode)
+        limit = getattr(known, "max_version", None)
+        if limit is not None and op.version > limit and op.opcode not in seen:
+            seen.add(op.opcode)
+            result.append(f"{describe_op(model, op)} is version {op.version}; tflm was verified up to "
+                          f"version {limit}")
+    return result
+
+
 # --- warnings -----------------------------------------------------------------------------------------
 
 
@@ -318,6 +320,7 @@ def model_warnings(model: Model, ops: list[OpReport]) -> list[str]:
             kinds = sorted({r.opcode for r in missing})
             first = describe_op(model, by_index[missing[0].index])
             warnings.append(f"the {name} runtime cannot run {', '.join(kinds)} (first: {first})")
+    warnings.extend(_tflm_version_warnings(model))
     if model.num_subgraphs > 1:
         warnings.append(f"the model has {model.num_subgraphs} subgraphs; only the first is analysed")
     return warnings

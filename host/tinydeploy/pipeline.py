@@ -67,11 +67,10 @@ def prepare_model(model: Path, *, rep_data: str | None = None, rep_samples: int 
     if rep_data is None:
         raise UserError(f"{model}: a Keras/SavedModel model needs representative data to quantize to int8",
                         hint="pass --rep-data X.npy (or convert it yourself: deploy convert --mode int8)")
-    from tinydeploy.convert import convert_model  # TensorFlow is imported only on this path
+    from tinydeploy.convert.pipeline import convert_model  # TensorFlow is imported only on this path
 
     out = cache_dir() / "converted" / f"{model.stem}-int8.tflite"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    convert_model(model, out, mode="int8", rep_data=rep_data, rep_samples=rep_samples)
+    convert_model(model, "int8", output=out, rep_data=rep_data, rep_samples=rep_samples, progress=True)
     return out
 
 

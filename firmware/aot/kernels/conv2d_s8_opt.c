@@ -7,6 +7,8 @@
  */
 #include "conv2d_s8_opt.h"
 
+#include <string.h>
+
 #include "td_dot_s8.h"
 #include "td_fixedpoint.h"
 
@@ -124,5 +126,108 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *params, const int8_t *input, co
         }
       }
     }
+  }
+}
+
+/* ---- td_conv2d_s8_gemm: pixels x packed filters (see the header) ---- */
+
+/* The receptive field of output pixel q (batch-major linear index) as one contiguous row of k_h*k_w*in_c
+ * values; positions outside the input hold the input zero point (-input_offset). */
+static void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
+  const int32_t plane = p->out_h * p->out_w;
+  const int32_t b = q / plane, rest = q % plane;
+  const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
+  const int32_t in_x0 = (rest % p->out_w) * p->stride_w - p->pad_w;
+  const int8_t zp = (int8_t)(-p->input_offset);
+  const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+  const int32_t run = p->k_w * p->in_c;
+  int32_t ky, kx;
+  for (ky = 0; ky < p->k_h; ++ky, row += run) {
+    const int32_t in_y = in_y0 + p->dil_h * ky;
+    const int8_t *in_row = in_b + in_y * p->in_w * p->in_c;
+    if (in_y < 0 || in_y >= p->in_h) {
+      memset(row, zp, (size_t)run);
+    } else if (p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w) {
+      memcpy(row, in_row + in_x0 * p->in_c, (size_t)run);
+    } else {
+      for (kx = 0; kx < p->k_w; ++kx) {
+        const int32_t in_x = in_x0 + p->dil_w * kx;
+        if (in_x < 0 || in_x >= p->in_w) {
+          memset(row + kx * p->in_c, zp, (size_t)p->in_c);
+        } else {
+          memcpy(row + kx * p->in_c, in_row + in_x * p->in_c, (size_t)p->in_c);
+        }
+      }
+    }
+  }
+}
+
+/* The input of output pixel q for an unpadded 1x1 filter: read in place. */
+static const int8_t *td_pointwise_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q) {
+  const int32_t plane = p->out_h * p->out_w;
+  const int32_t b = q / plane, rest = q % plane;
+  const int32_t in_y = (rest / p->out_w) * p->stride_h, in_x = (rest % p->out_w) * p->stride_w;
+  return input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
+}
+
+/* One requantization per instantiation (fast: td_requant_mul_fast's preconditions hold for every channel),
+ * so the output loop carries no per-value branch. */
+TD_INLINE int8_t td_gemm_requant(int32_t acc, int32_t mult, int32_t shift, const td_conv2d_s8_params *p,
+                                 const int fast) {
+  return fast ? td_requant_fast_s8(acc, mult, shift, p->output_offset, p->act_min, p->act_max)
+              : td_requant_s8(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
+}
+
+TD_INLINE void td_conv2d_s8_gemm_impl(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
+                                      const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
+                                      int8_t *output, int8_t *scratch, const int fast) {
+  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; a local whose address stays here cannot be aliased */
+  const td_conv2d_s8_params local = *params;
+  const td_conv2d_s8_params *const p = &local;
+  const int32_t n = p->k_h * p->k_w * p->in_c;
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  const int32_t out_c = p->out_c;
+  const int in_place = scratch == NULL;
+  int32_t q, oc;
+  for (q = 0; q < pixels; q += 2) {
+    const int two = q + 1 < pixels;
+    const int8_t *x0, *x1;
+    int8_t *out0 = output + q * out_c;
+    int8_t *out1 = out0 + out_c;
+    if (in_place) {
+      x0 = td_pointwise_row(p, input, q);
+      x1 = two ? td_pointwise_row(p, input, q + 1) : x0;
+    } else {
+      td_im2col_row(p, input, q, scratch);
+      if (two) td_im2col_row(p, input, q + 1, scratch + n);
+      x0 = scratch;
+      x1 = two ? scratch + n : scratch;
+    }
+    for (oc = 0; oc < out_c; oc += 2) {
+      const int pair = oc + 1 < out_c; /* an odd last channel is packed with a zero partner */
+      int32_t acc[4];
+      acc[0] = acc[2] = folded_bias[oc];
+      acc[1] = acc[3] = pair ? folded_bias[oc + 1] : 0;
+      td_mm2x2_packed_s8(x0, x1, packed + oc * n, n, acc);
+      out0[oc] = td_gemm_requant(acc[0], mult[oc], shift[oc], p, fast);
+      if (two) out1[oc] = td_gemm_requant(acc[2], mult[oc], shift[oc], p, fast);
+      if (pair) {
+        out0[oc + 1] = td_gemm_requant(acc[1], mult[oc + 1], shift[oc + 1], p, fast);
+        if (two) {
+          out1[oc + 1] = td_gemm_requant(acc[3], mult[oc + 1], shift[oc + 1], p, fast);
+        }
+      }
+    }
+  }
+}
+
+void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
+                       const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
+                       int8_t *scratch, int32_t fast_requant) {
+  if (fast_requant) {
+    td_conv2d_s8_gemm_impl(params, input, packed, folded_bias, mult, shift, output, scratch, 1);
+  } else {
+    td_conv2d_s8_gemm_impl(params, input, packed, folded_bias, mult, shift, output, scratch, 0);
   }
 }

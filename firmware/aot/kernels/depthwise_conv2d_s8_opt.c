@@ -151,3 +151,129 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *params, con
     }
   }
 }
+
+/* ---- td_depthwise_conv2d_s8_c4: four channels at a time (see the header) ---- */
+
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+#define td_c4_smlabb(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
+#define td_c4_smlatt(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
+#elif defined(TD_DOT_DSP)
+TD_INLINE int32_t td_c4_smlabb(uint32_t a, uint32_t b, int32_t acc) {
+  return acc + (int32_t)(int16_t)(a & 0xFFFFu) * (int32_t)(int16_t)(b & 0xFFFFu);
+}
+TD_INLINE int32_t td_c4_smlatt(uint32_t a, uint32_t b, int32_t acc) {
+  return acc + (int32_t)(int16_t)(a >> 16) * (int32_t)(int16_t)(b >> 16);
+}
+#endif
+
+typedef struct {
+  int32_t a0, a1, a2, a3;
+} td_acc4;
+
+/* acc += (x[0..3] + offset) * w[0..3] channel-wise; off2 holds the offset in both halfwords */
+TD_INLINE void td_c4_tap(td_acc4 *acc, const int8_t *x, const int8_t *w, uint32_t off2, int32_t offset) {
+#if defined(TD_DOT_DSP)
+  const uint32_t vx = td_load4(x), vw = td_load4(w);
+  const uint32_t xe = td_sxtab16(off2, vx), xo = td_sxtab16_ror8(off2, vx);
+  const uint32_t we = td_sxtb16(vw), wo = td_sxtb16_ror8(vw);
+  (void)offset;
+  acc->a0 = td_c4_smlabb(xe, we, acc->a0); /* byte 0 */
+  acc->a2 = td_c4_smlatt(xe, we, acc->a2); /* byte 2 */
+  acc->a1 = td_c4_smlabb(xo, wo, acc->a1); /* byte 1 */
+  acc->a3 = td_c4_smlatt(xo, wo, acc->a3); /* byte 3 */
+#else
+  (void)off2;
+  acc->a0 += ((int32_t)x[0] + offset) * (int32_t)w[0];
+  acc->a1 += ((int32_t)x[1] + offset) * (int32_t)w[1];
+  acc->a2 += ((int32_t)x[2] + offset) * (int32_t)w[2];
+  acc->a3 += ((int32_t)x[3] + offset) * (int32_t)w[3];
+#endif
+}
+
+TD_INLINE void td_c4_store(int8_t *out, const td_acc4 *acc, const int32_t *mult, const int32_t *shift,
+                           const td_depthwise_conv2d_s8_params *p, int32_t fast) {
+  if (fast) {
+    out[0] = td_requant_fast_s8(acc->a0, mult[0], shift[0], p->output_offset, p->act_min, p->act_max);
+    out[1] = td_requant_fast_s8(acc->a1, mult[1], shift[1], p->output_offset, p->act_min, p->act_max);
+    out[2] = td_requant_fast_s8(acc->a2, mult[2], shift[2], p->output_offset, p->act_min, p->act_max);
+    out[3] = td_requant_fast_s8(acc->a3, mult[3], shift[3], p->output_offset, p->act_min, p->act_max);
+  } else {
+    out[0] = td_requant_s8(acc->a0, mult[0], shift[0], p->output_offset, p->act_min, p->act_max);
+    out[1] = td_requant_s8(acc->a1, mult[1], shift[1], p->output_offset, p->act_min, p->act_max);
+    out[2] = td_requant_s8(acc->a2, mult[2], shift[2], p->output_offset, p->act_min, p->act_max);
+    out[3] = td_requant_s8(acc->a3, mult[3], shift[3], p->output_offset, p->act_min, p->act_max);
+  }
+}
+
+/* [first, end) of the filter taps t with 0 <= origin + dilation * t < size */
+static void td_c4_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *end) {
+  int32_t lo = 0, hi = taps;
+  if (origin < 0) lo = (-origin + dilation - 1) / dilation;
+  if (origin + dilation * (taps - 1) >= size) hi = origin >= size ? 0 : (size - 1 - origin) / dilation + 1;
+  *first = lo;
+  *end = hi > lo ? hi : lo;
+}
+
+void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
+                               const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output,
+                               int32_t fast_requant) {
+  /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
+  const td_depthwise_conv2d_s8_params local = *params;
+  const td_depthwise_conv2d_s8_params *const p = &local;
+  const int32_t c = p->in_c, taps = p->k_h * p->k_w;
+  const int32_t row_step = p->dil_h * p->in_w * c, col_step = p->dil_w * c;
+  const int32_t offset = p->input_offset;
+  const uint32_t off2 = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
+  const int whole3x3 = p->k_h == 3 && p->k_w == 3;
+  int32_t b, oy, ox, g, ky, kx;
+  for (b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+    for (oy = 0; oy < p->out_h; ++oy) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      int32_t ky0, ky1;
+      td_c4_clip(in_y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+      for (ox = 0; ox < p->out_w; ++ox) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * c;
+        int32_t kx0, kx1;
+        const int8_t *first; /* input at the first in-bounds tap, channel 0 */
+        td_c4_clip(in_x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+        first = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c;
+        if (whole3x3 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3) {
+          const int8_t *w = packed;
+          for (g = 0; g < c; g += 4, w += 36) {
+            const int8_t *x = first + g;
+            td_acc4 acc;
+            acc.a0 = bias ? bias[g] : 0;
+            acc.a1 = bias ? bias[g + 1] : 0;
+            acc.a2 = bias ? bias[g + 2] : 0;
+            acc.a3 = bias ? bias[g + 3] : 0;
+            for (ky = 0; ky < 3; ++ky, x += row_step) {
+              td_c4_tap(&acc, x, w + 12 * ky, off2, offset);
+              td_c4_tap(&acc, x + col_step, w + 12 * ky + 4, off2, offset);
+              td_c4_tap(&acc, x + 2 * col_step, w + 12 * ky + 8, off2, offset);
+            }
+            td_c4_store(out + g, &acc, mult + g, shift + g, p, fast_requant);
+          }
+        } else {
+          const int8_t *w = packed + (ky0 * p->k_w + kx0) * 4;
+          for (g = 0; g < c; g += 4, w += 4 * taps) {
+            const int8_t *x_row = first + g;
+            const int8_t *w_row = w;
+            td_acc4 acc;
+            acc.a0 = bias ? bias[g] : 0;
+            acc.a1 = bias ? bias[g + 1] : 0;
+            acc.a2 = bias ? bias[g + 2] : 0;
+            acc.a3 = bias ? bias[g + 3] : 0;
+            for (ky = ky0; ky < ky1; ++ky, x_row += row_step, w_row += 4 * p->k_w) {
+              const int8_t *x = x_row;
+              const int8_t *wt = w_row;
+              for (kx = kx0; kx < kx1; ++kx, x += col_step, wt += 4) td_c4_tap(&acc, x, wt, off2, offset);
+            }
+            td_c4_store(out + g, &acc, mult + g, shift + g, p, fast_requant);
+          }
+        }
+      }
+    }
+  }
+}

@@ -3,14 +3,40 @@
 
 #include "td_dot_s8.h"
 
+/* four units per input pass over weights packed in groups of four (TD_FC_PACKED4) */
+static void td_fc_packed4(const td_fully_connected_s8_params *p, const int8_t *input, const int8_t *packed,
+                          const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
+                          int fast) {
+  const int32_t n = p->depth;
+  int32_t b, oc, k;
+  for (b = 0; b < p->batches; ++b) {
+    const int8_t *row = input + b * n;
+    int8_t *out = output + b * p->out_c;
+    for (oc = 0; oc < p->out_c; oc += 4) {
+      int32_t acc[4];
+      for (k = 0; k < 4; ++k) acc[k] = oc + k < p->out_c ? folded_bias[oc + k] : 0;
+      td_mv1x4_packed_s8(row, packed + oc * n, n, acc);
+      for (k = 0; k < 4 && oc + k < p->out_c; ++k) {
+        const int32_t c = p->per_channel ? oc + k : 0;
+        out[oc + k] = fast ? td_requant_fast_s8(acc[k], mult[c], shift[c], p->output_offset, p->act_min, p->act_max)
+                           : td_requant_s8(acc[k], mult[c], shift[c], p->output_offset, p->act_min, p->act_max);
+      }
+    }
+  }
+}
+
 void td_fully_connected_s8_opt(const td_fully_connected_s8_params *params, const int8_t *input, const int8_t *filter,
                                const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
-                               int8_t *output) {
+                               int8_t *output, int32_t flags) {
   /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
    * every parameter after each output store; a local whose address stays here cannot be aliased */
   const td_fully_connected_s8_params local = *params;
   const td_fully_connected_s8_params *const p = &local;
   int32_t b, oc;
+  if (flags & TD_FC_PACKED4) {
+    td_fc_packed4(p, input, filter, folded_bias, mult, shift, output, (flags & TD_FC_FAST_REQUANT) != 0);
+    return;
+  }
   for (b = 0; b < p->batches; ++b) {
     const int8_t *row = input + b * p->depth;
     int8_t *out = output + b * p->out_c;

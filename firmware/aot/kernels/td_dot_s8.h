@@ -249,6 +249,137 @@ TD_INLINE void td_mm2x2_packed_s8(const int8_t *x0, const int8_t *x1, const int8
   acc[3] = a11;
 }
 
+/* One input row against four weight rows packed offline (tinydeploy.aot.ops.conv2d.pack_rows(rows, 4)):
+ * per 4-value chunk k < n & ~3 four bytes of each row in turn, then the n % 4 tail of each row in turn.
+ * acc[j] += x . wj (fully connected layers: every weight is used once, each input word four times). */
+TD_INLINE void td_mv1x4_packed_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc[4]) {
+  const int32_t n4 = n & ~3;
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t i, j;
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+  const int32_t n8 = n & ~7;
+  if (n8 > 0) {
+    /* 8 inputs x 4 units per step: 46 instructions per 32 MACs, all in registers; the index counts up
+     * from -n8 to 0 so that its increment sets the loop's flags */
+    const int8_t *const xe = x + n8;
+    const int8_t *pw = w;
+    int32_t idx = -n8;
+    uint32_t X, T, Y, U, W, V;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[X], [%[xe], %[idx]]\n\t"
+        "adds %[idx], %[idx], #4\n\t"
+        "ldr %[Y], [%[xe], %[idx]]\n\t"
+        "sxtb16 %[T], %[X], ror #8\n\t"
+        "sxtb16 %[X], %[X]\n\t"
+        "sxtb16 %[U], %[Y], ror #8\n\t"
+        "sxtb16 %[Y], %[Y]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a0], %[X], %[V], %[a0]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a0], %[T], %[W], %[a0]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a1], %[X], %[V], %[a1]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a1], %[T], %[W], %[a1]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a2], %[X], %[V], %[a2]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a2], %[T], %[W], %[a2]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a3], %[X], %[V], %[a3]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a3], %[T], %[W], %[a3]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a0], %[Y], %[V], %[a0]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a0], %[U], %[W], %[a0]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a1], %[Y], %[V], %[a1]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a1], %[U], %[W], %[a1]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a2], %[Y], %[V], %[a2]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a2], %[U], %[W], %[a2]\n\t"
+        "ldr %[W], [%[pw]], #4\n\t"
+        "sxtb16 %[V], %[W]\n\t"
+        "smlad %[a3], %[Y], %[V], %[a3]\n\t"
+        "sxtb16 %[W], %[W], ror #8\n\t"
+        "smlad %[a3], %[U], %[W], %[a3]\n\t"
+        "adds %[idx], %[idx], #4\n\t"
+        "bne 1b\n\t"
+        : [idx] "+r"(idx), [pw] "+r"(pw), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+          [X] "=&r"(X), [T] "=&r"(T), [Y] "=&r"(Y), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)
+        : [xe] "r"(xe)
+        : "cc", "memory");
+  }
+  if (n8 < n4) { /* one more 4-value chunk */
+    const uint32_t vx = td_load4(x + n8);
+    const uint32_t ve = td_sxtb16(vx), vo = td_sxtb16_ror8(vx);
+    const int8_t *c = w + 4 * n8;
+    uint32_t v;
+    v = td_load4(c);
+    a0 = td_smlad(vo, td_sxtb16_ror8(v), td_smlad(ve, td_sxtb16(v), a0));
+    v = td_load4(c + 4);
+    a1 = td_smlad(vo, td_sxtb16_ror8(v), td_smlad(ve, td_sxtb16(v), a1));
+    v = td_load4(c + 8);
+    a2 = td_smlad(vo, td_sxtb16_ror8(v), td_smlad(ve, td_sxtb16(v), a2));
+    v = td_load4(c + 12);
+    a3 = td_smlad(vo, td_sxtb16_ror8(v), td_smlad(ve, td_sxtb16(v), a3));
+  }
+#elif defined(TD_DOT_DSP)
+  for (i = 0; i < n4; i += 4) {
+    const uint32_t vx = td_load4(x + i);
+    const uint32_t xe = td_sxtb16(vx), xo = td_sxtb16_ror8(vx);
+    const int8_t *c = w + 4 * i;
+    uint32_t v;
+    v = td_load4(c);
+    a0 = td_smlad(xo, td_sxtb16_ror8(v), td_smlad(xe, td_sxtb16(v), a0));
+    v = td_load4(c + 4);
+    a1 = td_smlad(xo, td_sxtb16_ror8(v), td_smlad(xe, td_sxtb16(v), a1));
+    v = td_load4(c + 8);
+    a2 = td_smlad(xo, td_sxtb16_ror8(v), td_smlad(xe, td_sxtb16(v), a2));
+    v = td_load4(c + 12);
+    a3 = td_smlad(xo, td_sxtb16_ror8(v), td_smlad(xe, td_sxtb16(v), a3));
+  }
+#else
+  for (i = 0; i < n4; i += 4) {
+    const int8_t *c = w + 4 * i;
+    for (j = 0; j < 4; ++j) {
+      const int32_t xv = x[i + j];
+      a0 += xv * c[j];
+      a1 += xv * c[4 + j];
+      a2 += xv * c[8 + j];
+      a3 += xv * c[12 + j];
+    }
+  }
+#endif
+  {
+    const int32_t tail = n - n4;
+    const int8_t *t = w + 4 * n4;
+    for (j = 0; j < tail; ++j) {
+      const int32_t xv = x[n4 + j];
+      a0 += xv * t[j];
+      a1 += xv * t[tail + j];
+      a2 += xv * t[2 * tail + j];
+      a3 += xv * t[3 * tail + j];
+    }
+  }
+  (void)i;
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
 /* With an input offset: acc + sum((x[i] + offset) * w[i]), |offset| <= 255 (the reference formula, used
  * where a window meets the padding so the zero-point term cannot be folded). */
 TD_INLINE int32_t td_dot_s8_off(const int8_t *x, const int8_t *w, int32_t n, int32_t offset, int32_t acc) {
@@ -324,6 +455,28 @@ TD_INLINE int32_t td_requant_mul(int32_t x, int32_t mult, int32_t shift) {
 TD_INLINE int8_t td_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset, int32_t lo,
                                int32_t hi) {
   acc = td_requant_mul(acc, mult, shift) + out_offset;
+  return (int8_t)td_clamp_i32(acc, lo, hi);
+}
+
+/* td_requant_mul for a right shift (shift <= -1) and |x| < 2^30, which the generator proves at build time
+ * from the bias and the weights (tinydeploy.aot.ops.conv2d.fast_requant_ok): then 2x fits an int32, the
+ * rounded high half (x * mult + 2^30) >> 31 is one SMMULR of 2x by mult, |high| < 2^30, and gemmlowp's
+ * round-half-away-from-zero division by 2^e is (high + (high < 0 ? -1 : 0) + 2^(e-1)) >> e, with no
+ * overflow.  Four instructions instead of a 64-bit multiply-add and a masked compare. */
+TD_INLINE int32_t td_requant_mul_fast(int32_t x, int32_t mult, int32_t shift) {
+  const int32_t e = -shift;
+  int32_t high;
+#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(x * 2), "r"(mult));
+#else
+  high = (int32_t)(((int64_t)(x * 2) * mult + (1LL << 31)) >> 32);
+#endif
+  return (high + (high >> 31) + (1 << (e - 1))) >> e;
+}
+
+TD_INLINE int8_t td_requant_fast_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset, int32_t lo,
+                                    int32_t hi) {
+  acc = td_requant_mul_fast(acc, mult, shift) + out_offset;
   return (int8_t)td_clamp_i32(acc, lo, hi);
 }
 

@@ -19,9 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinydeploy.inspect import inspect_model, load_tflite
+    from tinydeploy.inspect import inspect_model
+    from tinydeploy.model.graph import load_model
 
-    report = inspect_model(load_tflite(args.model))
+    report = inspect_model(load_model(args.model))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_qat(args: argparse.Namespace) -> int:
-    from tinydeploy.convert.pipeline import ConvertResult, _eval_set, check_runnable, evaluate, write_atomic
+    from tinydeploy.convert.pipeline import ConvertResult, check_runnable, evaluate, load_eval_set
+    from tinydeploy.files import write_atomic
     from tinydeploy.convert.qat import QatRequest, run_qat_subprocess
     from tinydeploy.errors import UserError
     from tinydeploy.inspect import inspect_model
@@ -71,8 +72,8 @@ def run_qat(args: argparse.Namespace) -> int:
         from tinydeploy.convert.pipeline import open_source
 
         source = open_source(model_path)
-        result.evaluation = evaluate(source.keras_model, output, *_eval_set(args.eval_data, args.eval_labels,
-                                                                            source.inputs))
+        eval_set = load_eval_set(args.eval_data, args.eval_labels, source.inputs)
+        result.evaluation = evaluate(source.keras_model, output, *eval_set)
     if args.json:
         print(json.dumps({**result.to_json(), "training": worker_result}, indent=2))
     else:

@@ -12,7 +12,6 @@ never leaves a file behind.
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 from tinydeploy.convert.data import InputSpec, load_inputs, load_labels
 from tinydeploy.convert.tflite import MODES, check_mode
 from tinydeploy.errors import UnsupportedOpError, UserError
+from tinydeploy.files import write_atomic
 from tinydeploy.model.graph import Model, parse_model
 from tinydeploy.progress import spinner
 
@@ -149,21 +149,6 @@ def open_source(path: Path) -> Source:
 # --- writing and checking -----------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same directory and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def check_runnable(model: Model, where: str) -> None:
     """Fail on ops that no runtime can execute (custom ops, builtins neither aot nor tflm knows)."""
     from tinydeploy.inspect import describe_op, unsupported_everywhere
@@ -191,10 +176,10 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 def evaluate(float_model: Any, tflite_path: Path, inputs: list[np.ndarray], labels: np.ndarray | None,
              *, progress: bool = False) -> Evaluation:
     """Compare the float model with the converted one on the same float inputs (first output)."""
-    from tinydeploy.inspect import load_tflite
+    from tinydeploy.model.graph import load_model
     from tinydeploy.reference import dequantize_output, quantize_input, run_reference
 
-    converted = load_tflite(tflite_path)
+    converted = load_model(tflite_path)
     float_out = run_reference("float", float_model, inputs, progress=progress)[0]
     quantized_inputs = [quantize_input(x, t) for x, t in zip(inputs, converted.input_tensors)]
     integer_io = any(t.dtype != "float32" for t in converted.input_tensors)
@@ -220,8 +205,9 @@ def evaluate(float_model: Any, tflite_path: Path, inputs: list[np.ndarray], labe
                       float(diff.mean()), _cosine(float_out, conv_out))
 
 
-def _eval_set(eval_data: str, eval_labels: str | None, specs: list[InputSpec]) -> tuple[list[np.ndarray],
-                                                                                        np.ndarray | None]:
+def load_eval_set(eval_data: str, eval_labels: str | None,
+                  specs: list[InputSpec]) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Evaluation inputs (checked against the model) and labels (from --eval-labels, or 'y' in the .npz)."""
     inputs = load_inputs(eval_data, specs, what="evaluation data")
     labels = None
     if eval_labels:
@@ -256,7 +242,7 @@ def convert_model(path: Path, mode: str, *, output: Path | None, rep_data: str |
             raise UserError(f"--mode {mode} needs calibration data",
                             hint="pass --rep-data FILE (.npy, .npz, image directory, .csv or module:function)")
         calibration = load_inputs(rep_data, source.inputs, limit=rep_samples)
-    evaluation_set = _eval_set(eval_data, eval_labels, source.inputs) if eval_data else None
+    evaluation_set = load_eval_set(eval_data, eval_labels, source.inputs) if eval_data else None
 
     with spinner(f"converting {path.name} ({mode})", enabled=progress):
         tflite = _convert(source, mode, calibration, io_type)
@@ -288,9 +274,10 @@ def _convert(source: Source, mode: str, calibration: list[np.ndarray] | None, io
 
 
 def _pass_through(source: Source, output: Path | None) -> ConvertResult:
-    from tinydeploy.inspect import inspect_model, load_tflite
+    from tinydeploy.inspect import inspect_model
+    from tinydeploy.model.graph import load_model
 
-    model = load_tflite(source.path)
+    model = load_model(source.path)
     check_runnable(model, str(source.path))
     report = inspect_model(model)
     if output is not None and output.resolve() != source.path.resolve():
@@ -300,5 +287,5 @@ def _pass_through(source: Source, output: Path | None) -> ConvertResult:
                          len(model.raw), report.op_counts, warnings=report.warnings)
 
 
-__all__ = ["convert_model", "ConvertResult", "Evaluation", "evaluate", "open_source", "write_atomic",
+__all__ = ["convert_model", "ConvertResult", "Evaluation", "evaluate", "open_source",
            "check_runnable", "MODES"]

@@ -9,6 +9,7 @@ a clear error instead of garbage.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,7 +278,7 @@ def parse_model(raw: bytes, path: Path | None = None) -> Model:
         return _parse(raw, path, where)
     except UserError:
         raise
-    except (IndexError, ValueError, OverflowError, UnicodeDecodeError, TypeError) as err:
+    except (IndexError, ValueError, OverflowError, UnicodeDecodeError, TypeError, struct.error) as err:
         raise UserError(f"{where}: the flatbuffer is corrupt or truncated ({err})") from None
 
 

@@ -227,9 +227,9 @@ def _open(backend: str, model: Any) -> tuple[_Runner, list, str, int]:
         keras_model = load_keras(path)
         runner = _KerasRunner(keras_model, str(path))
         return runner, runner.specs, str(path), len(keras_model.outputs)
-    from tinydeploy.inspect import load_tflite
+    from tinydeploy.model.graph import load_model
 
-    graph = load_tflite(path)
+    graph = load_model(path)
     if backend == "float":
         quantized = [t for t in graph.input_tensors + graph.output_tensors if t.dtype != "float32"]
         if quantized:

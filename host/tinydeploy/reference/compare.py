@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.convert.tfenv import captured_stderr_fd
-from tinydeploy.inspect import load_tflite
+from tinydeploy.model.graph import load_model
 from tinydeploy.reference.backends import run_reference
 
 
@@ -77,7 +77,7 @@ class _AllTensors:
 def compare_ops(model_path: Path, inputs: np.ndarray, a: str = "tflm", b: str = "litert-ref") -> list[OpDiff]:
     """Per-op max LSB difference of each op's output between runtimes a and b over the samples (single-input
     models).  Differences propagate downstream: the first nonzero row is where the runtimes part ways."""
-    model = load_tflite(model_path)
+    model = load_model(model_path)
     ra, rb = _AllTensors(a, model.raw), _AllTensors(b, model.raw)
     worst = {op.index: 0 for op in model.operators}
     for i in range(len(inputs)):
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
 
     for name in argv or ["resnet8", "ds_cnn"]:
         path = zoo.tflite_model(name, "int8")
-        x = quantize_input(zoo.sample_inputs(name, 32, seed=0), load_tflite(path).input_tensors[0])
+        x = quantize_input(zoo.sample_inputs(name, 32, seed=0), load_model(path).input_tensors[0])
         pairs = compare_outputs(path, x)
         print(f"{name}: " + ", ".join(f"{a} vs {b}: {d} LSB" for (a, b), d in pairs.items()))
         diverging = [d for d in compare_ops(path, x) if d.max_lsb]

@@ -110,6 +110,65 @@ def touches_padding(geo: dict[str, int]) -> bool:
     return False
 
 
+def pack_rows(rows: np.ndarray, group: int) -> np.ndarray:
+    """Weight rows [out_c, n] in the order the packed matrix kernels read them (td_mm2x2_packed_s8: group 2,
+    td_mv1x4_packed_s8: group 4): per group of rows, 4-value chunks of each row in turn, then the n % 4
+    tail of each row in turn; a partial last group is padded with zero rows."""
+    rows = np.asarray(rows, dtype=np.int8)
+    out_c, n = rows.shape
+    if out_c % group:
+        rows = np.concatenate([rows, np.zeros((group - out_c % group, n), np.int8)])
+    n4 = n - n % 4
+    groups = rows.reshape(-1, group, n)
+    count = len(groups)
+    body = groups[:, :, :n4].reshape(count, group, n4 // 4, 4).transpose(0, 2, 1, 3).reshape(count, -1)
+    tail = groups[:, :, n4:].reshape(count, -1)
+    return np.concatenate([body, tail], axis=1).reshape(-1)
+
+
+def pack_pairs(rows: np.ndarray) -> np.ndarray:
+    """pack_rows for output-channel pairs (the convolution kernel's 2 pixels x 2 channels step)."""
+    return pack_rows(rows, 2)
+
+
+def requant_shifts(op: Operator, ctx: LoweringContext, w: Tensor, channels: int) -> np.ndarray:
+    """The per-channel shifts int8_requant emits (QuantizeMultiplier's exponents)."""
+    in_scale, _ = quant_of(ctx.input(op, 0))
+    out_scale, _ = quant_of(ctx.output(op, 0))
+    scales = w.quant.scale if w.quant.scale.size > 1 else np.repeat(w.quant.scale, channels)
+    return np.asarray(per_channel_multipliers(in_scale, scales, out_scale)[1], dtype=np.int64)
+
+
+def fast_requant_ok(acc_bound: np.ndarray, shifts: np.ndarray) -> bool:
+    """Whether td_requant_mul_fast is exact for every channel: a right shift (shift <= -1) and an
+    accumulator provably below 2^30 in magnitude (acc_bound: per-channel bound on |acc|)."""
+    return bool(np.all(shifts <= -1) and np.all(np.asarray(acc_bound, dtype=np.int64) < (1 << 30)))
+
+
+def gemm_conv_applies(ctx: LoweringContext) -> bool:
+    """The packed-weight matrix kernels serve cores without Helium (plain C on M0+/M3, SMLAD on M4/M7/M33);
+    Helium keeps the vector kernels of *_opt.c."""
+    return ctx.target.optimized and not ctx.target.mve
+
+
+def is_unpadded_pointwise(geo: dict[str, int]) -> bool:
+    return geo["k_h"] == 1 and geo["k_w"] == 1 and not touches_padding(geo)
+
+
+def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, params: str,
+                      folded: np.ndarray, mult: str, shift: str) -> None:
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    n = geo["k_h"] * geo["k_w"] * geo["in_c"]
+    packed = ctx.const("packed_filter", pack_pairs(w.data.reshape(geo["out_c"], n)), "int8_t")
+    scratch = "NULL" if is_unpadded_pointwise(geo) else f"(int8_t *){ctx.scratch(op, 2 * n, align=4)}"
+    rows = w.data.reshape(geo["out_c"], n).astype(np.int64)
+    bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
+    fast = fast_requant_ok(bound, requant_shifts(op, ctx, w, geo["out_c"]))
+    ctx.kernel("conv2d_s8_opt")
+    ctx.emit(f"td_conv2d_s8_gemm({params}, {ctx.ptr(x)}, {packed}, {ctx.const('folded_bias', folded, 'int32_t')}, "
+             f"{mult}, {shift}, {ctx.ptr(y)}, {scratch}, {int(fast)});")
+
+
 @lowering("CONV_2D")
 def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
     x, w, y = ctx.input(op, 0), ctx.input(op, 1), ctx.output(op, 0)
@@ -127,6 +186,9 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
         mult, shift, q = int8_requant(op, ctx, x, w, y, geo["out_c"])
         params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
+        if folded is not None and gemm_conv_applies(ctx):
+            lower_conv2d_gemm(op, ctx, geo, w, params, folded, mult, shift)
+            return
         if folded is not None:
             ctx.kernel("conv2d_s8_opt")
             border_bias = bias_ptr(op, ctx, 2, "int32_t") if touches_padding(geo) else "NULL"

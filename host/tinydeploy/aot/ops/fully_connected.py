@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
-from tinydeploy.aot.ops.conv2d import bias_ptr, float_activation, folded_bias
+from tinydeploy.aot.ops.conv2d import (
+    bias_ptr,
+    fast_requant_ok,
+    float_activation,
+    folded_bias,
+    gemm_conv_applies,
+    pack_rows,
+)
 from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
 from tinydeploy.model.graph import Operator
 
@@ -50,10 +57,17 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
             "per_channel": int(per_channel)})
         folded = folded_bias(op, ctx, w, -in_zp, 0) if ctx.target.optimized and filter_zp == 0 else None
         if folded is not None:
+            # packed in groups of four units for SMLAD / plain C; Helium keeps the plain layout
+            packed = gemm_conv_applies(ctx)
+            rows = w.data.astype(np.int64)
+            bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc|, raw int8 inputs
+            fast = fast_requant_ok(bound, np.asarray(shift, dtype=np.int64))
+            weights = ctx.const("packed_weights", pack_rows(w.data, 4), "int8_t") if packed else ctx.ptr(w)
+            flags = " | ".join(["0"] + ["TD_FC_PACKED4"] * packed + ["TD_FC_FAST_REQUANT"] * fast)
             ctx.kernel("fully_connected_s8_opt")
-            ctx.emit(f"td_fully_connected_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, "
+            ctx.emit(f"td_fully_connected_s8_opt({params}, {ctx.ptr(x)}, {weights}, "
                      f"{ctx.const('folded_bias', folded, 'int32_t')}, {ctx.const('mult', mult, 'int32_t')}, "
-                     f"{ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)});")
+                     f"{ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)}, {flags});")
             return
         ctx.kernel("fully_connected_s8")
         ctx.emit(f"td_fully_connected_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
