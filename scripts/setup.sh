@@ -101,4 +101,4 @@ install_debian_packages
 make_venv
 install_python_packages
 provision_platformio
-say "done: try 'make demo' or 'make test'"
+say "done: try './run demo' or './run test'"
