@@ -2,6 +2,7 @@
 
     python bench/aot_speed.py [--boards qemu-m4[,qemu-m33,qemu-m55]] [--models ds_cnn,resnet8]
                               [--paths reference,optimized] [--json out.json]
+    python bench/aot_speed.py --profile --models resnet8 --paths optimized   # instructions per op
 
 Each benchmark model is rendered with the reference kernels and with the optimized ones, built with the
 device harness for the board, run under QEMU on a fixed input, and its output checked equal to TFLM's host
@@ -121,6 +122,45 @@ def measure(name: str, board: Board, path: str, workdir: Path) -> Row:
                stack_bytes=stack)
 
 
+def profile_ops(name: str, board: Board, optimized: bool, workdir: Path) -> list[tuple[str, int]]:
+    """Instructions per op: the model is built once per op with model_invoke() cut short after it
+    (TD_PROF_STOP), and consecutive latencies are differenced.  Outputs are not checked here."""
+    import re
+
+    from tinydeploy.flash.firmware import compile_firmware
+    from tinydeploy.flash.qemu import QemuRunner
+    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
+
+    model_path = zoo.tflite_model(name, "int8")
+    out = workdir / f"{name}-{board.id}-profile-{optimized}"
+    render_aot(model_path, board, out, optimized=optimized)
+    src = out / "src"
+    model_c = src / "model.c"
+    text = model_c.read_text()
+    head, rest = text.split("int model_invoke(void) {", 1)
+    body, tail = rest.split("  return 0;\n}", 1)
+    pieces = re.split(r"(?=  /\* #\d+ )", body)
+    labels = [re.match(r"  /\* (#\d+ \S+)", p).group(1) for p in pieces if p.startswith("  /* #")]
+    cut = "".join(p + (f"#if defined(TD_PROF_STOP) && TD_PROF_STOP == {i}\n  return 0;\n#endif\n"
+                       if p.startswith("  /* #") else "")
+                  for i, p in enumerate(q for q in pieces))
+    model_c.write_text(head + "int model_invoke(void) {" + cut + "  return 0;\n}" + tail)
+    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
+               + sorted((src / "harness").glob("*.c")))
+    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
+    batches = random_inputs(model_path, 1, seed=3)
+    first = 1 if pieces and not pieces[0].startswith("  /* #") else 0
+    latencies = []
+    for k in range(len(labels)):
+        elf = compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
+                               out / f"build{k}", name="fw", extra_flags=flags, defines={"TD_PROF_STOP": k + first})
+        with QemuRunner(board, elf, timeout=600) as run, \
+                DeviceLink.open(run.url, timeout=5, invoke_timeout=600) as link:
+            link.hello()
+            latencies.append(link.infer([b[0:1] for b in batches]).latency)
+    return [(label, latencies[k] - (latencies[k - 1] if k else 0)) for k, label in enumerate(labels)]
+
+
 def print_row(r: Row) -> None:
     ratio = f"{r.ratio:.3f}" if r.ratio is not None else "-"
     print(f"{r.model:<17} {r.board:<9} {r.path:<10} {r.macs:>11,} {r.instructions:>13,} {r.per_mac:>8.3f} "
@@ -133,7 +173,18 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--paths", default="reference,optimized")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", action="store_true", help="instructions per op instead of the table")
     args = parser.parse_args()
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            for board_id in args.boards.split(","):
+                for name in args.models.split(","):
+                    for path in args.paths.split(","):
+                        ops = profile_ops(name, get_board(board_id), path == "optimized", Path(tmp))
+                        print(f"{name} on {board_id}, {path} kernels (instructions per op):")
+                        for label, count in ops:
+                            print(f"  {label:<28} {count:>12,}")
+        return 0
     rows: list[Row] = []
     print(f"{'model':<17} {'board':<9} {'kernels':<10} {'MACs':>11} {'instructions':>13} {'ins/MAC':>8} "
           f"{'vs CMSIS':>7} {'arena':>8} {'flash':>9} {'code':>8} {'stack':>7}")

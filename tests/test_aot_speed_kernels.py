@@ -9,6 +9,7 @@ where the inline-assembly SMLAD/SMMULR loops run for real.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from aotutil import assert_bitexact_with_tflm, build_native, random_inputs, tflm
 from aotutil_builder import OpSpec, TensorSpec
 from test_aot_core import ACTS, Cases, _scale, _zp
 from tinydeploy.aot.lowering import compute_out_size
-from tinydeploy.aot.ops.conv2d import pack_pairs
+from tinydeploy.aot.codegen import kernels_dir
+from tinydeploy.aot.ops.conv2d import MAX_FAST_EXPONENT, fast_requant_table, pack_pairs, pack_rows
 
 FLAVOURS = ["optimized", "optimized-dsp"]
 
@@ -27,7 +29,7 @@ def _conv_case(c: Cases, rng: np.random.Generator, depthwise: bool) -> None:
     """Shapes of the benchmark models' layers: 3x3 / 1x1 / odd filters, channels multiples of 4 (and not)."""
     while True:
         in_h, in_w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
-        in_c = int(rng.choice([4, 8, 12, 16, 32])) if depthwise or rng.random() < 0.7 else int(rng.integers(1, 20))
+        in_c = int(rng.choice([4, 8, 12, 16, 20, 32])) if depthwise or rng.random() < 0.7 else int(rng.integers(1, 20))
         k_h, k_w = [(3, 3), (3, 3), (1, 1), (10, 4), (2, 3)][int(rng.integers(0, 5))]
         stride_h = stride_w = int(rng.choice([1, 2]))
         dil_h, dil_w = (2, 1) if rng.random() < 0.15 else (1, 1)
@@ -36,11 +38,13 @@ def _conv_case(c: Cases, rng: np.random.Generator, depthwise: bool) -> None:
         out_w = compute_out_size(padding, in_w, k_w, stride_w, dil_w)
         if out_h >= 1 and out_w >= 1:
             break
-    out_c = in_c if depthwise else int(rng.integers(1, 12))
+    # across the kernels' 16-channel requantization blocks too (odd counts included)
+    out_c = in_c if depthwise else int(rng.choice([int(rng.integers(1, 12)), 16, 17, 33]))
+    batches = 2 if rng.random() < 0.2 else 1
     w_shape = (1, k_h, k_w, out_c) if depthwise else (out_c, k_h, k_w, in_c)
     in_scale, in_zp = _scale(rng), _zp(rng)
     w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(out_c)], np.float32)
-    x = c.tensor(TensorSpec((1, in_h, in_w, in_c), "int8", scale=in_scale, zero_point=in_zp))
+    x = c.tensor(TensorSpec((batches, in_h, in_w, in_c), "int8", scale=in_scale, zero_point=in_zp))
     w = c.tensor(TensorSpec(w_shape, "int8", data=rng.integers(-127, 128, size=w_shape).astype(np.int8),
                             scale=w_scales, axis=3 if depthwise else 0))
     ins = [x, w]
@@ -51,7 +55,7 @@ def _conv_case(c: Cases, rng: np.random.Generator, depthwise: bool) -> None:
     depth = k_h * k_w * (1 if depthwise else in_c)
     acc_scale = in_scale * float(w_scales.mean()) * np.sqrt(depth) * 60
     out_scale = float(acc_scale * np.exp(rng.uniform(-3, 1.5)))
-    y = c.tensor(TensorSpec((1, out_h, out_w, out_c), "int8", scale=out_scale, zero_point=_zp(rng)))
+    y = c.tensor(TensorSpec((batches, out_h, out_w, out_c), "int8", scale=out_scale, zero_point=_zp(rng)))
     options = {"padding": padding, "stride_w": stride_w, "stride_h": stride_h,
                "fused_activation_function": str(rng.choice(ACTS)), "dilation_w_factor": dil_w,
                "dilation_h_factor": dil_h}
@@ -103,6 +107,64 @@ def test_pack_pairs_layout() -> None:
     assert list(got[1]) == [12, 13, 14, 15, 0, 0, 0, 0, 16, 17, 0, 0]
 
 
+def test_pack_rows_groups_of_four() -> None:
+    rows = np.arange(5 * 5, dtype=np.int8).reshape(5, 5)
+    got = pack_rows(rows, 4).reshape(2, 20)
+    assert list(got[0][:16]) == [0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 15, 16, 17, 18]
+    assert list(got[0][16:]) == [4, 9, 14, 19]
+    assert list(got[1]) == [20, 21, 22, 23] + [0] * 12 + [24, 0, 0, 0]
+
+
+def test_fast_requant_table_only_where_proven() -> None:
+    mult = np.array([1 << 30, (1 << 31) - 1])
+    ok = fast_requant_table(np.array([1000, (1 << 30) - 1]), mult, np.array([-1, -MAX_FAST_EXPONENT]), -128)
+    e = MAX_FAST_EXPONENT
+    assert ok is not None and ok.reshape(2, 3)[1].tolist() == [(1 << 31) - 1, e, (1 << (e - 1)) - (128 << e)]
+    assert fast_requant_table(np.array([1, 1 << 30]), mult, np.array([-3, -3]), 0) is None  # |acc| may reach 2^30
+    assert fast_requant_table(np.array([1, 1]), mult, np.array([0, -3]), 0) is None  # a left/zero shift
+    assert fast_requant_table(np.array([1, 1]), mult, np.array([-3, -MAX_FAST_EXPONENT - 1]), 0) is None
+
+
+_REQUANT_CHECK = r"""
+#include <stdio.h>
+#include "td_dot_s8.h"
+static uint64_t s = 88172645463325252ull;
+static uint64_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; }
+int main(void) {
+  long bad = 0, i;
+  for (i = 0; i < 3000000 && bad < 5; ++i) {
+    const int32_t e = 1 + (int32_t)(rnd() % 22), zp = (int32_t)(rnd() % 256) - 128;
+    int32_t acc = (int32_t)(rnd() % (2u << 30)) - (1 << 30) + 1;
+    if (i % 3 == 0) acc = (int32_t)(rnd() % 200001) - 100000;
+    const int32_t m = (int32_t)((1u << 30) + rnd() % (1u << 30)), sh = -e;
+    const int32_t rq[3] = {m, e, (1 << (e - 1)) + zp * (1 << e)};
+    int8_t fast, full, ref;
+    const int32_t lo = (int32_t)(rnd() % 128) - 128, hi = lo + (int32_t)(rnd() % (size_t)(128 - lo));
+    td_requant_row_s8(&acc, 1, &m, &sh, zp, lo, hi, &fast, rq);
+    td_requant_row_s8(&acc, 1, &m, &sh, zp, -128, 127, &full, rq);
+    ref = (int8_t)td_clamp_i32(td_mul_by_quantized_multiplier(acc, m, sh) + zp, lo, hi);
+    if (fast != ref) { printf("acc=%d m=%d e=%d zp=%d\n", acc, m, e, zp); ++bad; }
+    ref = (int8_t)td_clamp_i32(td_mul_by_quantized_multiplier(acc, m, sh) + zp, -128, 127);
+    if (full != ref) { printf("full acc=%d m=%d e=%d zp=%d\n", acc, m, e, zp); ++bad; }
+  }
+  return bad != 0;
+}
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["-DTD_EMULATE_DSP"]])
+def test_fast_requant_table_equals_gemmlowp(flags: list[str], tmp_path: Path) -> None:
+    """td_requant_row_s8's table path vs the reference double rounding, over random accumulators below 2^30,
+    multipliers, exponents 1..22, zero points and activation ranges."""
+    src = tmp_path / "rq.c"
+    src.write_text(_REQUANT_CHECK)
+    exe = tmp_path / "rq"
+    subprocess.run(["gcc", "-std=gnu99", "-O2", "-Wall", *flags, f"-I{kernels_dir()}", str(src), "-o", str(exe)],
+                   check=True, timeout=120)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_speed_kernels_exact_native(seed: int, flavour: str) -> None:
@@ -126,13 +188,14 @@ def _build_for(model_path: Path, board, out: Path) -> Path:
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("seed", range(2))
-def test_speed_kernels_exact_on_qemu_m4(seed: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize("board_id,seed", [("qemu-m4", 0), ("qemu-m4", 1), ("qemu-m4", 2), ("qemu-m33", 3)])
+def test_speed_kernels_exact_on_qemu(board_id: str, seed: int, tmp_path: Path) -> None:
+    """The inline-assembly SMLAD / SMMULR paths (ARMv7E-M on the M4, ARMv8-M Mainline on the M33)."""
     from tinydeploy.boards import get_board
     from tinydeploy.flash.qemu import QemuRunner
     from tinydeploy.link import DeviceLink
 
-    board = get_board("qemu-m4")
+    board = get_board(board_id)
     path = _model(800 + seed)
     elf = _build_for(path, board, tmp_path / "fw")
     samples = 3

@@ -1,6 +1,8 @@
-/* conv2d_s8_opt.c - optimized int8 convolution (see conv2d_s8_opt.h).
+/* conv2d_s8_opt.c - optimized int8 convolutions (see conv2d_s8_opt.h).
  *
- * Per output pixel the filter window is clipped to the input once (no per-tap bounds checks).  A whole
+ * td_conv2d_s8_gemm (cores without Helium; weights packed offline, see the bottom half) and
+ * td_conv2d_s8_opt (Helium builds), described here:
+ * per output pixel the filter window is clipped to the input once (no per-tap bounds checks).  A whole
  * window uses the folded bias and a plain int8 dot product; a clipped one (it meets the padding) uses the
  * plain bias and the dot product of (input + input_offset), which is the reference formula.  Each step
  * computes two output channels so that every input word is unpacked once for both.
@@ -131,9 +133,38 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *params, const int8_t *input, co
 
 /* ---- td_conv2d_s8_gemm: pixels x packed filters (see the header) ---- */
 
+/* Short copies and fills inline, a word at a time (the runs are a filter row: a few to a few hundred bytes;
+ * a library call would cost more than the copy; GCC would turn these loops back into calls without the
+ * attribute). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TD_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TD_NO_LIBCALLS
+#endif
+
+static inline TD_NO_LIBCALLS void td_copy_s8(int8_t *dst, const int8_t *src, int32_t len) {
+  if (len >= 64) { /* long runs: the library's block copy wins */
+    memcpy(dst, src, (size_t)len);
+    return;
+  }
+  for (; len >= 4; len -= 4, dst += 4, src += 4) {
+    uint32_t v;
+    memcpy(&v, src, 4);
+    memcpy(dst, &v, 4);
+  }
+  for (; len > 0; --len) *dst++ = *src++;
+}
+
+static inline TD_NO_LIBCALLS void td_fill_s8(int8_t *dst, int8_t value, int32_t len) {
+  const uint32_t v = 0x01010101u * (uint8_t)value;
+  for (; len >= 4; len -= 4, dst += 4) memcpy(dst, &v, 4);
+  for (; len > 0; --len) *dst++ = value;
+}
+
 /* The receptive field of output pixel q (batch-major linear index) as one contiguous row of k_h*k_w*in_c
- * values; positions outside the input hold the input zero point (-input_offset). */
-static void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
+ * values, zero-padded to a multiple of 4 (the packed filter has zero columns there); positions outside the
+ * input hold the input zero point (-input_offset). */
+static TD_NO_LIBCALLS void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
   const int32_t plane = p->out_h * p->out_w;
   const int32_t b = q / plane, rest = q % plane;
   const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
@@ -141,21 +172,23 @@ static void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int
   const int8_t zp = (int8_t)(-p->input_offset);
   const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
   const int32_t run = p->k_w * p->in_c;
+  const int32_t n = p->k_h * run;
   int32_t ky, kx;
+  td_fill_s8(row + n, 0, ((n + 3) & ~3) - n);
   for (ky = 0; ky < p->k_h; ++ky, row += run) {
     const int32_t in_y = in_y0 + p->dil_h * ky;
     const int8_t *in_row = in_b + in_y * p->in_w * p->in_c;
     if (in_y < 0 || in_y >= p->in_h) {
-      memset(row, zp, (size_t)run);
+      td_fill_s8(row, zp, run);
     } else if (p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w) {
-      memcpy(row, in_row + in_x0 * p->in_c, (size_t)run);
+      td_copy_s8(row, in_row + in_x0 * p->in_c, run);
     } else {
       for (kx = 0; kx < p->k_w; ++kx) {
         const int32_t in_x = in_x0 + p->dil_w * kx;
         if (in_x < 0 || in_x >= p->in_w) {
-          memset(row + kx * p->in_c, zp, (size_t)p->in_c);
+          td_fill_s8(row + kx * p->in_c, zp, p->in_c);
         } else {
-          memcpy(row + kx * p->in_c, in_row + in_x * p->in_c, (size_t)p->in_c);
+          td_copy_s8(row + kx * p->in_c, in_row + in_x * p->in_c, p->in_c);
         }
       }
     }
@@ -170,53 +203,148 @@ static const int8_t *td_pointwise_row(const td_conv2d_s8_params *p, const int8_t
   return input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
 }
 
-/* One requantization per instantiation (fast: td_requant_mul_fast's preconditions hold for every channel),
- * so the output loop carries no per-value branch. */
-TD_INLINE int8_t td_gemm_requant(int32_t acc, int32_t mult, int32_t shift, const td_conv2d_s8_params *p,
-                                 const int fast) {
-  return fast ? td_requant_fast_s8(acc, mult, shift, p->output_offset, p->act_min, p->act_max)
-              : td_requant_s8(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
-}
+/* Output channels per requantization block: the accumulators of 2 pixels x TD_GEMM_BLOCK channels go to
+ * the stack (128 bytes), then td_requant_row_s8 turns each pixel's block into int8 in one tight loop. */
+#define TD_GEMM_BLOCK 16
 
-TD_INLINE void td_conv2d_s8_gemm_impl(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
-                                      const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
-                                      int8_t *output, int8_t *scratch, const int fast) {
+/* 1x1 filters without padding: each pixel's input is one row, read in place (any in_c: a tail loop). */
+static void td_conv2d_s8_pointwise_run(const td_conv2d_s8_params *params, const int8_t *input,
+                                       const int8_t *packed, const int32_t *folded_bias, const int32_t *mult,
+                                       const int32_t *shift, int8_t *output, const int32_t *rq) {
   /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
    * every parameter after each output store; a local whose address stays here cannot be aliased */
   const td_conv2d_s8_params local = *params;
   const td_conv2d_s8_params *const p = &local;
-  const int32_t n = p->k_h * p->k_w * p->in_c;
+  const int32_t n = p->in_c;
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
-  const int in_place = scratch == NULL;
-  int32_t q, oc;
+  int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];
+  int32_t q, oc0, oc;
   for (q = 0; q < pixels; q += 2) {
     const int two = q + 1 < pixels;
-    const int8_t *x0, *x1;
+    const int8_t *const x0 = td_pointwise_row(p, input, q);
+    const int8_t *const x1 = two ? td_pointwise_row(p, input, q + 1) : x0;
     int8_t *out0 = output + q * out_c;
     int8_t *out1 = out0 + out_c;
-    if (in_place) {
-      x0 = td_pointwise_row(p, input, q);
-      x1 = two ? td_pointwise_row(p, input, q + 1) : x0;
+    for (oc0 = 0; oc0 < out_c; oc0 += TD_GEMM_BLOCK) {
+      const int32_t count = out_c - oc0 < TD_GEMM_BLOCK ? out_c - oc0 : TD_GEMM_BLOCK;
+      for (oc = 0; oc < count; oc += 2) {
+        /* an odd last channel is packed with a zero partner, whose accumulators land in the spare slot */
+        int32_t acc[4];
+        acc[0] = acc[2] = folded_bias[oc0 + oc];
+        acc[1] = acc[3] = oc + 1 < count ? folded_bias[oc0 + oc + 1] : 0;
+        td_mm2x2_packed_s8(x0, x1, packed + (oc0 + oc) * n, n, acc);
+        acc0[oc] = acc[0];
+        acc0[oc + 1] = acc[1];
+        acc1[oc] = acc[2];
+        acc1[oc + 1] = acc[3];
+      }
+      td_requant_row_s8(acc0, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
+                        out0 + oc0, rq ? rq + 3 * oc0 : NULL);
+      if (two) {
+        td_requant_row_s8(acc1, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
+                          out1 + oc0, rq ? rq + 3 * oc0 : NULL);
+      }
+    }
+  }
+}
+
+/* The receptive fields of output pixels q0 and q1 as pieces both pixels share (len a multiple of 4, since
+ * in_c is): a whole filter row where both rows lie inside the input (or wholly outside: zp_row), else runs
+ * of taps whose validity agrees for both.  A tap outside the input reads zp_row, the input zero point
+ * (x + input_offset = 0: padding contributes nothing, as in the reference).  At most k_h * k_w pieces. */
+static int32_t td_conv_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                              const int8_t *zp_row, td_seg2 *seg) {
+  const int32_t plane = p->out_h * p->out_w, c = p->in_c;
+  const int8_t *in_b[2];
+  int32_t in_y0[2], in_x0[2], full_x[2];
+  int32_t k, ky, kx, nseg = 0;
+  for (k = 0; k < 2; ++k) {
+    const int32_t q = k ? q1 : q0, b = q / plane, rest = q % plane;
+    in_b[k] = input + b * p->in_h * p->in_w * c;
+    in_y0[k] = (rest / p->out_w) * p->stride_h - p->pad_h;
+    in_x0[k] = (rest % p->out_w) * p->stride_w - p->pad_w;
+    full_x[k] = p->dil_w == 1 && in_x0[k] >= 0 && in_x0[k] + p->k_w <= p->in_w;
+  }
+  for (ky = 0; ky < p->k_h; ++ky) {
+    int32_t y[2], row_ok[2];
+    for (k = 0; k < 2; ++k) {
+      y[k] = in_y0[k] + p->dil_h * ky;
+      row_ok[k] = y[k] >= 0 && y[k] < p->in_h;
+    }
+    if ((!row_ok[0] || full_x[0]) && (!row_ok[1] || full_x[1])) {
+      seg[nseg].x0 = row_ok[0] ? in_b[0] + (y[0] * p->in_w + in_x0[0]) * c : zp_row;
+      seg[nseg].x1 = row_ok[1] ? in_b[1] + (y[1] * p->in_w + in_x0[1]) * c : zp_row;
+      seg[nseg++].len = p->k_w * c;
+      continue;
+    }
+    for (kx = 0; kx < p->k_w;) {
+      int32_t ok[2], end = kx + 1;
+      for (k = 0; k < 2; ++k) {
+        const int32_t x = in_x0[k] + p->dil_w * kx;
+        ok[k] = row_ok[k] && x >= 0 && x < p->in_w;
+      }
+      while (p->dil_w == 1 && end < p->k_w) { /* extend while both pixels' validity stays the same */
+        const int32_t e0 = row_ok[0] && in_x0[0] + end >= 0 && in_x0[0] + end < p->in_w;
+        const int32_t e1 = row_ok[1] && in_x0[1] + end >= 0 && in_x0[1] + end < p->in_w;
+        if (e0 != ok[0] || e1 != ok[1]) break;
+        ++end;
+      }
+      seg[nseg].x0 = ok[0] ? in_b[0] + (y[0] * p->in_w + in_x0[0] + p->dil_w * kx) * c : zp_row;
+      seg[nseg].x1 = ok[1] ? in_b[1] + (y[1] * p->in_w + in_x0[1] + p->dil_w * kx) * c : zp_row;
+      seg[nseg++].len = (end - kx) * c;
+      kx = end;
+    }
+  }
+  return nseg;
+}
+
+/* Any filter: per pixel pair, the receptive fields either read in place piece by piece (zp_row given: in_c a
+ * multiple of 4, k_h * k_w <= TD_CONV_MAX_PIECES) or copied into scratch as two rows padded to a multiple of
+ * 4 (im2col, one piece each). */
+static void td_conv2d_s8_window_run(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
+                                    const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
+                                    int8_t *output, int8_t *scratch, const int8_t *zp_row, const int32_t *rq) {
+  const td_conv2d_s8_params local = *params; /* see td_conv2d_s8_pointwise_run */
+  const td_conv2d_s8_params *const p = &local;
+  /* im2col rows (and then the packed filter) are padded to a multiple of 4 */
+  const int32_t n = zp_row ? p->k_h * p->k_w * p->in_c : (p->k_h * p->k_w * p->in_c + 3) & ~3;
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  const int32_t out_c = p->out_c;
+  int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];
+  td_seg2 seg[TD_CONV_MAX_PIECES];
+  int32_t q, oc0, oc;
+  for (q = 0; q < pixels; q += 2) {
+    const int two = q + 1 < pixels;
+    int8_t *out0 = output + q * out_c;
+    int8_t *out1 = out0 + out_c;
+    int32_t nseg = 1;
+    if (zp_row) {
+      nseg = td_conv_pieces(p, input, q, two ? q + 1 : q, zp_row, seg);
     } else {
       td_im2col_row(p, input, q, scratch);
       if (two) td_im2col_row(p, input, q + 1, scratch + n);
-      x0 = scratch;
-      x1 = two ? scratch + n : scratch;
+      seg[0].x0 = scratch;
+      seg[0].x1 = two ? scratch + n : scratch;
+      seg[0].len = n;
     }
-    for (oc = 0; oc < out_c; oc += 2) {
-      const int pair = oc + 1 < out_c; /* an odd last channel is packed with a zero partner */
-      int32_t acc[4];
-      acc[0] = acc[2] = folded_bias[oc];
-      acc[1] = acc[3] = pair ? folded_bias[oc + 1] : 0;
-      td_mm2x2_packed_s8(x0, x1, packed + oc * n, n, acc);
-      out0[oc] = td_gemm_requant(acc[0], mult[oc], shift[oc], p, fast);
-      if (two) out1[oc] = td_gemm_requant(acc[2], mult[oc], shift[oc], p, fast);
-      if (pair) {
-        out0[oc + 1] = td_gemm_requant(acc[1], mult[oc + 1], shift[oc + 1], p, fast);
-        if (two) {
-          out1[oc + 1] = td_gemm_requant(acc[3], mult[oc + 1], shift[oc + 1], p, fast);
-        }
+    for (oc0 = 0; oc0 < out_c; oc0 += TD_GEMM_BLOCK) {
+      const int32_t count = out_c - oc0 < TD_GEMM_BLOCK ? out_c - oc0 : TD_GEMM_BLOCK;
+      for (oc = 0; oc < count; oc += 2) {
+        int32_t acc[4];
+        acc[0] = acc[2] = folded_bias[oc0 + oc];
+        acc[1] = acc[3] = oc + 1 < count ? folded_bias[oc0 + oc + 1] : 0;
+        td_mm2x2_segs_s8(seg, nseg, packed + (oc0 + oc) * n, acc);
+        acc0[oc] = acc[0];
+        acc0[oc + 1] = acc[1];
+        acc1[oc] = acc[2];
+        acc1[oc + 1] = acc[3];
+      }
+      td_requant_row_s8(acc0, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
+                        out0 + oc0, rq ? rq + 3 * oc0 : NULL);
+      if (two) {
+        td_requant_row_s8(acc1, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
+                          out1 + oc0, rq ? rq + 3 * oc0 : NULL);
       }
     }
   }
@@ -224,10 +352,10 @@ TD_INLINE void td_conv2d_s8_gemm_impl(const td_conv2d_s8_params *params, const i
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
                        const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                       int8_t *scratch, int32_t fast_requant) {
-  if (fast_requant) {
-    td_conv2d_s8_gemm_impl(params, input, packed, folded_bias, mult, shift, output, scratch, 1);
+                       int8_t *scratch, const int8_t *zp_row, const int32_t *rq) {
+  if (scratch == NULL && zp_row == NULL) {
+    td_conv2d_s8_pointwise_run(params, input, packed, folded_bias, mult, shift, output, rq);
   } else {
-    td_conv2d_s8_gemm_impl(params, input, packed, folded_bias, mult, shift, output, scratch, 0);
+    td_conv2d_s8_window_run(params, input, packed, folded_bias, mult, shift, output, scratch, zp_row, rq);
   }
 }

@@ -18,18 +18,23 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
 
 /* td_conv2d_s8_gemm: int8 CONV_2D as a matrix product with weights packed offline, bit-exact with conv2d_s8.
  *
- * Every output pixel uses folded_bias[oc] = bias[oc] + input_offset * sum(filter[oc]): a window that meets
- * the padding is first copied (im2col) into `scratch` with the padding filled by the input zero point, whose
- * (x + input_offset) is 0 -- exactly the reference's "padding contributes nothing".  1x1 filters without
- * padding read the input in place (scratch may be NULL).  Two pixels x two output channels per inner step,
- * against `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs (see td_mm2x2_packed_s8).
- * fast_requant: the generator proved td_requant_mul_fast's preconditions for every channel.
+ * Every output pixel uses folded_bias[oc] = bias[oc] + input_offset * sum(filter[oc]); wherever a window
+ * meets the padding the kernel reads the input zero point instead, whose (x + input_offset) is 0 -- exactly
+ * the reference's "padding contributes nothing".  Two pixels x two output channels per inner step, against
+ * `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs (see td_mm2x2_packed_s8).
+ * Three ways to reach the input, chosen by the generator:
+ *   scratch == NULL, zp_row == NULL: a 1x1 filter without padding, each pixel's row read in place;
+ *   zp_row != NULL (k_w * in_c copies of the input zero point; in_c a multiple of 4, k_h * k_w <=
+ *     TD_CONV_MAX_PIECES): the receptive fields read in place piece by piece -- no arena scratch;
+ *   scratch != NULL: im2col, two rows of k_h * k_w * in_c rounded up to a multiple of 4 (the packed filter
+ *     then has as many columns, the extra ones zero).
+ * rq: NULL, or the fast requantization table (see td_requant_row_s8) the generator emits when it proved its
+ * preconditions for every channel.
  */
-/* Bytes of scratch td_conv2d_s8_gemm needs (two im2col rows), 0 for an unpadded 1x1 filter. */
-#define TD_CONV2D_S8_GEMM_SCRATCH(k_h, k_w, in_c) (2 * (k_h) * (k_w) * (in_c))
+#define TD_CONV_MAX_PIECES 9
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
                        const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                       int8_t *scratch, int32_t fast_requant);
+                       int8_t *scratch, const int8_t *zp_row, const int32_t *rq);
 
 #endif /* TD_CONV2D_S8_OPT_H */

@@ -1,6 +1,8 @@
-/* depthwise_conv2d_s8_opt.c - optimized int8 depthwise convolution (see the header).
+/* depthwise_conv2d_s8_opt.c - optimized int8 depthwise convolutions (see the header).
  *
- * Per output pixel the window is clipped to the input once.  A whole window uses the folded bias and raw
+ * td_depthwise_conv2d_s8_3x3 / _c4 (cores without Helium, packed filters) are in the bottom half;
+ * td_depthwise_conv2d_s8_opt (Helium builds, and shapes the others do not take) works like this:
+ * per output pixel the window is clipped to the input once.  A whole window uses the folded bias and raw
  * inputs; a clipped one the plain bias and (input + input_offset), the reference formula.  With a depth
  * multiplier of 1 the channels are the inner loop, four at a time: per tap one word of inputs and one of
  * weights, SXTB16/SXTAB16 + SMLABB/SMLATT on the DSP extension, widening loads + VMLA on Helium.
@@ -214,9 +216,117 @@ static void td_c4_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t s
   *end = hi > lo ? hi : lo;
 }
 
+/* Channels per requantization block (the accumulators go to the stack, then one tight loop) */
+#define TD_DW_BLOCK 16
+
+/* Channels g .. g+3 over nine taps (tap[t] + g), weights w[4 * t ..]: dst[0..3] = bias[0..3] + the window
+ * sums.  11 instructions per tap on the DSP extension, in one asm block so that nothing spills. */
+TD_INLINE void td_dw9_c4(int32_t *dst, const int32_t *bias, const int8_t *const tap[9], int32_t g,
+                         const int8_t *w, uint32_t off2, int32_t offset) {
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+  int32_t a0, a1, a2, a3;
+  uint32_t X, W, E, F;
+  (void)offset;
+#define TD_DW_TAP(t)                                  \
+  "ldr %[E], [%[tap], #" #t " * 4]\n\t"               \
+  "ldr %[X], [%[E], %[g]]\n\t"                        \
+  "ldr %[W], [%[w], #" #t " * 4]\n\t"                 \
+  "sxtab16 %[E], %[off2], %[X]\n\t"                   \
+  "sxtb16 %[F], %[W]\n\t"                             \
+  "smlabb %[a0], %[E], %[F], %[a0]\n\t"               \
+  "smlatt %[a2], %[E], %[F], %[a2]\n\t"               \
+  "sxtab16 %[X], %[off2], %[X], ror #8\n\t"           \
+  "sxtb16 %[W], %[W], ror #8\n\t"                     \
+  "smlabb %[a1], %[X], %[W], %[a1]\n\t"               \
+  "smlatt %[a3], %[X], %[W], %[a3]\n\t"
+  __asm__ volatile("ldrd %[a0], %[a1], [%[bias]]\n\t"
+                   "ldrd %[a2], %[a3], [%[bias], #8]\n\t"
+                   TD_DW_TAP(0) TD_DW_TAP(1) TD_DW_TAP(2) TD_DW_TAP(3) TD_DW_TAP(4) TD_DW_TAP(5) TD_DW_TAP(6)
+                   TD_DW_TAP(7) TD_DW_TAP(8)
+                   "strd %[a0], %[a1], [%[dst]]\n\t"
+                   "strd %[a2], %[a3], [%[dst], #8]\n\t"
+                   : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [X] "=&r"(X), [W] "=&r"(W),
+                     [E] "=&r"(E), [F] "=&r"(F)
+                   : [tap] "r"(tap), [g] "r"(g), [w] "r"(w), [off2] "r"(off2), [bias] "r"(bias), [dst] "r"(dst)
+                   : "memory");
+#undef TD_DW_TAP
+#else
+  td_acc4 acc;
+  int t;
+  acc.a0 = bias[0];
+  acc.a1 = bias[1];
+  acc.a2 = bias[2];
+  acc.a3 = bias[3];
+  for (t = 0; t < 9; ++t) td_c4_tap(&acc, tap[t] + g, w + 4 * t, off2, offset);
+  dst[0] = acc.a0;
+  dst[1] = acc.a1;
+  dst[2] = acc.a2;
+  dst[3] = acc.a3;
+#endif
+}
+
+/* td_depthwise_conv2d_s8_3x3 (bias never NULL: the generator passes zeros): per output pixel the nine tap addresses
+ * are worked out once -- a tap outside the input
+ * reads zp_row, C copies of the input zero point, whose (x + input_offset) is 0: exactly the reference's
+ * "padding contributes nothing" -- and then every channel group runs the same unrolled nine taps. */
+void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_params *params, const int8_t *input,
+                                const int8_t *packed, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                int8_t *output, const int32_t *rq, const int8_t *zp_row) {
+  /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
+  const td_depthwise_conv2d_s8_params local = *params;
+  const td_depthwise_conv2d_s8_params *const p = &local;
+  const int32_t c = p->in_c;
+  const int32_t offset = p->input_offset;
+  const uint32_t off2 = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
+  int32_t acc_block[TD_DW_BLOCK];
+  int32_t b, oy, ox, ky, kx, g0, g;
+  for (b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+    for (oy = 0; oy < p->out_h; ++oy) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      for (ox = 0; ox < p->out_w; ++ox) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * c;
+        const int8_t *tap[9];
+        if (in_y0 >= 0 && in_y0 + 2 * p->dil_h < p->in_h && in_x0 >= 0 && in_x0 + 2 * p->dil_w < p->in_w) {
+          const int8_t *const origin = in_b + (in_y0 * p->in_w + in_x0) * c;
+          const int32_t dy = p->dil_h * p->in_w * c, dx = p->dil_w * c;
+          tap[0] = origin;
+          tap[1] = origin + dx;
+          tap[2] = origin + 2 * dx;
+          tap[3] = origin + dy;
+          tap[4] = tap[3] + dx;
+          tap[5] = tap[3] + 2 * dx;
+          tap[6] = origin + 2 * dy;
+          tap[7] = tap[6] + dx;
+          tap[8] = tap[6] + 2 * dx;
+        } else {
+          for (ky = 0; ky < 3; ++ky) {
+            const int32_t in_y = in_y0 + p->dil_h * ky;
+            for (kx = 0; kx < 3; ++kx) {
+              const int32_t in_x = in_x0 + p->dil_w * kx;
+              const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+              tap[3 * ky + kx] = inside ? in_b + (in_y * p->in_w + in_x) * c : zp_row;
+            }
+          }
+        }
+        for (g0 = 0; g0 < c; g0 += TD_DW_BLOCK) {
+          const int32_t count = c - g0 < TD_DW_BLOCK ? c - g0 : TD_DW_BLOCK;
+          for (g = g0; g < g0 + count; g += 4) {
+            /* group g / 4 of the packed filter: 9 taps x 4 bytes */
+            td_dw9_c4(acc_block + (g - g0), bias + g, tap, g, packed + 9 * g, off2, offset);
+          }
+          td_requant_row_s8(acc_block, count, mult + g0, shift + g0, p->output_offset, p->act_min, p->act_max,
+                            out + g0, rq ? rq + 3 * g0 : NULL);
+        }
+      }
+    }
+  }
+}
+
 void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
                                const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                               int32_t fast_requant) {
+                               const int32_t *rq) {
   /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
   const td_depthwise_conv2d_s8_params local = *params;
   const td_depthwise_conv2d_s8_params *const p = &local;
@@ -224,7 +334,6 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *params, cons
   const int32_t row_step = p->dil_h * p->in_w * c, col_step = p->dil_w * c;
   const int32_t offset = p->input_offset;
   const uint32_t off2 = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
-  const int whole3x3 = p->k_h == 3 && p->k_w == 3;
   int32_t b, oy, ox, g, ky, kx;
   for (b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + b * p->in_h * p->in_w * c;
@@ -239,23 +348,7 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *params, cons
         const int8_t *first; /* input at the first in-bounds tap, channel 0 */
         td_c4_clip(in_x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
         first = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c;
-        if (whole3x3 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3) {
-          const int8_t *w = packed;
-          for (g = 0; g < c; g += 4, w += 36) {
-            const int8_t *x = first + g;
-            td_acc4 acc;
-            acc.a0 = bias ? bias[g] : 0;
-            acc.a1 = bias ? bias[g + 1] : 0;
-            acc.a2 = bias ? bias[g + 2] : 0;
-            acc.a3 = bias ? bias[g + 3] : 0;
-            for (ky = 0; ky < 3; ++ky, x += row_step) {
-              td_c4_tap(&acc, x, w + 12 * ky, off2, offset);
-              td_c4_tap(&acc, x + col_step, w + 12 * ky + 4, off2, offset);
-              td_c4_tap(&acc, x + 2 * col_step, w + 12 * ky + 8, off2, offset);
-            }
-            td_c4_store(out + g, &acc, mult + g, shift + g, p, fast_requant);
-          }
-        } else {
+        {
           const int8_t *w = packed + (ky0 * p->k_w + kx0) * 4;
           for (g = 0; g < c; g += 4, w += 4 * taps) {
             const int8_t *x_row = first + g;
@@ -270,7 +363,7 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *params, cons
               const int8_t *wt = w_row;
               for (kx = kx0; kx < kx1; ++kx, x += col_step, wt += 4) td_c4_tap(&acc, x, wt, off2, offset);
             }
-            td_c4_store(out + g, &acc, mult + g, shift + g, p, fast_requant);
+            td_c4_store(out + g, &acc, mult + g, shift + g, p, rq != NULL);
           }
         }
       }

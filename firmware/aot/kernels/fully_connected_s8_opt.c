@@ -3,23 +3,37 @@
 
 #include "td_dot_s8.h"
 
-/* four units per input pass over weights packed in groups of four (TD_FC_PACKED4) */
+/* four units per input pass over weights packed in groups of four (TD_FC_GROUPS4); folded_bias is padded
+ * to a whole number of groups */
 static void td_fc_packed4(const td_fully_connected_s8_params *p, const int8_t *input, const int8_t *packed,
                           const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                          int fast) {
-  const int32_t n = p->depth;
+                          const int32_t *rq) {
+  const int32_t n = p->depth, out_c = p->out_c;
+  const int32_t lo = p->act_min, hi = p->act_max;
   int32_t b, oc, k;
   for (b = 0; b < p->batches; ++b) {
     const int8_t *row = input + b * n;
-    int8_t *out = output + b * p->out_c;
-    for (oc = 0; oc < p->out_c; oc += 4) {
+    int8_t *out = output + b * out_c;
+    for (oc = 0; oc < out_c; oc += 4) {
+      const int32_t count = out_c - oc < 4 ? out_c - oc : 4;
       int32_t acc[4];
-      for (k = 0; k < 4; ++k) acc[k] = oc + k < p->out_c ? folded_bias[oc + k] : 0;
+      acc[0] = folded_bias[oc];
+      acc[1] = folded_bias[oc + 1];
+      acc[2] = folded_bias[oc + 2];
+      acc[3] = folded_bias[oc + 3];
       td_mv1x4_packed_s8(row, packed + oc * n, n, acc);
-      for (k = 0; k < 4 && oc + k < p->out_c; ++k) {
-        const int32_t c = p->per_channel ? oc + k : 0;
-        out[oc + k] = fast ? td_requant_fast_s8(acc[k], mult[c], shift[c], p->output_offset, p->act_min, p->act_max)
-                           : td_requant_s8(acc[k], mult[c], shift[c], p->output_offset, p->act_min, p->act_max);
+      if (rq) { /* the table of td_requant_row_s8: one entry per unit, or one for all */
+        const int32_t *r = p->per_channel ? rq + 3 * oc : rq;
+        const int32_t step = p->per_channel ? 3 : 0;
+        for (k = 0; k < count; ++k, r += step) {
+          const int32_t high = td_high_mul_fast(acc[k], r[0]);
+          out[oc + k] = (int8_t)td_clamp_i32((high + (high >> 31) + r[2]) >> r[1], lo, hi);
+        }
+      } else {
+        for (k = 0; k < count; ++k) {
+          const int32_t c = p->per_channel ? oc + k : 0;
+          out[oc + k] = td_requant_s8(acc[k], mult[c], shift[c], p->output_offset, lo, hi);
+        }
       }
     }
   }
@@ -27,16 +41,27 @@ static void td_fc_packed4(const td_fully_connected_s8_params *p, const int8_t *i
 
 void td_fully_connected_s8_opt(const td_fully_connected_s8_params *params, const int8_t *input, const int8_t *filter,
                                const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
-                               int8_t *output, int32_t flags) {
+                               int8_t *output, int32_t flags, const int32_t *rq) {
   /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
    * every parameter after each output store; a local whose address stays here cannot be aliased */
   const td_fully_connected_s8_params local = *params;
   const td_fully_connected_s8_params *const p = &local;
   int32_t b, oc;
-  if (flags & TD_FC_PACKED4) {
-    td_fc_packed4(p, input, filter, folded_bias, mult, shift, output, (flags & TD_FC_FAST_REQUANT) != 0);
+  if (flags & TD_FC_GROUPS4) {
+    td_fc_packed4(p, input, filter, folded_bias, mult, shift, output, rq);
     return;
   }
+#if !defined(TD_DOT_MVE)
+  /* the generator packs the weights for every core without Helium: the plain layout is only a fallback
+   * here, kept small (one unit at a time) */
+  for (b = 0; b < p->batches; ++b) {
+    for (oc = 0; oc < p->out_c; ++oc) {
+      const int32_t c = p->per_channel ? oc : 0;
+      const int32_t acc = td_dot_s8(input + b * p->depth, filter + oc * p->depth, p->depth, folded_bias[oc]);
+      output[b * p->out_c + oc] = td_requant_s8(acc, mult[c], shift[c], p->output_offset, p->act_min, p->act_max);
+    }
+  }
+#else
   for (b = 0; b < p->batches; ++b) {
     const int8_t *row = input + b * p->depth;
     int8_t *out = output + b * p->out_c;
@@ -53,4 +78,5 @@ void td_fully_connected_s8_opt(const td_fully_connected_s8_params *params, const
       out[oc] = td_requant_s8(acc, mult[c0], shift[c0], p->output_offset, p->act_min, p->act_max);
     }
   }
+#endif
 }

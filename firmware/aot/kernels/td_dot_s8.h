@@ -23,6 +23,7 @@
 #define TD_DOT_DSP 1
 #if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
 #include <arm_acle.h>
+#define TD_HAVE_ACLE 1
 #define td_sxtb16(x) ((uint32_t)__sxtb16(x))
 #define td_sxtab16(a, x) ((uint32_t)__sxtab16((a), (x)))
 #define td_smlad(a, b, acc) __smlad((a), (b), (acc))
@@ -172,40 +173,46 @@ TD_INLINE void td_mm2x2_packed_s8(const int8_t *x0, const int8_t *x1, const int8
   int32_t i;
 #if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
   if (n4 > 0) {
-    /* 22 instructions per 16 MACs, everything in registers (14 of them: the asm names each) */
+    /* 4 values of 2 inputs x 2 weight rows per step, 20 instructions per 16 MACs + 2 per loop turn (two
+     * steps per turn), everything in registers (14 of them: the asm names each) */
     const int8_t *pa = x0;
     const int8_t *pw = w;
-    const int8_t *const end = x0 + n4;
+    const int8_t *const end = x0 + (n & ~7);
     const int32_t dx = (int32_t)(x1 - x0);
     uint32_t X0, X1, T, U, W, V;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[X1], [%[pa], %[dx]]\n\t"
-        "ldr %[X0], [%[pa]], #4\n\t"
-        "sxtb16 %[T], %[X0], ror #8\n\t"
-        "sxtb16 %[X0], %[X0]\n\t"
-        "sxtb16 %[U], %[X1], ror #8\n\t"
-        "sxtb16 %[X1], %[X1]\n\t"
-        "ldr %[W], [%[pw], #4]\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a01], %[X0], %[V], %[a01]\n\t"
-        "smlad %[a11], %[X1], %[V], %[a11]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a01], %[T], %[W], %[a01]\n\t"
-        "smlad %[a11], %[U], %[W], %[a11]\n\t"
-        "ldr %[W], [%[pw]], #8\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a00], %[X0], %[V], %[a00]\n\t"
-        "smlad %[a10], %[X1], %[V], %[a10]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a00], %[T], %[W], %[a00]\n\t"
-        "smlad %[a10], %[U], %[W], %[a10]\n\t"
-        "cmp %[pa], %[end]\n\t"
-        "bne 1b\n\t"
-        : [pa] "+r"(pa), [pw] "+r"(pw), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-          [X0] "=&r"(X0), [X1] "=&r"(X1), [T] "=&r"(T), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)
-        : [dx] "r"(dx), [end] "r"(end)
-        : "cc", "memory");
+#define TD_MM2X2_STEP                                 \
+  "ldr %[X1], [%[pa], %[dx]]\n\t"                      \
+  "ldr %[X0], [%[pa]], #4\n\t"                         \
+  "sxtb16 %[T], %[X0], ror #8\n\t"                     \
+  "sxtb16 %[X0], %[X0]\n\t"                            \
+  "sxtb16 %[U], %[X1], ror #8\n\t"                     \
+  "sxtb16 %[X1], %[X1]\n\t"                            \
+  "ldr %[W], [%[pw], #4]\n\t"                          \
+  "sxtb16 %[V], %[W]\n\t"                              \
+  "smlad %[a01], %[X0], %[V], %[a01]\n\t"              \
+  "smlad %[a11], %[X1], %[V], %[a11]\n\t"              \
+  "sxtb16 %[W], %[W], ror #8\n\t"                      \
+  "smlad %[a01], %[T], %[W], %[a01]\n\t"               \
+  "smlad %[a11], %[U], %[W], %[a11]\n\t"               \
+  "ldr %[W], [%[pw]], #8\n\t"                          \
+  "sxtb16 %[V], %[W]\n\t"                              \
+  "smlad %[a00], %[X0], %[V], %[a00]\n\t"              \
+  "smlad %[a10], %[X1], %[V], %[a10]\n\t"              \
+  "sxtb16 %[W], %[W], ror #8\n\t"                      \
+  "smlad %[a00], %[T], %[W], %[a00]\n\t"               \
+  "smlad %[a10], %[U], %[W], %[a10]\n\t"
+#define TD_MM2X2_OPERANDS                                                                                       \
+  : [pa] "+r"(pa), [pw] "+r"(pw), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),           \
+    [X0] "=&r"(X0), [X1] "=&r"(X1), [T] "=&r"(T), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)                    \
+  : [dx] "r"(dx), [end] "r"(end)                                                                              \
+  : "cc", "memory"
+    if (pa != end) {
+      __asm__ volatile("1:\n\t" TD_MM2X2_STEP TD_MM2X2_STEP "cmp %[pa], %[end]\n\t"
+                       "bne 1b\n\t" TD_MM2X2_OPERANDS);
+    }
+    if (n & 4) __asm__ volatile(TD_MM2X2_STEP TD_MM2X2_OPERANDS);
+#undef TD_MM2X2_STEP
+#undef TD_MM2X2_OPERANDS
   }
 #elif defined(TD_DOT_DSP)
   for (i = 0; i < n4; i += 4) {
@@ -247,6 +254,68 @@ TD_INLINE void td_mm2x2_packed_s8(const int8_t *x0, const int8_t *x1, const int8
   acc[1] = a01;
   acc[2] = a10;
   acc[3] = a11;
+}
+
+/* One contiguous piece of two inputs' receptive fields (len a multiple of 4). */
+typedef struct {
+  const int8_t *x0, *x1;
+  int32_t len;
+} td_seg2;
+
+/* td_mm2x2_packed_s8 over a receptive field given as pieces (consecutive runs of the packed weights, which
+ * have no tail: every len is a multiple of 4); the accumulators stay in registers from piece to piece. */
+TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *w, int32_t acc[4]) {
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+  int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+  const int8_t *pw = w;
+  const td_seg2 *const seg_end = seg + nseg;
+  for (; seg != seg_end; ++seg) {
+    const int8_t *pa = seg->x0;
+    const int8_t *const end = pa + (seg->len & ~7);
+    const int32_t dx = (int32_t)(seg->x1 - seg->x0);
+    uint32_t X0, X1, T, U, W, V;
+#define TD_MM2X2_STEP                                 \
+  "ldr %[X1], [%[pa], %[dx]]\n\t"                      \
+  "ldr %[X0], [%[pa]], #4\n\t"                         \
+  "sxtb16 %[T], %[X0], ror #8\n\t"                     \
+  "sxtb16 %[X0], %[X0]\n\t"                            \
+  "sxtb16 %[U], %[X1], ror #8\n\t"                     \
+  "sxtb16 %[X1], %[X1]\n\t"                            \
+  "ldr %[W], [%[pw], #4]\n\t"                          \
+  "sxtb16 %[V], %[W]\n\t"                              \
+  "smlad %[a01], %[X0], %[V], %[a01]\n\t"              \
+  "smlad %[a11], %[X1], %[V], %[a11]\n\t"              \
+  "sxtb16 %[W], %[W], ror #8\n\t"                      \
+  "smlad %[a01], %[T], %[W], %[a01]\n\t"               \
+  "smlad %[a11], %[U], %[W], %[a11]\n\t"               \
+  "ldr %[W], [%[pw]], #8\n\t"                          \
+  "sxtb16 %[V], %[W]\n\t"                              \
+  "smlad %[a00], %[X0], %[V], %[a00]\n\t"              \
+  "smlad %[a10], %[X1], %[V], %[a10]\n\t"              \
+  "sxtb16 %[W], %[W], ror #8\n\t"                      \
+  "smlad %[a00], %[T], %[W], %[a00]\n\t"               \
+  "smlad %[a10], %[U], %[W], %[a10]\n\t"
+#define TD_MM2X2_OPERANDS                                                                                       \
+  : [pa] "+r"(pa), [pw] "+r"(pw), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),           \
+    [X0] "=&r"(X0), [X1] "=&r"(X1), [T] "=&r"(T), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)                    \
+  : [dx] "r"(dx), [end] "r"(end)                                                                              \
+  : "cc", "memory"
+    if (pa != end) {
+      __asm__ volatile("1:\n\t" TD_MM2X2_STEP TD_MM2X2_STEP "cmp %[pa], %[end]\n\t"
+                       "bne 1b\n\t" TD_MM2X2_OPERANDS);
+    }
+    if (seg->len & 4) __asm__ volatile(TD_MM2X2_STEP TD_MM2X2_OPERANDS);
+#undef TD_MM2X2_STEP
+#undef TD_MM2X2_OPERANDS
+  }
+  acc[0] = a00;
+  acc[1] = a01;
+  acc[2] = a10;
+  acc[3] = a11;
+#else
+  int32_t i;
+  for (i = 0; i < nseg; w += 2 * seg[i].len, ++i) td_mm2x2_packed_s8(seg[i].x0, seg[i].x1, w, seg[i].len, acc);
+#endif
 }
 
 /* One input row against four weight rows packed offline (tinydeploy.aot.ops.conv2d.pack_rows(rows, 4)):
@@ -458,6 +527,17 @@ TD_INLINE int8_t td_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t
   return (int8_t)td_clamp_i32(acc, lo, hi);
 }
 
+/* The rounded high half (x * mult + 2^30) >> 31 for |x| < 2^30: one SMMULR of 2x. */
+TD_INLINE int32_t td_high_mul_fast(int32_t x, int32_t mult) {
+  int32_t high;
+#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(x * 2), "r"(mult));
+#else
+  high = (int32_t)(((int64_t)(x * 2) * mult + (1LL << 31)) >> 32);
+#endif
+  return high;
+}
+
 /* td_requant_mul for a right shift (shift <= -1) and |x| < 2^30, which the generator proves at build time
  * from the bias and the weights (tinydeploy.aot.ops.conv2d.fast_requant_ok): then 2x fits an int32, the
  * rounded high half (x * mult + 2^30) >> 31 is one SMMULR of 2x by mult, |high| < 2^30, and gemmlowp's
@@ -465,12 +545,7 @@ TD_INLINE int8_t td_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t
  * overflow.  Four instructions instead of a 64-bit multiply-add and a masked compare. */
 TD_INLINE int32_t td_requant_mul_fast(int32_t x, int32_t mult, int32_t shift) {
   const int32_t e = -shift;
-  int32_t high;
-#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
-  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(x * 2), "r"(mult));
-#else
-  high = (int32_t)(((int64_t)(x * 2) * mult + (1LL << 31)) >> 32);
-#endif
+  const int32_t high = td_high_mul_fast(x, mult);
   return (high + (high >> 31) + (1 << (e - 1))) >> e;
 }
 
@@ -478,6 +553,38 @@ TD_INLINE int8_t td_requant_fast_s8(int32_t acc, int32_t mult, int32_t shift, in
                                     int32_t hi) {
   acc = td_requant_mul_fast(acc, mult, shift) + out_offset;
   return (int8_t)td_clamp_i32(acc, lo, hi);
+}
+
+/* Requantize n accumulators (channel i: mult[i], shift[i]) into out, in a separate tight loop: the kernels
+ * first store a block of accumulators, so this loop has the registers to itself.
+ * rq: NULL, or the generator's proof that td_requant_mul_fast applies, as a table of three words per channel
+ * (tinydeploy.aot.ops.conv2d.fast_requant_table): {mult, e = -shift, 2^(e-1) + out_offset * 2^e}.  Then
+ * out = sat(((high + (high < 0 ? -1 : 0) + 2^(e-1) + out_offset * 2^e) >> e)): adding a multiple of 2^e
+ * before the floor shift adds out_offset after it, and the table is only emitted when no sum can overflow. */
+static __attribute__((noinline, unused)) void td_requant_row_s8(const int32_t *acc, int32_t n, const int32_t *mult,
+                                                                const int32_t *shift, int32_t out_offset,
+                                                                int32_t lo, int32_t hi, int8_t *out,
+                                                                const int32_t *rq) {
+  int32_t i;
+  if (!rq) {
+    for (i = 0; i < n; ++i) out[i] = td_requant_s8(acc[i], mult[i], shift[i], out_offset, lo, hi);
+  } else if (lo == -128 && hi == 127) {
+    /* the whole int8 range (ReLU with zero point -128, or no activation): one saturation */
+    for (i = 0; i < n; ++i, rq += 3) {
+      const int32_t high = td_high_mul_fast(acc[i], rq[0]);
+      const int32_t v = (high + (high >> 31) + rq[2]) >> rq[1];
+#if defined(TD_HAVE_ACLE)
+      out[i] = (int8_t)__ssat(v, 8);
+#else
+      out[i] = (int8_t)td_clamp_i32(v, -128, 127);
+#endif
+    }
+  } else {
+    for (i = 0; i < n; ++i, rq += 3) {
+      const int32_t high = td_high_mul_fast(acc[i], rq[0]);
+      out[i] = (int8_t)td_clamp_i32((high + (high >> 31) + rq[2]) >> rq[1], lo, hi);
+    }
+  }
 }
 
 #endif /* TD_DOT_S8_H */

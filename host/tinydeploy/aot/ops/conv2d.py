@@ -131,12 +131,13 @@ def pack_pairs(rows: np.ndarray) -> np.ndarray:
     return pack_rows(rows, 2)
 
 
-def requant_shifts(op: Operator, ctx: LoweringContext, w: Tensor, channels: int) -> np.ndarray:
-    """The per-channel shifts int8_requant emits (QuantizeMultiplier's exponents)."""
+def requant_arrays(op: Operator, ctx: LoweringContext, w: Tensor, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The per-channel multipliers and shifts int8_requant emits (TFLM's QuantizeMultiplier)."""
     in_scale, _ = quant_of(ctx.input(op, 0))
     out_scale, _ = quant_of(ctx.output(op, 0))
     scales = w.quant.scale if w.quant.scale.size > 1 else np.repeat(w.quant.scale, channels)
-    return np.asarray(per_channel_multipliers(in_scale, scales, out_scale)[1], dtype=np.int64)
+    mult, shift = per_channel_multipliers(in_scale, scales, out_scale)
+    return np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64)
 
 
 def fast_requant_ok(acc_bound: np.ndarray, shifts: np.ndarray) -> bool:
@@ -145,10 +146,31 @@ def fast_requant_ok(acc_bound: np.ndarray, shifts: np.ndarray) -> bool:
     return bool(np.all(shifts <= -1) and np.all(np.asarray(acc_bound, dtype=np.int64) < (1 << 30)))
 
 
-def gemm_conv_applies(ctx: LoweringContext) -> bool:
+MAX_FAST_EXPONENT = 22  # |out_offset| * 2^e <= 2^29: with |high| < 2^30 and 2^(e-1), no int32 sum overflows
+
+
+def fast_requant_table(acc_bound: np.ndarray, mult: np.ndarray, shift: np.ndarray, output_offset: int
+                       ) -> np.ndarray | None:
+    """td_requant_row_s8's table {mult, e, 2^(e-1) + output_offset * 2^e} per channel, or None when its
+    preconditions (fast_requant_ok, e <= MAX_FAST_EXPONENT) do not hold for every channel."""
+    if not fast_requant_ok(acc_bound, shift) or np.any(-shift > MAX_FAST_EXPONENT):
+        return None
+    e = -np.asarray(shift, dtype=np.int64)
+    table = np.stack([np.asarray(mult, dtype=np.int64), e, (1 << (e - 1)) + output_offset * (1 << e)], axis=1)
+    return table.reshape(-1).astype(np.int32)
+
+
+def rq_ptr(ctx: LoweringContext, table: np.ndarray | None) -> str:
+    return "NULL" if table is None else ctx.const("requant", table, "int32_t", align=4)
+
+
+def packed_kernels_apply(ctx: LoweringContext) -> bool:
     """The packed-weight matrix kernels serve cores without Helium (plain C on M0+/M3, SMLAD on M4/M7/M33);
     Helium keeps the vector kernels of *_opt.c."""
     return ctx.target.optimized and not ctx.target.mve
+
+
+MAX_DIRECT_PIECES = 9  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
 
 
 def is_unpadded_pointwise(geo: dict[str, int]) -> bool:
@@ -159,14 +181,25 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
                       folded: np.ndarray, mult: str, shift: str) -> None:
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     n = geo["k_h"] * geo["k_w"] * geo["in_c"]
-    packed = ctx.const("packed_filter", pack_pairs(w.data.reshape(geo["out_c"], n)), "int8_t")
-    scratch = "NULL" if is_unpadded_pointwise(geo) else f"(int8_t *){ctx.scratch(op, 2 * n, align=4)}"
-    rows = w.data.reshape(geo["out_c"], n).astype(np.int64)
+    rows = w.data.reshape(geo["out_c"], n)
+    scratch = zp_row = "NULL"
+    if is_unpadded_pointwise(geo):
+        pass  # rows read in place
+    elif geo["in_c"] % 4 == 0 and geo["k_h"] * geo["k_w"] <= MAX_DIRECT_PIECES:
+        # direct: the input read in place piece by piece, taps outside it reading the zero point (no scratch)
+        zp_row = ctx.const("zp_row", np.full(geo["k_w"] * geo["in_c"], quant_of(x)[1], np.int8), "int8_t",
+                           align=4)
+    else:  # im2col rows padded to a multiple of 4, against zero filter columns
+        padded = (n + 3) // 4 * 4
+        rows = np.concatenate([rows, np.zeros((geo["out_c"], padded - n), np.int8)], axis=1)
+        scratch = f"(int8_t *){ctx.scratch(op, 2 * padded, align=4)}"
+    packed = ctx.const("packed_filter", pack_pairs(rows), "int8_t")
+    rows = rows.astype(np.int64)
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
-    fast = fast_requant_ok(bound, requant_shifts(op, ctx, w, geo["out_c"]))
+    table = fast_requant_table(bound, *requant_arrays(op, ctx, w, geo["out_c"]), quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
     ctx.emit(f"td_conv2d_s8_gemm({params}, {ctx.ptr(x)}, {packed}, {ctx.const('folded_bias', folded, 'int32_t')}, "
-             f"{mult}, {shift}, {ctx.ptr(y)}, {scratch}, {int(fast)});")
+             f"{mult}, {shift}, {ctx.ptr(y)}, {scratch}, {zp_row}, {rq_ptr(ctx, table)});")
 
 
 @lowering("CONV_2D")
@@ -186,7 +219,7 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
         mult, shift, q = int8_requant(op, ctx, x, w, y, geo["out_c"])
         params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
-        if folded is not None and gemm_conv_applies(ctx):
+        if folded is not None and packed_kernels_apply(ctx):
             lower_conv2d_gemm(op, ctx, geo, w, params, folded, mult, shift)
             return
         if folded is not None:

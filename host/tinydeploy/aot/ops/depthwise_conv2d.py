@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinydeploy.aot.lowering import LoweringContext, lowering
+from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
 from tinydeploy.aot.ops.conv2d import (
     bias_ptr,
     conv_geometry,
     float_activation,
-    fast_requant_ok,
+    fast_requant_table,
     folded_bias,
-    gemm_conv_applies,
+    packed_kernels_apply,
     int8_requant,
-    requant_shifts,
+    requant_arrays,
+    rq_ptr,
     touches_padding,
 )
 from tinydeploy.model.graph import Operator, Tensor
@@ -29,10 +30,20 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
     bias = ctx.input(op, 2).data.astype(np.int64).reshape(-1) if ctx.has_input(op, 2) else np.zeros(c, np.int64)
     widest = max(abs(-128 + input_offset), abs(127 + input_offset))
     bound = np.abs(bias) + np.abs(weights.astype(np.int64)).sum(axis=0) * widest
-    fast = fast_requant_ok(bound, requant_shifts(op, ctx, w, c))
+    table = fast_requant_table(bound, *requant_arrays(op, ctx, w, c), quant_of(y)[1])
     ctx.kernel("depthwise_conv2d_s8_opt")
-    ctx.emit(f"td_depthwise_conv2d_s8_c4({params}, {ctx.ptr(x)}, {ctx.const('packed_filter', packed, 'int8_t')}, "
-             f"{bias_ptr(op, ctx, 2, 'int32_t')}, {mult}, {shift}, {ctx.ptr(y)}, {int(fast)});")
+    filt = ctx.const("packed_filter", packed, "int8_t")
+    if (geo["k_h"], geo["k_w"]) == (3, 3):
+        # a tap outside the input reads the zero point (its x + input_offset is 0, as padding must be);
+        # the kernel reads four biases at a time: zeros when the op has none
+        zp_row = ctx.const("zp_row", np.full(c, -input_offset, np.int8), "int8_t", align=4) \
+            if touches_padding(geo) else "NULL"
+        bias_arg = bias_ptr(op, ctx, 2, "int32_t") if ctx.has_input(op, 2) else ctx.const("zero_bias", bias, "int32_t")
+        ctx.emit(f"td_depthwise_conv2d_s8_3x3({params}, {ctx.ptr(x)}, {filt}, {bias_arg}, {mult}, {shift}, "
+                 f"{ctx.ptr(y)}, {rq_ptr(ctx, table)}, {zp_row});")
+    else:
+        ctx.emit(f"td_depthwise_conv2d_s8_c4({params}, {ctx.ptr(x)}, {filt}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
+                 f"{mult}, {shift}, {ctx.ptr(y)}, {rq_ptr(ctx, table)});")
 
 
 @lowering("DEPTHWISE_CONV_2D")
@@ -53,7 +64,7 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
         mult, shift, q = int8_requant(op, ctx, x, w, y, out_c)
         params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 3) if ctx.target.optimized else None
-        if gemm_conv_applies(ctx) and geo["depth_multiplier"] == 1 and in_c % 4 == 0:
+        if packed_kernels_apply(ctx) and geo["depth_multiplier"] == 1 and in_c % 4 == 0:
             lower_depthwise_c4(op, ctx, geo, w, params, mult, shift, q["input_offset"])
             return
         if folded is not None:

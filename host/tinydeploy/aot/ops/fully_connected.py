@@ -7,11 +7,12 @@ import numpy as np
 from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
 from tinydeploy.aot.ops.conv2d import (
     bias_ptr,
-    fast_requant_ok,
+    fast_requant_table,
     float_activation,
     folded_bias,
-    gemm_conv_applies,
+    packed_kernels_apply,
     pack_rows,
+    rq_ptr,
 )
 from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
 from tinydeploy.model.graph import Operator
@@ -58,16 +59,22 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
         folded = folded_bias(op, ctx, w, -in_zp, 0) if ctx.target.optimized and filter_zp == 0 else None
         if folded is not None:
             # packed in groups of four units for SMLAD / plain C; Helium keeps the plain layout
-            packed = gemm_conv_applies(ctx)
+            grouped = packed_kernels_apply(ctx)
             rows = w.data.astype(np.int64)
             bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc|, raw int8 inputs
-            fast = fast_requant_ok(bound, np.asarray(shift, dtype=np.int64))
-            weights = ctx.const("packed_weights", pack_rows(w.data, 4), "int8_t") if packed else ctx.ptr(w)
-            flags = " | ".join(["0"] + ["TD_FC_PACKED4"] * packed + ["TD_FC_FAST_REQUANT"] * fast)
+            # one table entry per unit, or one for all (per-tensor weights): bound the worst unit
+            table = fast_requant_table(bound if per_channel else np.array([bound.max(initial=0)]),
+                                       np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64), out_zp)
+            if grouped:
+                weights = ctx.const("packed_weights", pack_rows(w.data, 4), "int8_t")
+                folded = np.concatenate([folded, np.zeros(-out_c % 4, np.int32)])
+            else:
+                weights = ctx.ptr(w)
             ctx.kernel("fully_connected_s8_opt")
             ctx.emit(f"td_fully_connected_s8_opt({params}, {ctx.ptr(x)}, {weights}, "
                      f"{ctx.const('folded_bias', folded, 'int32_t')}, {ctx.const('mult', mult, 'int32_t')}, "
-                     f"{ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)}, {flags});")
+                     f"{ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)}, {'TD_FC_GROUPS4' if grouped else '0'}, "
+                     f"{rq_ptr(ctx, table) if grouped else 'NULL'});")
             return
         ctx.kernel("fully_connected_s8")
         ctx.emit(f"td_fully_connected_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
