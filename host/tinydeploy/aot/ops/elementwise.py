@@ -103,6 +103,22 @@ def add_s8_params(a: Tensor, b: Tensor, y: Tensor) -> dict[str, int]:
             "out_offset": zy}
 
 
+def add_row_fast_ok(params: dict[str, int]) -> bool:
+    """Whether add.h's td_add_s8_row is exact for these parameters: a left shift of at most 20 keeps every
+    doubling high multiply's operand below 2^30 in magnitude, and its rounding shifts need 0 <= -shift <= 31
+    (multipliers come from quantize_multiplier: in [2^30, 2^31) or 0)."""
+    shifts = (params["a_shift"], params["b_shift"], params["out_shift"])
+    return params["left_shift"] <= 20 and all(-31 <= s <= 0 for s in shifts)
+
+
+def row_steps(d6: Sequence[int], sa6: Sequence[int], sb6: Sequence[int]) -> tuple[int, int] | None:
+    """The inputs' element steps (0 or 1) when the iteration space is one row over a dense or single-value
+    operand each (same shapes, or `x + scalar`), else None."""
+    if any(d != 1 for d in d6[:5]) or sa6[5] not in (0, 1) or sb6[5] not in (0, 1):
+        return None
+    return sa6[5], sb6[5]
+
+
 def mul_s8_params(a: Tensor, b: Tensor, y: Tensor) -> dict[str, int]:
     """TFLM's mul Prepare for int8."""
     sa, za = scale_zp(a)
@@ -135,5 +151,11 @@ def lower_add_mul(op: Operator, ctx: LoweringContext) -> None:
     if name == "add" and max(params["a_shift"], params["b_shift"], params["out_shift"]) > 0:
         raise ctx.unsupported(op, "the output scale is too small relative to the input scales for int8 ADD")
     params["act_min"], params["act_max"] = int8_range(op, ctx, y)
-    ctx.emit(f"{{\n  {view}\n  static const td_{name}_s8_params p = {_struct_literal(params)};\n"
-             f"  td_{name}_s8({call_args}, &p);\n}}")
+    struct = f"static const td_{name}_s8_params p = {_struct_literal(params)};"
+    steps = row_steps(d6, sa6, sb6)
+    if name == "add" and ctx.target.optimized and steps is not None and add_row_fast_ok(params):
+        # one flat loop, inlined so that the constant parameters become immediates (add.h)
+        ctx.emit(f"{{\n  {struct}\n  td_add_s8_row({ctx.ptr(a)}, {steps[0]}, {ctx.ptr(b)}, {steps[1]}, "
+                 f"{ctx.ptr(y)}, {d6[5]}, &p);\n}}")
+        return
+    ctx.emit(f"{{\n  {view}\n  {struct}\n  td_{name}_s8({call_args}, &p);\n}}")
