@@ -34,13 +34,22 @@ class Transport(Protocol):
 
 
 class SerialTransport:
-    """pyserial for ttys, ptys, rfc2217:// and loop://."""
+    """pyserial for ttys, ptys, rfc2217:// and loop://.
 
-    def __init__(self, url: str, baud: int = 115200) -> None:
+    Given `port`, an already-open pyserial port (e.g. the one pytest-embedded's serial service holds for its
+    DUT log), the transport uses it and leaves closing it to its owner.
+    """
+
+    def __init__(self, url: str, baud: int = 115200, *, port=None) -> None:
         import serial
 
         self.url = url
         self.bytes_written = self.bytes_read = 0
+        self._error = serial.SerialException
+        self._owns_port = port is None
+        if port is not None:
+            self._port = port
+            return
         try:
             # rfc2217:// refuses write_timeout (NotImplementedError); its writes go to a socket anyway.
             write_timeout = None if url.startswith("rfc2217://") else 10
@@ -50,7 +59,6 @@ class SerialTransport:
                 f"cannot open serial port {url}: {err}",
                 hint="check the cable and the --port value (deploy verify lists what it detects)",
             ) from err
-        self._error = serial.SerialException
 
     def write(self, data: bytes) -> None:
         try:
@@ -81,6 +89,8 @@ class SerialTransport:
             pass
 
     def close(self) -> None:
+        if not self._owns_port:
+            return
         try:
             self._port.close()
         except (self._error, OSError):

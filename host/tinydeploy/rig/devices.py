@@ -15,13 +15,13 @@ suite boots each board once.  Where it comes from:
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from tinydeploy.errors import LinkError
 from tinydeploy.link import DeviceLink
+from tinydeploy.link.transport import SerialTransport
 from tinydeploy.rig.firmware_cache import Firmware
 
 LINK_TIMEOUT_S = 2.0
@@ -105,43 +105,6 @@ def open_url(fw: Firmware, url: str, *, place: str | None = None) -> RigDevice:
     return device
 
 
-class SharedPortTransport:
-    """The link's bytes over the pyserial port that pytest-embedded's serial service holds open."""
-
-    def __init__(self, port, url: str) -> None:
-        self._port = port
-        self.url = url
-        self.bytes_written = self.bytes_read = 0
-
-    def write(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-            self._port.flush()
-        except OSError as err:
-            raise LinkError(f"writing to {self.url} failed: {err}", hint="was the board unplugged?") from err
-        self.bytes_written += len(data)
-
-    def read(self, timeout: float) -> bytes:
-        deadline = time.monotonic() + max(timeout, 0.0)
-        try:
-            while True:
-                data = self._port.read(max(1, self._port.in_waiting))
-                if data:
-                    self.bytes_read += len(data)
-                    return data
-                if time.monotonic() >= deadline:
-                    return b""
-        except OSError as err:
-            raise LinkError(f"reading from {self.url} failed: {err}", hint="was the board unplugged?") from err
-
-    def discard_input(self) -> None:
-        with contextlib.suppress(OSError):
-            self._port.reset_input_buffer()
-
-    def close(self) -> None:
-        pass  # the serial service owns the port
-
-
 def open_real(fw: Firmware, *, port: str | None, logdir: Path, name: str, flash: bool = True) -> RigDevice:
     """Upload the firmware with PlatformIO (unless flash=False), then serve the port through pytest-embedded."""
     from pytest_embedded.app import App
@@ -165,7 +128,7 @@ def open_real(fw: Firmware, *, port: str | None, logdir: Path, name: str, flash:
                     pexpect_logfile=parts.logfile, test_case_name=name)
     try:
         with serial.disable_redirect_thread():
-            link = _open_link(url, transport=SharedPortTransport(serial.proc, url))
+            link = _open_link(url, transport=SerialTransport(url, port=serial.proc))
     except BaseException:
         serial.close()
         parts.close()
