@@ -168,19 +168,24 @@ def run_command(argv, timeout, feed):
     return report_status(status)
 
 
+def echo(chunk):
+    """Show the firmware's bytes as they come (binary-safe where stdout has a buffer)."""
+    out = getattr(sys.stdout, "buffer", None)
+    if out is not None:
+        out.write(chunk)
+        out.flush()
+    else:
+        sys.stdout.write(chunk.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+
 def forward_output(proc, feed):
-    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
     fed = False
     while True:
         chunk = os.read(proc.stdout.fileno(), 4096)
         if not chunk:
             break
-        if out is not None:
-            out.write(chunk)
-            out.flush()
-        else:
-            sys.stdout.write(chunk.decode("utf-8", "replace"))
-            sys.stdout.flush()
+        echo(chunk)
         if not fed:
             fed = True
             try:
@@ -249,7 +254,6 @@ def watch_stderr(proc, endpoints):
 
 
 def forward_socket(link):
-    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
     while True:
         try:
             chunk = link.recv(4096)
@@ -257,12 +261,7 @@ def forward_socket(link):
             break
         if not chunk:
             break
-        if out is not None:
-            out.write(chunk)
-            out.flush()
-        else:
-            sys.stdout.write(chunk.decode("utf-8", "replace"))
-            sys.stdout.flush()
+        echo(chunk)
 
 
 def report_timeout(timeout):
