@@ -89,10 +89,11 @@ def render_project(model_path: Path, board: Board, runtime: str, out_dir: Path, 
 
         result = render_aot(model_path, board, out_dir, optimized=options.get("optimized", True))
         return result.arena_bytes
+    from tinydeploy.config import tflm_options
     from tinydeploy.render.tflm import render_tflm
 
-    tflm_options = {k: v for k, v in options.items() if k in ("arena_bytes", "tflm_path") and v is not None}
-    result = render_tflm(model_path, board, out_dir, **tflm_options)
+    cli = {k: options.get(k) for k in ("arena_bytes", "tflm_path")}
+    result = render_tflm(model_path, board, out_dir, **tflm_options(cli))
     return getattr(result, "arena_bytes", None)
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from tinydeploy.boards import get_board
+from tinydeploy.config import tflm_options
 from tinydeploy.errors import UserError
 
 RUNTIMES = ("aot", "tflm")
@@ -24,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="aot: use the reference kernels only (the exactness oracle), not the optimized ones")
     parser.add_argument("--arena-bytes", type=int, help="tflm: arena size instead of the measured estimate")
     parser.add_argument("--tflm-path", type=Path, help="tflm: a local TFLite Micro source tree")
+    parser.add_argument("--arena-margin", type=float, help="tflm: margin over the measured arena (default 0.2)")
+    parser.add_argument("--tflm-git", help="tflm: git URL of the TFLite Micro Arduino library for lib_deps")
+    parser.add_argument("--tflm-ref", help="tflm: commit of that library to pin")
+    parser.add_argument("--templates", type=Path, help="tflm: directory of templates overriding templates/tflm/ "
+                                                       "(default: [tflm] templates in ./tinydeploy.toml)")
     parser.add_argument("--plan", action="store_true", help="aot: print the full memory plan")
     parser.add_argument("--json", action="store_true", help="machine-readable result")
     parser.set_defaults(func=run)
@@ -66,11 +72,9 @@ def _render_tflm(args: argparse.Namespace, board) -> int:  # type: ignore[no-unt
 
     if args.reference:
         raise UserError("--reference applies to --runtime aot only")
-    opts = {}
-    if args.arena_bytes is not None:
-        opts["arena_bytes"] = args.arena_bytes
-    if args.tflm_path is not None:
-        opts["tflm_path"] = args.tflm_path
+    opts = tflm_options({"arena_bytes": args.arena_bytes, "tflm_path": args.tflm_path,
+                         "arena_margin": args.arena_margin, "tflm_git": args.tflm_git, "tflm_ref": args.tflm_ref,
+                         "templates_dir": args.templates})
     result = render_tflm(args.model, board, args.out, **opts)
     if args.json:
         print(json.dumps({
