@@ -3,11 +3,14 @@
 
 #include "td_dot_s8.h"
 
-/* four units per input pass over weights packed in groups of four (TD_FC_GROUPS4); folded_bias is padded
- * to a whole number of groups */
-static void td_fc_packed4(const td_fully_connected_s8_params *p, const int8_t *input, const int8_t *packed,
-                          const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                          const int32_t *rq) {
+/* Non-Helium cores: four units per input pass over weights packed in groups of four (see the header). */
+void td_fully_connected_s8_packed4(const td_fully_connected_s8_params *params, const int8_t *input,
+                                   const int8_t *packed, const int32_t *folded_bias, const int32_t *mult,
+                                   const int32_t *shift, int8_t *output, const int32_t *rq) {
+  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; a local whose address stays here cannot be aliased */
+  const td_fully_connected_s8_params local = *params;
+  const td_fully_connected_s8_params *const p = &local;
   const int32_t n = p->depth, out_c = p->out_c;
   const int32_t lo = p->act_min, hi = p->act_max;
   int32_t b, oc, k;
@@ -39,29 +42,14 @@ static void td_fc_packed4(const td_fully_connected_s8_params *p, const int8_t *i
   }
 }
 
+#if defined(TD_DOT_MVE)
+/* Helium: the plain [out_c][depth] layout, two units per input unpack. */
 void td_fully_connected_s8_opt(const td_fully_connected_s8_params *params, const int8_t *input, const int8_t *filter,
                                const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
-                               int8_t *output, int32_t flags, const int32_t *rq) {
-  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
-   * every parameter after each output store; a local whose address stays here cannot be aliased */
-  const td_fully_connected_s8_params local = *params;
+                               int8_t *output) {
+  const td_fully_connected_s8_params local = *params; /* see td_fully_connected_s8_packed4 */
   const td_fully_connected_s8_params *const p = &local;
   int32_t b, oc;
-  if (flags & TD_FC_GROUPS4) {
-    td_fc_packed4(p, input, filter, folded_bias, mult, shift, output, rq);
-    return;
-  }
-#if !defined(TD_DOT_MVE)
-  /* the generator packs the weights for every core without Helium: the plain layout is only a fallback
-   * here, kept small (one unit at a time) */
-  for (b = 0; b < p->batches; ++b) {
-    for (oc = 0; oc < p->out_c; ++oc) {
-      const int32_t c = p->per_channel ? oc : 0;
-      const int32_t acc = td_dot_s8(input + b * p->depth, filter + oc * p->depth, p->depth, folded_bias[oc]);
-      output[b * p->out_c + oc] = td_requant_s8(acc, mult[c], shift[c], p->output_offset, p->act_min, p->act_max);
-    }
-  }
-#else
   for (b = 0; b < p->batches; ++b) {
     const int8_t *row = input + b * p->depth;
     int8_t *out = output + b * p->out_c;
@@ -78,5 +66,5 @@ void td_fully_connected_s8_opt(const td_fully_connected_s8_params *params, const
       out[oc] = td_requant_s8(acc, mult[c0], shift[c0], p->output_offset, p->act_min, p->act_max);
     }
   }
-#endif
 }
+#endif

@@ -555,36 +555,7 @@ TD_INLINE int8_t td_requant_fast_s8(int32_t acc, int32_t mult, int32_t shift, in
   return (int8_t)td_clamp_i32(acc, lo, hi);
 }
 
-/* Requantize n accumulators (channel i: mult[i], shift[i]) into out, in a separate tight loop: the kernels
- * first store a block of accumulators, so this loop has the registers to itself.
- * rq: NULL, or the generator's proof that td_requant_mul_fast applies, as a table of three words per channel
- * (tinydeploy.aot.ops.conv2d.fast_requant_table): {mult, e = -shift, 2^(e-1) + out_offset * 2^e}.  Then
- * out = sat(((high + (high < 0 ? -1 : 0) + 2^(e-1) + out_offset * 2^e) >> e)): adding a multiple of 2^e
- * before the floor shift adds out_offset after it, and the table is only emitted when no sum can overflow. */
-static __attribute__((noinline, unused)) void td_requant_row_s8(const int32_t *acc, int32_t n, const int32_t *mult,
-                                                                const int32_t *shift, int32_t out_offset,
-                                                                int32_t lo, int32_t hi, int8_t *out,
-                                                                const int32_t *rq) {
-  int32_t i;
-  if (!rq) {
-    for (i = 0; i < n; ++i) out[i] = td_requant_s8(acc[i], mult[i], shift[i], out_offset, lo, hi);
-  } else if (lo == -128 && hi == 127) {
-    /* the whole int8 range (ReLU with zero point -128, or no activation): one saturation */
-    for (i = 0; i < n; ++i, rq += 3) {
-      const int32_t high = td_high_mul_fast(acc[i], rq[0]);
-      const int32_t v = (high + (high >> 31) + rq[2]) >> rq[1];
-#if defined(TD_HAVE_ACLE)
-      out[i] = (int8_t)__ssat(v, 8);
-#else
-      out[i] = (int8_t)td_clamp_i32(v, -128, 127);
-#endif
-    }
-  } else {
-    for (i = 0; i < n; ++i, rq += 3) {
-      const int32_t high = td_high_mul_fast(acc[i], rq[0]);
-      out[i] = (int8_t)td_clamp_i32((high + (high >> 31) + rq[2]) >> rq[1], lo, hi);
-    }
-  }
-}
+/* td_requant_row_s8 (requant_row_s8.c): the block requantization every optimized matrix kernel shares. */
+#include "requant_row_s8.h"
 
 #endif /* TD_DOT_S8_H */

@@ -40,6 +40,9 @@ class TargetFeatures:
     fpu: bool = False
     mve: bool = False  # Helium
     optimized: bool = True  # False forces the reference kernels (the exactness oracle)
+    # Layers of at most this many multiply-accumulates keep the reference kernel even when optimized: a
+    # classifier head's few thousand instructions do not pay for a kilobyte of specialized code.
+    small_layer_macs: int = 4096
 
 
 class LoweringContext(Protocol):

@@ -44,15 +44,17 @@ class RenderResult:
     program: AotProgram = field(repr=False)
 
 
-def target_features(board: Board, *, optimized: bool = True) -> TargetFeatures:
-    return TargetFeatures(cpu=board.cpu, dsp=board.features.dsp, fpu=board.features.fpu, mve=board.features.mve,
-                          optimized=optimized)
+def target_features(board: Board, *, optimized: bool = True, small_layer_macs: int | None = None) -> TargetFeatures:
+    features = TargetFeatures(cpu=board.cpu, dsp=board.features.dsp, fpu=board.features.fpu, mve=board.features.mve,
+                              optimized=optimized)
+    return features if small_layer_macs is None else dataclasses.replace(features, small_layer_macs=small_layer_macs)
 
 
-def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool = True) -> RenderResult:
+def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool = True,
+               small_layer_macs: int | None = None) -> RenderResult:
     """Generate the model's C for the board's CPU and write the PlatformIO project to out_dir."""
     model = load_model(model_path)
-    program = generate(model, target_features(board, optimized=optimized))
+    program = generate(model, target_features(board, optimized=optimized, small_layer_macs=small_layer_macs))
     files = project_files(program)
     arduino = board.platformio.framework == "arduino"
     if arduino:

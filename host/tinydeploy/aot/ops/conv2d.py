@@ -198,6 +198,7 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, geo["out_c"]), quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
+    ctx.kernel("requant_row_s8")
     ctx.emit(f"td_conv2d_s8_gemm({params}, {ctx.ptr(x)}, {packed}, {ctx.const('folded_bias', folded, 'int32_t')}, "
              f"{mult}, {shift}, {ctx.ptr(y)}, {scratch}, {zp_row}, {rq_ptr(ctx, table)});")
 
@@ -224,6 +225,7 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
             return
         if folded is not None:
             ctx.kernel("conv2d_s8_opt")
+            ctx.kernel("requant_row_s8")
             border_bias = bias_ptr(op, ctx, 2, "int32_t") if touches_padding(geo) else "NULL"
             ctx.emit(f"td_conv2d_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {border_bias}, "
                      f"{ctx.const('folded_bias', folded, 'int32_t')}, {mult}, {shift}, {ctx.ptr(y)});")

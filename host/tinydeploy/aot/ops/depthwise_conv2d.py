@@ -32,6 +32,7 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
     bound = np.abs(bias) + np.abs(weights.astype(np.int64)).sum(axis=0) * widest
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, c), quant_of(y)[1])
     ctx.kernel("depthwise_conv2d_s8_opt")
+    ctx.kernel("requant_row_s8")
     filt = ctx.const("packed_filter", packed, "int8_t")
     if (geo["k_h"], geo["k_w"]) == (3, 3):
         # a tap outside the input reads the zero point (its x + input_offset is 0, as padding must be);
@@ -69,6 +70,7 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
             return
         if folded is not None:
             ctx.kernel("depthwise_conv2d_s8_opt")
+            ctx.kernel("requant_row_s8")
             ctx.emit(f"td_depthwise_conv2d_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, "
                      f"{bias_ptr(op, ctx, 2, 'int32_t') if touches_padding(geo) else 'NULL'}, "
                      f"{ctx.const('folded_bias', folded, 'int32_t')}, "

@@ -18,6 +18,41 @@ from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
 from tinydeploy.model.graph import Operator
 
 
+def _largest_fc_macs(ctx: LoweringContext) -> int:
+    """The multiply-accumulates of the model's largest FULLY_CONNECTED layer: once one layer links the
+    optimized kernel, the small ones ride along for free; a model with only a small classifier head keeps
+    the reference kernel."""
+    best = 0
+    for op in ctx.model.operators:
+        if op.opcode == "FULLY_CONNECTED" and len(op.inputs) > 1 and op.inputs[1] >= 0:
+            x, w = ctx.model.tensors[op.inputs[0]], ctx.model.tensors[op.inputs[1]]
+            best = max(best, int(np.prod(x.shape)) * (w.shape[0] if len(w.shape) == 2 else 0))
+    return best
+
+
+def _emit_optimized(op: Operator, ctx: LoweringContext, params: str, w, folded: np.ndarray, mult, shift,
+                    out_zp: int, per_channel: bool) -> None:
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    out_c = w.shape[0]
+    ctx.kernel("fully_connected_s8_opt")
+    if not packed_kernels_apply(ctx):  # Helium keeps the plain layout
+        ctx.emit(f"td_fully_connected_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, "
+                 f"{ctx.const('folded_bias', folded, 'int32_t')}, "
+                 f"{ctx.const('mult', mult, 'int32_t')}, {ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)});")
+        return
+    rows = w.data.astype(np.int64)
+    bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc|, raw int8 inputs
+    # one table entry per unit, or one for all (per-tensor weights): bound the worst unit
+    table = fast_requant_table(bound if per_channel else np.array([bound.max(initial=0)]),
+                               np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64), out_zp)
+    padded = np.concatenate([folded, np.zeros(-out_c % 4, np.int32)])  # a whole number of groups
+    ctx.emit(f"td_fully_connected_s8_packed4({params}, {ctx.ptr(x)}, "
+             f"{ctx.const('packed_weights', pack_rows(w.data, 4), 'int8_t')}, "
+             f"{ctx.const('folded_bias', padded, 'int32_t')}, "
+             f"{ctx.const('mult', mult, 'int32_t')}, {ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)}, "
+             f"{rq_ptr(ctx, table)});")
+
+
 @lowering("FULLY_CONNECTED")
 def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
     x, w, y = ctx.input(op, 0), ctx.input(op, 1), ctx.output(op, 0)
@@ -56,25 +91,11 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
             "batches": batches, "depth": depth, "out_c": out_c, "input_offset": -in_zp,
             "filter_offset": -filter_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi,
             "per_channel": int(per_channel)})
-        folded = folded_bias(op, ctx, w, -in_zp, 0) if ctx.target.optimized and filter_zp == 0 else None
+        worth_it = _largest_fc_macs(ctx) > ctx.target.small_layer_macs
+        folded = (folded_bias(op, ctx, w, -in_zp, 0)
+                  if ctx.target.optimized and filter_zp == 0 and worth_it else None)
         if folded is not None:
-            # packed in groups of four units for SMLAD / plain C; Helium keeps the plain layout
-            grouped = packed_kernels_apply(ctx)
-            rows = w.data.astype(np.int64)
-            bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc|, raw int8 inputs
-            # one table entry per unit, or one for all (per-tensor weights): bound the worst unit
-            table = fast_requant_table(bound if per_channel else np.array([bound.max(initial=0)]),
-                                       np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64), out_zp)
-            if grouped:
-                weights = ctx.const("packed_weights", pack_rows(w.data, 4), "int8_t")
-                folded = np.concatenate([folded, np.zeros(-out_c % 4, np.int32)])
-            else:
-                weights = ctx.ptr(w)
-            ctx.kernel("fully_connected_s8_opt")
-            ctx.emit(f"td_fully_connected_s8_opt({params}, {ctx.ptr(x)}, {weights}, "
-                     f"{ctx.const('folded_bias', folded, 'int32_t')}, {ctx.const('mult', mult, 'int32_t')}, "
-                     f"{ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)}, {'TD_FC_GROUPS4' if grouped else '0'}, "
-                     f"{rq_ptr(ctx, table) if grouped else 'NULL'});")
+            _emit_optimized(op, ctx, params, w, folded, mult, shift, out_zp, per_channel)
             return
         ctx.kernel("fully_connected_s8")
         ctx.emit(f"td_fully_connected_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
