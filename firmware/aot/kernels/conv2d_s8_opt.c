@@ -195,66 +195,12 @@ static TD_NO_LIBCALLS void td_im2col_row(const td_conv2d_s8_params *p, const int
   }
 }
 
-/* The input of output pixel q for an unpadded 1x1 filter: read in place. */
-static const int8_t *td_pointwise_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q) {
-  const int32_t plane = p->out_h * p->out_w;
-  const int32_t b = q / plane, rest = q % plane;
-  const int32_t in_y = (rest / p->out_w) * p->stride_h, in_x = (rest % p->out_w) * p->stride_w;
-  return input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
-}
-
-/* Output channels per requantization block: the accumulators of 2 pixels x TD_GEMM_BLOCK channels go to
- * the stack (128 bytes), then td_requant_row_s8 turns each pixel's block into int8 in one tight loop. */
-#define TD_GEMM_BLOCK 16
-
-/* 1x1 filters without padding: each pixel's input is one row, read in place (any in_c: a tail loop). */
-static void td_conv2d_s8_pointwise_run(const td_conv2d_s8_params *params, const int8_t *input,
-                                       const int8_t *packed, const int32_t *folded_bias, const int32_t *mult,
-                                       const int32_t *shift, int8_t *output, const int32_t *rq) {
-  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
-   * every parameter after each output store; a local whose address stays here cannot be aliased */
-  const td_conv2d_s8_params local = *params;
-  const td_conv2d_s8_params *const p = &local;
-  const int32_t n = p->in_c;
-  const int32_t pixels = p->batches * p->out_h * p->out_w;
-  const int32_t out_c = p->out_c;
-  int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];
-  int32_t q, oc0, oc;
-  for (q = 0; q < pixels; q += 2) {
-    const int two = q + 1 < pixels;
-    const int8_t *const x0 = td_pointwise_row(p, input, q);
-    const int8_t *const x1 = two ? td_pointwise_row(p, input, q + 1) : x0;
-    int8_t *out0 = output + q * out_c;
-    int8_t *out1 = out0 + out_c;
-    for (oc0 = 0; oc0 < out_c; oc0 += TD_GEMM_BLOCK) {
-      const int32_t count = out_c - oc0 < TD_GEMM_BLOCK ? out_c - oc0 : TD_GEMM_BLOCK;
-      for (oc = 0; oc < count; oc += 2) {
-        /* an odd last channel is packed with a zero partner, whose accumulators land in the spare slot */
-        int32_t acc[4];
-        acc[0] = acc[2] = folded_bias[oc0 + oc];
-        acc[1] = acc[3] = oc + 1 < count ? folded_bias[oc0 + oc + 1] : 0;
-        td_mm2x2_packed_s8(x0, x1, packed + (oc0 + oc) * n, n, acc);
-        acc0[oc] = acc[0];
-        acc0[oc + 1] = acc[1];
-        acc1[oc] = acc[2];
-        acc1[oc + 1] = acc[3];
-      }
-      td_requant_row_s8(acc0, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
-                        out0 + oc0, rq ? rq + 3 * oc0 : NULL);
-      if (two) {
-        td_requant_row_s8(acc1, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
-                          out1 + oc0, rq ? rq + 3 * oc0 : NULL);
-      }
-    }
-  }
-}
-
 /* The receptive fields of output pixels q0 and q1 as pieces both pixels share (len a multiple of 4, since
  * in_c is): a whole filter row where both rows lie inside the input (or wholly outside: zp_row), else runs
  * of taps whose validity agrees for both.  A tap outside the input reads zp_row, the input zero point
  * (x + input_offset = 0: padding contributes nothing, as in the reference).  At most k_h * k_w pieces. */
-static int32_t td_conv_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
-                              const int8_t *zp_row, td_seg2 *seg) {
+int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                             int8_t *zp_row, td_seg2 *seg) {
   const int32_t plane = p->out_h * p->out_w, c = p->in_c;
   const int8_t *in_b[2];
   int32_t in_y0[2], in_x0[2], full_x[2];
@@ -299,38 +245,63 @@ static int32_t td_conv_pieces(const td_conv2d_s8_params *p, const int8_t *input,
   return nseg;
 }
 
-/* Any filter: per pixel pair, the receptive fields either read in place piece by piece (zp_row given: in_c a
- * multiple of 4, k_h * k_w <= TD_CONV_MAX_PIECES) or copied into scratch as two rows padded to a multiple of
- * 4 (im2col, one piece each). */
-static void td_conv2d_s8_window_run(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
-                                    const int32_t *folded_bias, const int32_t *mult, const int32_t *shift,
-                                    int8_t *output, int8_t *scratch, const int8_t *zp_row, const int32_t *rq) {
-  const td_conv2d_s8_params local = *params; /* see td_conv2d_s8_pointwise_run */
+/* ---- the three ways to reach a pixel pair's receptive fields (td_conv_fetch, see the header) ---- */
+
+int32_t td_conv_fetch_pointwise(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                                int8_t *aux, td_seg2 *seg) {
+  const int32_t plane = p->out_h * p->out_w;
+  const int8_t *x[2];
+  int32_t k;
+  (void)aux;
+  for (k = 0; k < 2; ++k) {
+    const int32_t q = k ? q1 : q0, b = q / plane, rest = q % plane;
+    const int32_t in_y = (rest / p->out_w) * p->stride_h, in_x = (rest % p->out_w) * p->stride_w;
+    x[k] = input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
+  }
+  seg->x0 = x[0];
+  seg->x1 = x[1];
+  seg->len = p->in_c;
+  return 1;
+}
+
+int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                             int8_t *aux, td_seg2 *seg) {
+  const int32_t n = (p->k_h * p->k_w * p->in_c + 3) & ~3;
+  td_im2col_row(p, input, q0, aux);
+  if (q1 != q0) td_im2col_row(p, input, q1, aux + n);
+  seg->x0 = aux;
+  seg->x1 = q1 != q0 ? aux + n : aux;
+  seg->len = n;
+  return 1;
+}
+
+/* Output channels per requantization block: the accumulators of 2 pixels x TD_GEMM_BLOCK channels go to
+ * the stack (128 bytes), then td_requant_row_s8 turns each pixel's block into int8 in one tight loop. */
+#define TD_GEMM_BLOCK 16
+
+void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
+                       const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
+                       td_conv_fetch fetch, int8_t *aux, const int32_t *rq) {
+  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; a local whose address stays here cannot be aliased */
+  const td_conv2d_s8_params local = *params;
   const td_conv2d_s8_params *const p = &local;
-  /* im2col rows (and then the packed filter) are padded to a multiple of 4 */
-  const int32_t n = zp_row ? p->k_h * p->k_w * p->in_c : (p->k_h * p->k_w * p->in_c + 3) & ~3;
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
   int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];
   td_seg2 seg[TD_CONV_MAX_PIECES];
-  int32_t q, oc0, oc;
+  int32_t q, oc0, oc, k;
   for (q = 0; q < pixels; q += 2) {
     const int two = q + 1 < pixels;
     int8_t *out0 = output + q * out_c;
     int8_t *out1 = out0 + out_c;
-    int32_t nseg = 1;
-    if (zp_row) {
-      nseg = td_conv_pieces(p, input, q, two ? q + 1 : q, zp_row, seg);
-    } else {
-      td_im2col_row(p, input, q, scratch);
-      if (two) td_im2col_row(p, input, q + 1, scratch + n);
-      seg[0].x0 = scratch;
-      seg[0].x1 = two ? scratch + n : scratch;
-      seg[0].len = n;
-    }
+    const int32_t nseg = fetch(p, input, q, two ? q + 1 : q, aux, seg);
+    int32_t n = 0; /* the packed filter's columns: the pieces' lengths add up to them */
+    for (k = 0; k < nseg; ++k) n += seg[k].len;
     for (oc0 = 0; oc0 < out_c; oc0 += TD_GEMM_BLOCK) {
       const int32_t count = out_c - oc0 < TD_GEMM_BLOCK ? out_c - oc0 : TD_GEMM_BLOCK;
       for (oc = 0; oc < count; oc += 2) {
+        /* an odd last channel is packed with a zero partner, whose accumulators land in the spare slot */
         int32_t acc[4];
         acc[0] = acc[2] = folded_bias[oc0 + oc];
         acc[1] = acc[3] = oc + 1 < count ? folded_bias[oc0 + oc + 1] : 0;
@@ -347,15 +318,5 @@ static void td_conv2d_s8_window_run(const td_conv2d_s8_params *params, const int
                           out1 + oc0, rq ? rq + 3 * oc0 : NULL);
       }
     }
-  }
-}
-
-void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
-                       const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                       int8_t *scratch, const int8_t *zp_row, const int32_t *rq) {
-  if (scratch == NULL && zp_row == NULL) {
-    td_conv2d_s8_pointwise_run(params, input, packed, folded_bias, mult, shift, output, rq);
-  } else {
-    td_conv2d_s8_window_run(params, input, packed, folded_bias, mult, shift, output, scratch, zp_row, rq);
   }
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "conv2d_s8.h"
+#include "td_dot_s8.h" /* td_seg2 */
 
 /* bias may be NULL (border pixels); folded_bias is never NULL. */
 void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -22,19 +23,29 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  * meets the padding the kernel reads the input zero point instead, whose (x + input_offset) is 0 -- exactly
  * the reference's "padding contributes nothing".  Two pixels x two output channels per inner step, against
  * `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs (see td_mm2x2_packed_s8).
- * Three ways to reach the input, chosen by the generator:
- *   scratch == NULL, zp_row == NULL: a 1x1 filter without padding, each pixel's row read in place;
- *   zp_row != NULL (k_w * in_c copies of the input zero point; in_c a multiple of 4, k_h * k_w <=
+ * One driver; the generator picks how a pixel pair's receptive fields are reached (only that one links):
+ *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;
+ *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; in_c a multiple of 4, k_h * k_w <=
  *     TD_CONV_MAX_PIECES): the receptive fields read in place piece by piece -- no arena scratch;
- *   scratch != NULL: im2col, two rows of k_h * k_w * in_c rounded up to a multiple of 4 (the packed filter
- *     then has as many columns, the extra ones zero).
+ *   td_conv_fetch_im2col (aux: arena scratch): two rows of k_h * k_w * in_c rounded up to a multiple of 4
+ *     (the packed filter then has as many columns, the extra ones zero).
+ * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
  * rq: NULL, or the fast requantization table (see td_requant_row_s8) the generator emits when it proved its
  * preconditions for every channel.
  */
 #define TD_CONV_MAX_PIECES 9
 
+typedef int32_t (*td_conv_fetch)(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                                 int8_t *aux, td_seg2 *seg);
+int32_t td_conv_fetch_pointwise(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                                int8_t *aux, td_seg2 *seg);
+int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                             int8_t *aux, td_seg2 *seg);
+int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                             int8_t *aux, td_seg2 *seg);
+
 void td_conv2d_s8_gemm(const td_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
                        const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                       int8_t *scratch, const int8_t *zp_row, const int32_t *rq);
+                       td_conv_fetch fetch, int8_t *aux, const int32_t *rq);
 
 #endif /* TD_CONV2D_S8_OPT_H */

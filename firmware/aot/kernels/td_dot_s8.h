@@ -256,14 +256,15 @@ TD_INLINE void td_mm2x2_packed_s8(const int8_t *x0, const int8_t *x1, const int8
   acc[3] = a11;
 }
 
-/* One contiguous piece of two inputs' receptive fields (len a multiple of 4). */
+/* One contiguous piece of two inputs' receptive fields (len a multiple of 4, but for a lone piece). */
 typedef struct {
   const int8_t *x0, *x1;
   int32_t len;
 } td_seg2;
 
 /* td_mm2x2_packed_s8 over a receptive field given as pieces (consecutive runs of the packed weights, which
- * have no tail: every len is a multiple of 4); the accumulators stay in registers from piece to piece. */
+ * have no tail: every len is a multiple of 4, except when there is only one piece -- a 1x1 filter's row --
+ * whose packed tail follows as in td_mm2x2_packed_s8); the accumulators stay in registers throughout. */
 TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *w, int32_t acc[4]) {
 #if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
   int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
@@ -307,6 +308,18 @@ TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *
     if (seg->len & 4) __asm__ volatile(TD_MM2X2_STEP TD_MM2X2_OPERANDS);
 #undef TD_MM2X2_STEP
 #undef TD_MM2X2_OPERANDS
+    if (seg->len & 3) { /* a lone piece of len % 4 values (1x1 filters): the packed tail, row 0 then row 1 */
+      const int32_t tail = seg->len & 3;
+      int32_t i;
+      for (i = 0; i < tail; ++i) {
+        const int32_t a = pa[i], b = pa[dx + i], c0 = pw[i], c1 = pw[tail + i];
+        a00 += a * c0;
+        a01 += a * c1;
+        a10 += b * c0;
+        a11 += b * c1;
+      }
+      pw += 2 * tail;
+    }
   }
   acc[0] = a00;
   acc[1] = a01;

@@ -182,17 +182,17 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     n = geo["k_h"] * geo["k_w"] * geo["in_c"]
     rows = w.data.reshape(geo["out_c"], n)
-    scratch = zp_row = "NULL"
-    if is_unpadded_pointwise(geo):
-        pass  # rows read in place
+    if is_unpadded_pointwise(geo):  # rows read in place
+        fetch, aux = "td_conv_fetch_pointwise", "NULL"
     elif geo["in_c"] % 4 == 0 and geo["k_h"] * geo["k_w"] <= MAX_DIRECT_PIECES:
         # direct: the input read in place piece by piece, taps outside it reading the zero point (no scratch)
         zp_row = ctx.const("zp_row", np.full(geo["k_w"] * geo["in_c"], quant_of(x)[1], np.int8), "int8_t",
                            align=4)
+        fetch, aux = "td_conv_fetch_pieces", f"(int8_t *){zp_row}"
     else:  # im2col rows padded to a multiple of 4, against zero filter columns
         padded = (n + 3) // 4 * 4
         rows = np.concatenate([rows, np.zeros((geo["out_c"], padded - n), np.int8)], axis=1)
-        scratch = f"(int8_t *){ctx.scratch(op, 2 * padded, align=4)}"
+        fetch, aux = "td_conv_fetch_im2col", f"(int8_t *){ctx.scratch(op, 2 * padded, align=4)}"
     packed = ctx.const("packed_filter", pack_pairs(rows), "int8_t")
     rows = rows.astype(np.int64)
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
@@ -200,7 +200,7 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     ctx.kernel("conv2d_s8_opt")
     ctx.kernel("requant_row_s8")
     ctx.emit(f"td_conv2d_s8_gemm({params}, {ctx.ptr(x)}, {packed}, {ctx.const('folded_bias', folded, 'int32_t')}, "
-             f"{mult}, {shift}, {ctx.ptr(y)}, {scratch}, {zp_row}, {rq_ptr(ctx, table)});")
+             f"{mult}, {shift}, {ctx.ptr(y)}, {fetch}, {aux}, {rq_ptr(ctx, table)});")
 
 
 @lowering("CONV_2D")
