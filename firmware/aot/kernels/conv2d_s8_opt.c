@@ -133,64 +133,52 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *params, const int8_t *input, co
 
 /* ---- td_conv2d_s8_gemm: pixels x packed filters (see the header) ---- */
 
-/* Short copies and fills inline, a word at a time (the runs are a filter row: a few to a few hundred bytes;
- * a library call would cost more than the copy; GCC would turn these loops back into calls without the
- * attribute). */
+/* len bytes copied from src, or len copies of value when src is NULL, a word at a time (the runs are a
+ * filter row or one tap's channels: a few to a few hundred bytes, where a library call costs more than the
+ * copy; GCC would turn these loops back into calls without the attribute). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define TD_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
 #define TD_NO_LIBCALLS
 #endif
 
-static inline TD_NO_LIBCALLS void td_copy_s8(int8_t *dst, const int8_t *src, int32_t len) {
-  if (len >= 64) { /* long runs: the library's block copy wins */
-    memcpy(dst, src, (size_t)len);
-    return;
-  }
-  for (; len >= 4; len -= 4, dst += 4, src += 4) {
-    uint32_t v;
-    memcpy(&v, src, 4);
+static TD_NO_LIBCALLS void td_put_s8(int8_t *dst, const int8_t *src, int8_t value, int32_t len) {
+  const uint32_t fill = 0x01010101u * (uint8_t)value;
+  for (; len >= 4; len -= 4, dst += 4) {
+    uint32_t v = fill;
+    if (src) {
+      memcpy(&v, src, 4);
+      src += 4;
+    }
     memcpy(dst, &v, 4);
   }
-  for (; len > 0; --len) *dst++ = *src++;
-}
-
-static inline TD_NO_LIBCALLS void td_fill_s8(int8_t *dst, int8_t value, int32_t len) {
-  const uint32_t v = 0x01010101u * (uint8_t)value;
-  for (; len >= 4; len -= 4, dst += 4) memcpy(dst, &v, 4);
-  for (; len > 0; --len) *dst++ = value;
+  for (; len > 0; --len) *dst++ = src ? *src++ : value;
 }
 
 /* The receptive field of output pixel q (batch-major linear index) as one contiguous row of k_h*k_w*in_c
  * values, zero-padded to a multiple of 4 (the packed filter has zero columns there); positions outside the
  * input hold the input zero point (-input_offset). */
-static TD_NO_LIBCALLS void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
+static void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
   const int32_t plane = p->out_h * p->out_w;
   const int32_t b = q / plane, rest = q % plane;
   const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
   const int32_t in_x0 = (rest % p->out_w) * p->stride_w - p->pad_w;
   const int8_t zp = (int8_t)(-p->input_offset);
   const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-  const int32_t run = p->k_w * p->in_c;
-  const int32_t n = p->k_h * run;
+  const int32_t c = p->in_c, run = p->k_w * c, n = p->k_h * run;
+  const int whole_x = p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w;
   int32_t ky, kx;
-  td_fill_s8(row + n, 0, ((n + 3) & ~3) - n);
+  td_put_s8(row + n, NULL, 0, ((n + 3) & ~3) - n);
   for (ky = 0; ky < p->k_h; ++ky, row += run) {
     const int32_t in_y = in_y0 + p->dil_h * ky;
-    const int8_t *in_row = in_b + in_y * p->in_w * p->in_c;
-    if (in_y < 0 || in_y >= p->in_h) {
-      td_fill_s8(row, zp, run);
-    } else if (p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w) {
-      td_copy_s8(row, in_row + in_x0 * p->in_c, run);
-    } else {
-      for (kx = 0; kx < p->k_w; ++kx) {
-        const int32_t in_x = in_x0 + p->dil_w * kx;
-        if (in_x < 0 || in_x >= p->in_w) {
-          td_fill_s8(row + kx * p->in_c, zp, p->in_c);
-        } else {
-          td_copy_s8(row + kx * p->in_c, in_row + in_x * p->in_c, p->in_c);
-        }
-      }
+    const int8_t *in_row = in_b + in_y * p->in_w * c;
+    if (in_y < 0 || in_y >= p->in_h || whole_x) { /* one run: all padding, or all inside */
+      td_put_s8(row, in_y < 0 || in_y >= p->in_h ? NULL : in_row + in_x0 * c, zp, run);
+      continue;
+    }
+    for (kx = 0; kx < p->k_w; ++kx) {
+      const int32_t in_x = in_x0 + p->dil_w * kx;
+      td_put_s8(row + kx * c, in_x < 0 || in_x >= p->in_w ? NULL : in_row + in_x * c, zp, c);
     }
   }
 }
