@@ -137,11 +137,12 @@ int main(void) {
     int32_t acc = (int32_t)(rnd() % (2u << 30)) - (1 << 30) + 1;
     if (i % 3 == 0) acc = (int32_t)(rnd() % 200001) - 100000;
     const int32_t m = (int32_t)((1u << 30) + rnd() % (1u << 30)), sh = -e;
-    const int32_t rq[3] = {m, e, (1 << (e - 1)) + zp * (1 << e)};
+    const int32_t table[3] = {m, e, (1 << (e - 1)) + zp * (1 << e)};
+    const td_requant rq = {td_requant_row_s8_fast, table, NULL, NULL};
     int8_t fast, full, ref;
     const int32_t lo = (int32_t)(rnd() % 128) - 128, hi = lo + (int32_t)(rnd() % (size_t)(128 - lo));
-    td_requant_row_s8(&acc, 1, &m, &sh, zp, lo, hi, &fast, rq);
-    td_requant_row_s8(&acc, 1, &m, &sh, zp, -128, 127, &full, rq);
+    td_requant_row_s8_fast(&acc, 1, &rq, 0, zp, lo, hi, &fast);
+    td_requant_row_s8_fast_full(&acc, 1, &rq, 0, zp, -128, 127, &full);
     ref = (int8_t)td_clamp_i32(td_mul_by_quantized_multiplier(acc, m, sh) + zp, lo, hi);
     if (fast != ref) { printf("acc=%d m=%d e=%d zp=%d\n", acc, m, e, zp); ++bad; }
     ref = (int8_t)td_clamp_i32(td_mul_by_quantized_multiplier(acc, m, sh) + zp, -128, 127);
@@ -154,7 +155,7 @@ int main(void) {
 
 @pytest.mark.parametrize("flags", [[], ["-DTD_EMULATE_DSP"]])
 def test_fast_requant_table_equals_gemmlowp(flags: list[str], tmp_path: Path) -> None:
-    """td_requant_row_s8's table path vs the reference double rounding, over random accumulators below 2^30,
+    """td_requant_row_s8_fast / _fast_full (the table) vs the reference double rounding, over random accumulators below 2^30,
     multipliers, exponents 1..22, zero points and activation ranges."""
     src = tmp_path / "rq.c"
     src.write_text(_REQUANT_CHECK)

@@ -264,12 +264,12 @@ int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, 
 }
 
 /* Output channels per requantization block: the accumulators of 2 pixels x TD_GEMM_BLOCK channels go to
- * the stack (128 bytes), then td_requant_row_s8 turns each pixel's block into int8 in one tight loop. */
+ * the stack (128 bytes), then the layer's requantization loop (rq->row) turns each pixel's block into int8. */
 #define TD_GEMM_BLOCK 16
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
-                       const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                       td_conv_fetch fetch, int8_t *aux, const int32_t *rq) {
+                       const int32_t *folded_bias, const td_requant *rq, int8_t *output, td_conv_fetch fetch,
+                       int8_t *aux) {
   /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
    * every parameter after each output store; a local whose address stays here cannot be aliased */
   const td_conv2d_s8_params local = *params;
@@ -299,12 +299,8 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, c
         acc1[oc] = acc[2];
         acc1[oc + 1] = acc[3];
       }
-      td_requant_row_s8(acc0, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
-                        out0 + oc0, rq ? rq + 3 * oc0 : NULL);
-      if (two) {
-        td_requant_row_s8(acc1, count, mult + oc0, shift + oc0, p->output_offset, p->act_min, p->act_max,
-                          out1 + oc0, rq ? rq + 3 * oc0 : NULL);
-      }
+      rq->row(acc0, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out0 + oc0);
+      if (two) rq->row(acc1, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out1 + oc0);
     }
   }
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "conv2d_s8.h"
+#include "requant_row_s8.h"
 #include "td_dot_s8.h" /* td_seg2 */
 
 /* bias may be NULL (border pixels); folded_bias is never NULL. */
@@ -30,8 +31,8 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  *   td_conv_fetch_im2col (aux: arena scratch): two rows of k_h * k_w * in_c rounded up to a multiple of 4
  *     (the packed filter then has as many columns, the extra ones zero).
  * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
- * rq: NULL, or the fast requantization table (see td_requant_row_s8) the generator emits when it proved its
- * preconditions for every channel.
+ * rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
+ * preconditions for every channel, else the exact one).
  */
 #define TD_CONV_MAX_PIECES 9
 
@@ -45,7 +46,7 @@ int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, 
                              int8_t *aux, td_seg2 *seg);
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
-                       const int32_t *folded_bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                       td_conv_fetch fetch, int8_t *aux, const int32_t *rq);
+                       const int32_t *folded_bias, const td_requant *rq, int8_t *output, td_conv_fetch fetch,
+                       int8_t *aux);
 
 #endif /* TD_CONV2D_S8_OPT_H */

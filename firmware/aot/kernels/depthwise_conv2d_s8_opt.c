@@ -270,8 +270,8 @@ TD_INLINE void td_dw9_c4(int32_t *dst, const int32_t *bias, const int8_t *const 
  * reads zp_row, C copies of the input zero point, whose (x + input_offset) is 0: exactly the reference's
  * "padding contributes nothing" -- and then every channel group runs the same unrolled nine taps. */
 void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_params *params, const int8_t *input,
-                                const int8_t *packed, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                int8_t *output, const int32_t *rq, const int8_t *zp_row) {
+                                const int8_t *packed, const int32_t *bias, const td_requant *rq, int8_t *output,
+                                const int8_t *zp_row) {
   /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
   const td_depthwise_conv2d_s8_params local = *params;
   const td_depthwise_conv2d_s8_params *const p = &local;
@@ -316,8 +316,7 @@ void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_params *params, con
             /* group g / 4 of the packed filter: 9 taps x 4 bytes */
             td_dw9_c4(acc_block + (g - g0), bias + g, tap, g, packed + 9 * g, off2, offset);
           }
-          td_requant_row_s8(acc_block, count, mult + g0, shift + g0, p->output_offset, p->act_min, p->act_max,
-                            out + g0, rq ? rq + 3 * g0 : NULL);
+          rq->row(acc_block, count, rq, g0, p->output_offset, p->act_min, p->act_max, out + g0);
         }
       }
     }

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "requant_row_s8.h"
+
 #include "depthwise_conv2d_s8.h"
 
 void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *filter,
@@ -19,7 +21,7 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *p, const in
  * Four channels per step with the filter packed offline as [channels / 4][k_h * k_w][4] (one word per tap,
  * read sequentially).  The input offset is added while widening (SXTAB16 on the DSP extension: free), so
  * interior and border pixels share one formula with the plain bias.
- * rq: NULL, or the fast requantization table (see td_requant_row_s8) the generator emits when it proved its
+ * rq: NULL, or the fast requantization table (see requant_row_s8.h) the generator emits when it proved its
  * preconditions for every channel.
  */
 void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
@@ -29,9 +31,9 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *p, const int
 /* 3x3 filters, any stride/dilation/padding: per output pixel the nine tap addresses are found once, a tap
  * outside the input reading zp_row (in_c copies of the input zero point: its x + input_offset is 0, as
  * padding contributes nothing in the reference); nine unrolled taps per channel group.  bias is never NULL
- * (zeros when the op has none); zp_row is NULL when no window meets the padding. */
+ * (zeros when the op has none); zp_row is NULL when no window meets the padding; rq: how the layer
+ * requantizes (requant_row_s8.h). */
 void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
-                                const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output,
-                                const int32_t *rq, const int8_t *zp_row);
+                                const int32_t *bias, const td_requant *rq, int8_t *output, const int8_t *zp_row);
 
 #endif /* TD_DEPTHWISE_CONV2D_S8_OPT_H */

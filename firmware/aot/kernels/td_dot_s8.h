@@ -331,6 +331,65 @@ TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *
 #endif
 }
 
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+/* 8 inputs x 4 units per step: 46 instructions per 32 MACs, all in registers; the index counts up from -n8
+ * to 0 so that its increment sets the loop's flags (the step ends with that increment) */
+#define TD_MV1X4_STEP8 \
+  "ldr %[X], [%[xe], %[idx]]\n\t" \
+  "adds %[idx], %[idx], #4\n\t" \
+  "ldr %[Y], [%[xe], %[idx]]\n\t" \
+  "sxtb16 %[T], %[X], ror #8\n\t" \
+  "sxtb16 %[X], %[X]\n\t" \
+  "sxtb16 %[U], %[Y], ror #8\n\t" \
+  "sxtb16 %[Y], %[Y]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a0], %[X], %[V], %[a0]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a0], %[T], %[W], %[a0]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a1], %[X], %[V], %[a1]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a1], %[T], %[W], %[a1]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a2], %[X], %[V], %[a2]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a2], %[T], %[W], %[a2]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a3], %[X], %[V], %[a3]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a3], %[T], %[W], %[a3]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a0], %[Y], %[V], %[a0]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a0], %[U], %[W], %[a0]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a1], %[Y], %[V], %[a1]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a1], %[U], %[W], %[a1]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a2], %[Y], %[V], %[a2]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a2], %[U], %[W], %[a2]\n\t" \
+  "ldr %[W], [%[pw]], #4\n\t" \
+  "sxtb16 %[V], %[W]\n\t" \
+  "smlad %[a3], %[Y], %[V], %[a3]\n\t" \
+  "sxtb16 %[W], %[W], ror #8\n\t" \
+  "smlad %[a3], %[U], %[W], %[a3]\n\t" \
+  "adds %[idx], %[idx], #4\n\t"
+#define TD_MV1X4_OPERANDS                                                                                 \
+  : [idx] "+r"(idx), [pw] "+r"(pw), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [X] "=&r"(X), \
+    [T] "=&r"(T), [Y] "=&r"(Y), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)                                   \
+  : [xe] "r"(xe)                                                                                          \
+  : "cc", "memory"
+#endif
+
 /* One input row against four weight rows packed offline (tinydeploy.aot.ops.conv2d.pack_rows(rows, 4)):
  * per 4-value chunk k < n & ~3 four bytes of each row in turn, then the n % 4 tail of each row in turn.
  * acc[j] += x . wj (fully connected layers: every weight is used once, each input word four times). */
@@ -347,61 +406,7 @@ TD_INLINE void td_mv1x4_packed_s8(const int8_t *x, const int8_t *w, int32_t n, i
     const int8_t *pw = w;
     int32_t idx = -n8;
     uint32_t X, T, Y, U, W, V;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[X], [%[xe], %[idx]]\n\t"
-        "adds %[idx], %[idx], #4\n\t"
-        "ldr %[Y], [%[xe], %[idx]]\n\t"
-        "sxtb16 %[T], %[X], ror #8\n\t"
-        "sxtb16 %[X], %[X]\n\t"
-        "sxtb16 %[U], %[Y], ror #8\n\t"
-        "sxtb16 %[Y], %[Y]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a0], %[X], %[V], %[a0]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a0], %[T], %[W], %[a0]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a1], %[X], %[V], %[a1]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a1], %[T], %[W], %[a1]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a2], %[X], %[V], %[a2]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a2], %[T], %[W], %[a2]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a3], %[X], %[V], %[a3]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a3], %[T], %[W], %[a3]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a0], %[Y], %[V], %[a0]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a0], %[U], %[W], %[a0]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a1], %[Y], %[V], %[a1]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a1], %[U], %[W], %[a1]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a2], %[Y], %[V], %[a2]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a2], %[U], %[W], %[a2]\n\t"
-        "ldr %[W], [%[pw]], #4\n\t"
-        "sxtb16 %[V], %[W]\n\t"
-        "smlad %[a3], %[Y], %[V], %[a3]\n\t"
-        "sxtb16 %[W], %[W], ror #8\n\t"
-        "smlad %[a3], %[U], %[W], %[a3]\n\t"
-        "adds %[idx], %[idx], #4\n\t"
-        "bne 1b\n\t"
-        : [idx] "+r"(idx), [pw] "+r"(pw), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-          [X] "=&r"(X), [T] "=&r"(T), [Y] "=&r"(Y), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)
-        : [xe] "r"(xe)
-        : "cc", "memory");
+    __asm__ volatile("1:\n\t" TD_MV1X4_STEP8 "bne 1b\n\t" TD_MV1X4_OPERANDS);
   }
   if (n8 < n4) { /* one more 4-value chunk */
     const uint32_t vx = td_load4(x + n8);
@@ -460,6 +465,24 @@ TD_INLINE void td_mv1x4_packed_s8(const int8_t *x, const int8_t *w, int32_t n, i
   acc[1] = a1;
   acc[2] = a2;
   acc[3] = a3;
+}
+
+/* td_mv1x4_packed_s8 for n a positive multiple of 8: the DSP loop alone (no tails to link). */
+TD_INLINE void td_mv1x4_packed8_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc[4]) {
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  const int8_t *const xe = x + n;
+  const int8_t *pw = w;
+  int32_t idx = -n;
+  uint32_t X, T, Y, U, W, V;
+  __asm__ volatile("1:\n\t" TD_MV1X4_STEP8 "bne 1b\n\t" TD_MV1X4_OPERANDS);
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+#else
+  td_mv1x4_packed_s8(x, w, n, acc);
+#endif
 }
 
 /* With an input offset: acc + sum((x[i] + offset) * w[i]), |offset| <= 255 (the reference formula, used
@@ -568,7 +591,7 @@ TD_INLINE int8_t td_requant_fast_s8(int32_t acc, int32_t mult, int32_t shift, in
   return (int8_t)td_clamp_i32(acc, lo, hi);
 }
 
-/* td_requant_row_s8 (requant_row_s8.c): the block requantization every optimized matrix kernel shares. */
+/* td_requant and its loops (requant_row_s8.c): the block requantization the optimized matrix kernels share. */
 #include "requant_row_s8.h"
 
 #endif /* TD_DOT_S8_H */

@@ -320,6 +320,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
         if not ctx.ops[-1].lines:
             ctx.ops[-1].comment += " (no code: its output is its input's bytes)"
     ctx.op = None
+    _drop_unreferenced_consts(ctx)
 
     for t in fmodel.inputs + fmodel.outputs:
         tensor = fmodel.tensors[t]
@@ -354,6 +355,14 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
         dead_ops=folded.dead,
         op_count=len(ctx.ops),
     )
+
+
+def _drop_unreferenced_consts(ctx: _Context) -> None:
+    """Forget the constant arrays no statement or parameter struct names (e.g. the multipliers of a layer
+    whose requantization table replaced them): they would be dead data, and counting them as weights would
+    understate the code size."""
+    used = set(re.findall(r"\btd_\w+", "\n".join([*ctx.structs, *(line for op in ctx.ops for line in op.lines)])))
+    ctx.consts = [c for c in ctx.consts if c.ident in used]
 
 
 def generate_from_path(model_path: Path, target: TargetFeatures | None = None) -> AotProgram:

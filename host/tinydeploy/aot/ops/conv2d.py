@@ -151,7 +151,7 @@ MAX_FAST_EXPONENT = 22  # |out_offset| * 2^e <= 2^29: with |high| < 2^30 and 2^(
 
 def fast_requant_table(acc_bound: np.ndarray, mult: np.ndarray, shift: np.ndarray, output_offset: int
                        ) -> np.ndarray | None:
-    """td_requant_row_s8's table {mult, e, 2^(e-1) + output_offset * 2^e} per channel, or None when its
+    """td_requant_row_s8_fast's table {mult, e, 2^(e-1) + output_offset * 2^e} per channel, or None when its
     preconditions (fast_requant_ok, e <= MAX_FAST_EXPONENT) do not hold for every channel."""
     if not fast_requant_ok(acc_bound, shift) or np.any(-shift > MAX_FAST_EXPONENT):
         return None
@@ -162,6 +162,21 @@ def fast_requant_table(acc_bound: np.ndarray, mult: np.ndarray, shift: np.ndarra
 
 def rq_ptr(ctx: LoweringContext, table: np.ndarray | None) -> str:
     return "NULL" if table is None else ctx.const("requant", table, "int32_t", align=4)
+
+
+def requant_struct(ctx: LoweringContext, table: np.ndarray | None, mult: str, shift: str, act_min: int,
+                   act_max: int) -> str:
+    """A td_requant (requant_row_s8.h) naming the one requantization loop this layer needs, so the firmware
+    links only the loops its layers use: the fast table where the generator proved it, with a single
+    saturation when the activation range is all of int8; else TFLM's exact double rounding."""
+    ctx.kernel("requant_row_s8")
+    if table is None:
+        fields = {"row": "td_requant_row_s8_exact", "table": "NULL", "mult": mult, "shift": shift}
+    else:
+        full = (act_min, act_max) == (-128, 127)
+        fields = {"row": "td_requant_row_s8_fast_full" if full else "td_requant_row_s8_fast",
+                  "table": rq_ptr(ctx, table), "mult": "NULL", "shift": "NULL"}
+    return ctx.struct("rq", "td_requant", fields)
 
 
 def packed_kernels_apply(ctx: LoweringContext) -> bool:
@@ -178,7 +193,7 @@ def is_unpadded_pointwise(geo: dict[str, int]) -> bool:
 
 
 def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, params: str,
-                      folded: np.ndarray, mult: str, shift: str) -> None:
+                      folded: np.ndarray, mult: str, shift: str, act: tuple[int, int]) -> None:
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     n = geo["k_h"] * geo["k_w"] * geo["in_c"]
     rows = w.data.reshape(geo["out_c"], n)
@@ -198,9 +213,9 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, geo["out_c"]), quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
-    ctx.kernel("requant_row_s8")
+    rq = requant_struct(ctx, table, mult, shift, *act)
     ctx.emit(f"td_conv2d_s8_gemm({params}, {ctx.ptr(x)}, {packed}, {ctx.const('folded_bias', folded, 'int32_t')}, "
-             f"{mult}, {shift}, {ctx.ptr(y)}, {fetch}, {aux}, {rq_ptr(ctx, table)});")
+             f"{rq}, {ctx.ptr(y)}, {fetch}, {aux});")
 
 
 @lowering("CONV_2D")
@@ -221,7 +236,7 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
         params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
         if folded is not None and packed_kernels_apply(ctx):
-            lower_conv2d_gemm(op, ctx, geo, w, params, folded, mult, shift)
+            lower_conv2d_gemm(op, ctx, geo, w, params, folded, mult, shift, (q["act_min"], q["act_max"]))
             return
         if folded is not None:
             ctx.kernel("conv2d_s8_opt")

@@ -14,6 +14,7 @@ from tinydeploy.aot.ops.conv2d import (
     packed_kernels_apply,
     int8_requant,
     requant_arrays,
+    requant_struct,
     rq_ptr,
     touches_padding,
 )
@@ -21,8 +22,9 @@ from tinydeploy.model.graph import Operator, Tensor
 
 
 def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, params: str,
-                       mult: str, shift: str, input_offset: int) -> None:
+                       mult: str, shift: str, q: dict[str, int]) -> None:
     """Depth multiplier 1, channels a multiple of 4: the filter packed as [channels / 4][taps][4]."""
+    input_offset, act_min, act_max = q["input_offset"], q["act_min"], q["act_max"]
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     c, taps = geo["out_c"], geo["k_h"] * geo["k_w"]
     weights = w.data.reshape(taps, c)
@@ -32,7 +34,6 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
     bound = np.abs(bias) + np.abs(weights.astype(np.int64)).sum(axis=0) * widest
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, c), quant_of(y)[1])
     ctx.kernel("depthwise_conv2d_s8_opt")
-    ctx.kernel("requant_row_s8")
     filt = ctx.const("packed_filter", packed, "int8_t")
     if (geo["k_h"], geo["k_w"]) == (3, 3):
         # a tap outside the input reads the zero point (its x + input_offset is 0, as padding must be);
@@ -40,8 +41,9 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
         zp_row = ctx.const("zp_row", np.full(c, -input_offset, np.int8), "int8_t", align=4) \
             if touches_padding(geo) else "NULL"
         bias_arg = bias_ptr(op, ctx, 2, "int32_t") if ctx.has_input(op, 2) else ctx.const("zero_bias", bias, "int32_t")
-        ctx.emit(f"td_depthwise_conv2d_s8_3x3({params}, {ctx.ptr(x)}, {filt}, {bias_arg}, {mult}, {shift}, "
-                 f"{ctx.ptr(y)}, {rq_ptr(ctx, table)}, {zp_row});")
+        rq = requant_struct(ctx, table, mult, shift, act_min, act_max)
+        ctx.emit(f"td_depthwise_conv2d_s8_3x3({params}, {ctx.ptr(x)}, {filt}, {bias_arg}, {rq}, {ctx.ptr(y)}, "
+                 f"{zp_row});")
     else:
         ctx.emit(f"td_depthwise_conv2d_s8_c4({params}, {ctx.ptr(x)}, {filt}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
                  f"{mult}, {shift}, {ctx.ptr(y)}, {rq_ptr(ctx, table)});")
@@ -66,7 +68,7 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
         params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 3) if ctx.target.optimized else None
         if packed_kernels_apply(ctx) and geo["depth_multiplier"] == 1 and in_c % 4 == 0:
-            lower_depthwise_c4(op, ctx, geo, w, params, mult, shift, q["input_offset"])
+            lower_depthwise_c4(op, ctx, geo, w, params, mult, shift, q)
             return
         if folded is not None:
             ctx.kernel("depthwise_conv2d_s8_opt")

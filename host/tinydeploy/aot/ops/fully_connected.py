@@ -46,9 +46,13 @@ def _emit_optimized(op: Operator, ctx: LoweringContext, params: str, w, folded: 
     table = fast_requant_table(bound if per_channel else np.array([bound.max(initial=0)]),
                                np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64), out_zp)
     padded = np.concatenate([folded, np.zeros(-out_c % 4, np.int32)])  # a whole number of groups
-    ctx.emit(f"td_fully_connected_s8_packed4({params}, {ctx.ptr(x)}, "
-             f"{ctx.const('packed_weights', pack_rows(w.data, 4), 'int8_t')}, "
-             f"{ctx.const('folded_bias', padded, 'int32_t')}, "
+    weights = ctx.const("packed_weights", pack_rows(w.data, 4), "int8_t")
+    bias = ctx.const("folded_bias", padded, "int32_t")
+    if table is not None and w.shape[1] % 8 == 0:  # the specialized kernel: no tails, fast requantization
+        ctx.emit(f"td_fully_connected_s8_packed4_fast({params}, {ctx.ptr(x)}, {weights}, {bias}, {ctx.ptr(y)}, "
+                 f"{rq_ptr(ctx, table)});")
+        return
+    ctx.emit(f"td_fully_connected_s8_packed4({params}, {ctx.ptr(x)}, {weights}, {bias}, "
              f"{ctx.const('mult', mult, 'int32_t')}, {ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)}, "
              f"{rq_ptr(ctx, table)});")
 
