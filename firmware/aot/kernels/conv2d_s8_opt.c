@@ -267,13 +267,16 @@ int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, 
  * the stack (128 bytes), then the layer's requantization loop (rq->row) turns each pixel's block into int8. */
 #define TD_GEMM_BLOCK 16
 
-void td_conv2d_s8_gemm(const td_conv2d_s8_params *params, const int8_t *input, const int8_t *packed,
-                       const int32_t *folded_bias, const td_requant *rq, int8_t *output, td_conv_fetch fetch,
-                       int8_t *aux) {
-  /* a local copy: stores through int8_t pointers may alias anything, so the compiler would reload
-   * every parameter after each output store; a local whose address stays here cannot be aliased */
-  const td_conv2d_s8_params local = *params;
+void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
+  /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; locals whose address stays here cannot be aliased */
+  const td_conv2d_s8_params local = op->p;
   const td_conv2d_s8_params *const p = &local;
+  const int8_t *const input = op->input, *const packed = op->packed;
+  const int32_t *const folded_bias = op->folded_bias;
+  const td_requant *const rq = &op->rq;
+  int8_t *const output = op->output, *const aux = op->aux;
+  const td_conv_fetch fetch = op->fetch;
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
   int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];

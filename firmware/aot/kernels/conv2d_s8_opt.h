@@ -31,7 +31,7 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  *   td_conv_fetch_im2col (aux: arena scratch): two rows of k_h * k_w * in_c rounded up to a multiple of 4
  *     (the packed filter then has as many columns, the extra ones zero).
  * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
- * rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
+ * op->rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
  * preconditions for every channel, else the exact one).
  */
 #define TD_CONV_MAX_PIECES 9
@@ -45,8 +45,18 @@ int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, 
 int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                              int8_t *aux, td_seg2 *seg);
 
-void td_conv2d_s8_gemm(const td_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
-                       const int32_t *folded_bias, const td_requant *rq, int8_t *output, td_conv_fetch fetch,
-                       int8_t *aux);
+/* One layer, everything constant in one struct in flash: the call site is a single pointer. */
+typedef struct {
+  td_conv2d_s8_params p;
+  const int8_t *input;
+  int8_t *output;
+  const int8_t *packed;
+  const int32_t *folded_bias;
+  td_requant rq;
+  td_conv_fetch fetch;
+  int8_t *aux;
+} td_conv2d_s8_gemm_op;
+
+void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op);
 
 #endif /* TD_CONV2D_S8_OPT_H */

@@ -269,12 +269,14 @@ TD_INLINE void td_dw9_c4(int32_t *dst, const int32_t *bias, const int8_t *const 
  * are worked out once -- a tap outside the input
  * reads zp_row, C copies of the input zero point, whose (x + input_offset) is 0: exactly the reference's
  * "padding contributes nothing" -- and then every channel group runs the same unrolled nine taps. */
-void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_params *params, const int8_t *input,
-                                const int8_t *packed, const int32_t *bias, const td_requant *rq, int8_t *output,
-                                const int8_t *zp_row) {
-  /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
-  const td_depthwise_conv2d_s8_params local = *params;
+void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_3x3_op *op) {
+  /* local copies: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
+  const td_depthwise_conv2d_s8_params local = op->p;
   const td_depthwise_conv2d_s8_params *const p = &local;
+  const int8_t *const input = op->input, *const packed = op->packed, *const zp_row = op->zp_row;
+  const int32_t *const bias = op->bias;
+  const td_requant *const rq = &op->rq;
+  int8_t *const output = op->output;
   const int32_t c = p->in_c;
   const int32_t offset = p->input_offset;
   const uint32_t off2 = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;

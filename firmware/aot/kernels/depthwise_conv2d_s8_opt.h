@@ -33,7 +33,16 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *p, const int
  * padding contributes nothing in the reference); nine unrolled taps per channel group.  bias is never NULL
  * (zeros when the op has none); zp_row is NULL when no window meets the padding; rq: how the layer
  * requantizes (requant_row_s8.h). */
-void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_params *p, const int8_t *input, const int8_t *packed,
-                                const int32_t *bias, const td_requant *rq, int8_t *output, const int8_t *zp_row);
+typedef struct {
+  td_depthwise_conv2d_s8_params p;
+  const int8_t *input;
+  int8_t *output;
+  const int8_t *packed;
+  const int32_t *bias;
+  td_requant rq;
+  const int8_t *zp_row;
+} td_depthwise_conv2d_s8_3x3_op;
+
+void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_3x3_op *op);
 
 #endif /* TD_DEPTHWISE_CONV2D_S8_OPT_H */

@@ -6,9 +6,9 @@
 
 void td_requant_row_s8_exact(const int32_t *acc, int32_t n, const td_requant *rq, int32_t c0, int32_t out_offset,
                              int32_t lo, int32_t hi, int8_t *out) {
-  const int32_t *mult = rq->mult + c0, *shift = rq->shift + c0;
+  const int32_t *t = rq->table + 2 * c0;
   int32_t i;
-  for (i = 0; i < n; ++i) out[i] = td_requant_s8(acc[i], mult[i], shift[i], out_offset, lo, hi);
+  for (i = 0; i < n; ++i, t += 2) out[i] = td_requant_s8(acc[i], t[0], t[1], out_offset, lo, hi);
 }
 
 void td_requant_row_s8_fast(const int32_t *acc, int32_t n, const td_requant *rq, int32_t c0, int32_t out_offset,

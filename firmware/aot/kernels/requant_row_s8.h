@@ -3,7 +3,7 @@
  * The kernels first store a block of accumulators, then requantize it in a separate tight loop that has the
  * registers to itself.  How a layer requantizes is decided at generation time and handed to the kernel as a
  * td_requant in flash, so a firmware links only the loops its layers use:
- *   td_requant_row_s8_exact: mult[c], shift[c] with TFLM's double rounding (td_requant_s8);
+ *   td_requant_row_s8_exact: the table holds {mult, shift} per channel, TFLM's double rounding (td_requant_s8);
  *   td_requant_row_s8_fast: the generator's proof that td_requant_mul_fast applies, as a table of three
  *     words per channel (tinydeploy.aot.ops.conv2d.fast_requant_table): {mult, e = -shift,
  *     2^(e-1) + out_offset * 2^e}.  Then out = sat(((high + (high < 0 ? -1 : 0) + 2^(e-1) +
@@ -25,8 +25,7 @@ typedef void (*td_requant_row_fn)(const int32_t *acc, int32_t n, const td_requan
 
 struct td_requant {
   td_requant_row_fn row;
-  const int32_t *table;                /* the fast variants' table, else NULL */
-  const int32_t *mult, *shift;         /* the exact variant's per-channel arrays, else NULL */
+  const int32_t *table; /* per channel: {mult, shift} (exact) or {mult, e, 2^(e-1) + out_offset * 2^e} (fast) */
 };
 
 void td_requant_row_s8_exact(const int32_t *acc, int32_t n, const td_requant *rq, int32_t c0, int32_t out_offset,

@@ -182,11 +182,11 @@ class _Context:
 
     def struct(self, name: str, ctype: str, fields: dict[str, object]) -> str:
         """Declare `static const ctype NAME = {.field = value, ...};` (kernel parameters kept in flash);
-        returns `&NAME`.  Values are ints, floats (written exactly) or C expressions as strings."""
+        returns `&NAME`.  Values are ints, floats (written exactly), C expressions as strings, or dicts
+        (a nested struct's fields)."""
         op = self._current()
         ident = self._unique(f"td_op{op.index}_{_c_ident(name)}")
-        body = ", ".join(f".{k} = {_c_scalar(v)}" for k, v in fields.items())
-        self.structs.append(f"static const {ctype} {ident} = {{{body}}};")
+        self.structs.append(f"static const {ctype} {ident} = {_c_initializer(fields)};")
         self.const_idents.add(ident)
         return f"&{ident}"
 
@@ -269,6 +269,11 @@ def c_int(v: int, ctype: str = "int32_t") -> str:
     if ctype == "uint32_t":
         return f"{v}u"
     return str(v)
+
+
+def _c_initializer(fields: dict[str, object]) -> str:
+    return "{" + ", ".join(f".{k} = {_c_initializer(v) if isinstance(v, dict) else _c_scalar(v)}"
+                           for k, v in fields.items()) + "}"
 
 
 def _c_scalar(v: object) -> str:

@@ -67,7 +67,8 @@ class LoweringContext(Protocol):
 
     def struct(self, name: str, ctype: str, fields: dict[str, object]) -> str:
         """Declare `static const ctype NAME = {.field = value, ...};` (kernel parameters in flash), unique per
-        op; returns `&NAME`.  Values: ints, floats (written as exact hex literals) or C expressions (str)."""
+        op; returns `&NAME`.  Values: ints, floats (written as exact hex literals), C expressions (str) or dicts
+        (a nested struct's fields)."""
 
     def has_input(self, op: Operator, i: int) -> bool:
         """Whether the optional input i is present (e.g. a bias)."""

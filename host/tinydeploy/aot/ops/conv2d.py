@@ -164,19 +164,19 @@ def rq_ptr(ctx: LoweringContext, table: np.ndarray | None) -> str:
     return "NULL" if table is None else ctx.const("requant", table, "int32_t", align=4)
 
 
-def requant_struct(ctx: LoweringContext, table: np.ndarray | None, mult: str, shift: str, act_min: int,
-                   act_max: int) -> str:
+def requant_fields(op: Operator, ctx: LoweringContext, w: Tensor, channels: int, table: np.ndarray | None,
+                   act_min: int, act_max: int) -> dict[str, str]:
     """A td_requant (requant_row_s8.h) naming the one requantization loop this layer needs, so the firmware
     links only the loops its layers use: the fast table where the generator proved it, with a single
-    saturation when the activation range is all of int8; else TFLM's exact double rounding."""
+    saturation when the activation range is all of int8; else TFLM's exact double rounding ({mult, shift}
+    per channel)."""
     ctx.kernel("requant_row_s8")
     if table is None:
-        fields = {"row": "td_requant_row_s8_exact", "table": "NULL", "mult": mult, "shift": shift}
-    else:
-        full = (act_min, act_max) == (-128, 127)
-        fields = {"row": "td_requant_row_s8_fast_full" if full else "td_requant_row_s8_fast",
-                  "table": rq_ptr(ctx, table), "mult": "NULL", "shift": "NULL"}
-    return ctx.struct("rq", "td_requant", fields)
+        mult, shift = requant_arrays(op, ctx, w, channels)
+        exact = np.stack([mult, shift], axis=1).reshape(-1).astype(np.int32)
+        return {"row": "td_requant_row_s8_exact", "table": ctx.const("requant", exact, "int32_t", align=4)}
+    full = (act_min, act_max) == (-128, 127)
+    return {"row": "td_requant_row_s8_fast_full" if full else "td_requant_row_s8_fast", "table": rq_ptr(ctx, table)}
 
 
 def packed_kernels_apply(ctx: LoweringContext) -> bool:
@@ -192,8 +192,8 @@ def is_unpadded_pointwise(geo: dict[str, int]) -> bool:
     return geo["k_h"] == 1 and geo["k_w"] == 1 and not touches_padding(geo)
 
 
-def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, params: str,
-                      folded: np.ndarray, mult: str, shift: str, act: tuple[int, int]) -> None:
+def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor,
+                      fields: dict[str, int], folded: np.ndarray) -> None:
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     n = geo["k_h"] * geo["k_w"] * geo["in_c"]
     rows = w.data.reshape(geo["out_c"], n)
@@ -213,9 +213,12 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, geo["out_c"]), quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
-    rq = requant_struct(ctx, table, mult, shift, *act)
-    ctx.emit(f"td_conv2d_s8_gemm({params}, {ctx.ptr(x)}, {packed}, {ctx.const('folded_bias', folded, 'int32_t')}, "
-             f"{rq}, {ctx.ptr(y)}, {fetch}, {aux});")
+    desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
+        "p": fields, "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
+        "folded_bias": ctx.const("folded_bias", folded, "int32_t"),
+        "rq": requant_fields(op, ctx, w, geo["out_c"], table, fields["act_min"], fields["act_max"]),
+        "fetch": fetch, "aux": aux})
+    ctx.emit(f"td_conv2d_s8_gemm({desc});")
 
 
 @lowering("CONV_2D")
@@ -233,11 +236,11 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
     kinds = (x.dtype, w.dtype, y.dtype)
     if kinds == ("int8", "int8", "int8"):
         mult, shift, q = int8_requant(op, ctx, x, w, y, geo["out_c"])
-        params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
         if folded is not None and packed_kernels_apply(ctx):
-            lower_conv2d_gemm(op, ctx, geo, w, params, folded, mult, shift, (q["act_min"], q["act_max"]))
+            lower_conv2d_gemm(op, ctx, geo, w, {**geo, **q}, folded)
             return
+        params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
         if folded is not None:
             ctx.kernel("conv2d_s8_opt")
             ctx.kernel("requant_row_s8")

@@ -14,14 +14,14 @@ from tinydeploy.aot.ops.conv2d import (
     packed_kernels_apply,
     int8_requant,
     requant_arrays,
-    requant_struct,
+    requant_fields,
     rq_ptr,
     touches_padding,
 )
 from tinydeploy.model.graph import Operator, Tensor
 
 
-def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, params: str,
+def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor,
                        mult: str, shift: str, q: dict[str, int]) -> None:
     """Depth multiplier 1, channels a multiple of 4: the filter packed as [channels / 4][taps][4]."""
     input_offset, act_min, act_max = q["input_offset"], q["act_min"], q["act_max"]
@@ -41,10 +41,12 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
         zp_row = ctx.const("zp_row", np.full(c, -input_offset, np.int8), "int8_t", align=4) \
             if touches_padding(geo) else "NULL"
         bias_arg = bias_ptr(op, ctx, 2, "int32_t") if ctx.has_input(op, 2) else ctx.const("zero_bias", bias, "int32_t")
-        rq = requant_struct(ctx, table, mult, shift, act_min, act_max)
-        ctx.emit(f"td_depthwise_conv2d_s8_3x3({params}, {ctx.ptr(x)}, {filt}, {bias_arg}, {rq}, {ctx.ptr(y)}, "
-                 f"{zp_row});")
+        desc = ctx.struct("op", "td_depthwise_conv2d_s8_3x3_op", {
+            "p": {**geo, **q}, "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": filt, "bias": bias_arg,
+            "rq": requant_fields(op, ctx, w, c, table, act_min, act_max), "zp_row": zp_row})
+        ctx.emit(f"td_depthwise_conv2d_s8_3x3({desc});")
     else:
+        params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         ctx.emit(f"td_depthwise_conv2d_s8_c4({params}, {ctx.ptr(x)}, {filt}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
                  f"{mult}, {shift}, {ctx.ptr(y)}, {rq_ptr(ctx, table)});")
 
@@ -65,11 +67,11 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
     kinds = (x.dtype, w.dtype, y.dtype)
     if kinds == ("int8", "int8", "int8"):
         mult, shift, q = int8_requant(op, ctx, x, w, y, out_c)
-        params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         folded = folded_bias(op, ctx, w, q["input_offset"], 3) if ctx.target.optimized else None
         if packed_kernels_apply(ctx) and geo["depth_multiplier"] == 1 and in_c % 4 == 0:
-            lower_depthwise_c4(op, ctx, geo, w, params, mult, shift, q)
+            lower_depthwise_c4(op, ctx, geo, w, mult, shift, q)
             return
+        params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         if folded is not None:
             ctx.kernel("depthwise_conv2d_s8_opt")
             ctx.kernel("requant_row_s8")
