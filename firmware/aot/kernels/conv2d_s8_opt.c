@@ -184,8 +184,8 @@ static void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int
 }
 
 /* The receptive fields of output pixels q0 and q1 as pieces both pixels share (len a multiple of 4, since
- * in_c is): a whole filter row where both rows lie inside the input (or wholly outside: zp_row), else runs
- * of taps whose validity agrees for both.  A tap outside the input reads zp_row, the input zero point
+ * in_c is): a whole filter row where each pixel's row lies wholly inside the input or wholly outside it
+ * (zp_row), else one piece per tap.  A tap outside the input reads zp_row, the input zero point
  * (x + input_offset = 0: padding contributes nothing, as in the reference).  At most k_h * k_w pieces. */
 int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                              int8_t *zp_row, td_seg2 *seg) {
@@ -201,33 +201,23 @@ int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, 
     full_x[k] = p->dil_w == 1 && in_x0[k] >= 0 && in_x0[k] + p->k_w <= p->in_w;
   }
   for (ky = 0; ky < p->k_h; ++ky) {
-    int32_t y[2], row_ok[2];
+    /* a whole filter row (as one piece) unless a pixel's row is inside the input but cut at its sides */
+    int32_t whole = 1;
+    const int8_t *row[2];
     for (k = 0; k < 2; ++k) {
-      y[k] = in_y0[k] + p->dil_h * ky;
-      row_ok[k] = y[k] >= 0 && y[k] < p->in_h;
+      const int32_t y = in_y0[k] + p->dil_h * ky;
+      row[k] = y >= 0 && y < p->in_h ? in_b[k] + y * p->in_w * c : NULL;
+      whole &= !row[k] || full_x[k];
     }
-    if ((!row_ok[0] || full_x[0]) && (!row_ok[1] || full_x[1])) {
-      seg[nseg].x0 = row_ok[0] ? in_b[0] + (y[0] * p->in_w + in_x0[0]) * c : zp_row;
-      seg[nseg].x1 = row_ok[1] ? in_b[1] + (y[1] * p->in_w + in_x0[1]) * c : zp_row;
-      seg[nseg++].len = p->k_w * c;
-      continue;
-    }
-    for (kx = 0; kx < p->k_w;) {
-      int32_t ok[2], end = kx + 1;
+    for (kx = 0; kx < (whole ? 1 : p->k_w); ++kx, ++nseg) {
+      const int8_t *x[2];
       for (k = 0; k < 2; ++k) {
-        const int32_t x = in_x0[k] + p->dil_w * kx;
-        ok[k] = row_ok[k] && x >= 0 && x < p->in_w;
+        const int32_t in_x = in_x0[k] + p->dil_w * kx;
+        x[k] = row[k] && (whole || (in_x >= 0 && in_x < p->in_w)) ? row[k] + in_x * c : zp_row;
       }
-      while (p->dil_w == 1 && end < p->k_w) { /* extend while both pixels' validity stays the same */
-        const int32_t e0 = row_ok[0] && in_x0[0] + end >= 0 && in_x0[0] + end < p->in_w;
-        const int32_t e1 = row_ok[1] && in_x0[1] + end >= 0 && in_x0[1] + end < p->in_w;
-        if (e0 != ok[0] || e1 != ok[1]) break;
-        ++end;
-      }
-      seg[nseg].x0 = ok[0] ? in_b[0] + (y[0] * p->in_w + in_x0[0] + p->dil_w * kx) * c : zp_row;
-      seg[nseg].x1 = ok[1] ? in_b[1] + (y[1] * p->in_w + in_x0[1] + p->dil_w * kx) * c : zp_row;
-      seg[nseg++].len = (end - kx) * c;
-      kx = end;
+      seg[nseg].x0 = x[0];
+      seg[nseg].x1 = x[1];
+      seg[nseg].len = whole ? p->k_w * c : c;
     }
   }
   return nseg;
