@@ -260,13 +260,18 @@ int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, 
 void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
   /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload
    * every parameter after each output store; locals whose address stays here cannot be aliased */
-  const td_conv2d_s8_params local = op->p;
-  const td_conv2d_s8_params *const p = &local;
+  union { /* the int16 geometry widened in place: a struct of TD_CONV2D_S8_FIELDS int32 fields */
+    td_conv2d_s8_params params;
+    int32_t field[TD_CONV2D_S8_FIELDS];
+  } local;
+  const td_conv2d_s8_params *const p = &local.params;
   const int8_t *const input = op->input, *const packed = op->packed;
   const int32_t *const folded_bias = op->folded_bias;
   const td_requant *const rq = &op->rq;
   int8_t *const output = op->output, *const aux = op->aux;
   const td_conv_fetch fetch = op->fetch;
+  int32_t i;
+  for (i = 0; i < TD_CONV2D_S8_FIELDS; ++i) local.field[i] = op->geom[i];
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
   int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];

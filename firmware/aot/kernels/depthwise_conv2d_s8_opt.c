@@ -271,12 +271,17 @@ TD_INLINE void td_dw9_c4(int32_t *dst, const int32_t *bias, const int8_t *const 
  * "padding contributes nothing" -- and then every channel group runs the same unrolled nine taps. */
 void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_3x3_op *op) {
   /* local copies: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
-  const td_depthwise_conv2d_s8_params local = op->p;
-  const td_depthwise_conv2d_s8_params *const p = &local;
+  union { /* the int16 geometry widened in place: a struct of TD_DEPTHWISE_CONV2D_S8_FIELDS int32 fields */
+    td_depthwise_conv2d_s8_params params;
+    int32_t field[TD_DEPTHWISE_CONV2D_S8_FIELDS];
+  } local;
+  const td_depthwise_conv2d_s8_params *const p = &local.params;
   const int8_t *const input = op->input, *const packed = op->packed, *const zp_row = op->zp_row;
   const int32_t *const bias = op->bias;
   const td_requant *const rq = &op->rq;
   int8_t *const output = op->output;
+  int32_t i;
+  for (i = 0; i < TD_DEPTHWISE_CONV2D_S8_FIELDS; ++i) local.field[i] = op->geom[i];
   const int32_t c = p->in_c;
   const int32_t offset = p->input_offset;
   const uint32_t off2 = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;

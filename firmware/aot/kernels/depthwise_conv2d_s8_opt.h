@@ -33,8 +33,11 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *p, const int
  * padding contributes nothing in the reference); nine unrolled taps per channel group.  bias is never NULL
  * (zeros when the op has none); zp_row is NULL when no window meets the padding; rq: how the layer
  * requantizes (requant_row_s8.h). */
+/* td_depthwise_conv2d_s8_params's 20 fields in their order, as int16 (see conv2d_s8_opt.h) */
+#define TD_DEPTHWISE_CONV2D_S8_FIELDS 20
+
 typedef struct {
-  td_depthwise_conv2d_s8_params p;
+  int16_t geom[TD_DEPTHWISE_CONV2D_S8_FIELDS];
   const int8_t *input;
   int8_t *output;
   const int8_t *packed;

@@ -179,6 +179,22 @@ def requant_fields(op: Operator, ctx: LoweringContext, w: Tensor, channels: int,
     return {"row": "td_requant_row_s8_fast_full" if full else "td_requant_row_s8_fast", "table": rq_ptr(ctx, table)}
 
 
+# The int32 parameter structs' fields in C order (conv2d_s8.h, depthwise_conv2d_s8.h): the optimized
+# kernels' descriptors carry them as int16 (geom16).
+CONV_FIELDS = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
+               "dil_h", "dil_w", "pad_h", "pad_w", "input_offset", "output_offset", "act_min", "act_max")
+DEPTHWISE_FIELDS = CONV_FIELDS[:7] + ("depth_multiplier",) + CONV_FIELDS[7:]
+
+
+def geom16(fields: dict[str, int], order: tuple[str, ...]) -> str | None:
+    """The fields as a C int16 array initializer in `order`, or None when one does not fit in int16 (the
+    layer then keeps the kernels with int32 parameters)."""
+    values = [int(fields[k]) for k in order]
+    if any(not -32768 <= v <= 32767 for v in values):
+        return None
+    return "{" + ", ".join(map(str, values)) + "}"
+
+
 def packed_kernels_apply(ctx: LoweringContext) -> bool:
     """The packed-weight matrix kernels serve cores without Helium (plain C on M0+/M3, SMLAD on M4/M7/M33);
     Helium keeps the vector kernels of *_opt.c."""
@@ -214,7 +230,7 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, geo["out_c"]), quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
     desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
-        "p": fields, "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
+        "geom": geom16(fields, CONV_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
         "folded_bias": ctx.const("folded_bias", folded, "int32_t"),
         "rq": requant_fields(op, ctx, w, geo["out_c"], table, fields["act_min"], fields["act_max"]),
         "fetch": fetch, "aux": aux})
@@ -237,7 +253,7 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
     if kinds == ("int8", "int8", "int8"):
         mult, shift, q = int8_requant(op, ctx, x, w, y, geo["out_c"])
         folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
-        if folded is not None and packed_kernels_apply(ctx):
+        if folded is not None and packed_kernels_apply(ctx) and geom16({**geo, **q}, CONV_FIELDS):
             lower_conv2d_gemm(op, ctx, geo, w, {**geo, **q}, folded)
             return
         params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})

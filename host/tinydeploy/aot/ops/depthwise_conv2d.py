@@ -6,13 +6,15 @@ import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
 from tinydeploy.aot.ops.conv2d import (
+    DEPTHWISE_FIELDS,
     bias_ptr,
     conv_geometry,
-    float_activation,
     fast_requant_table,
+    float_activation,
     folded_bias,
-    packed_kernels_apply,
+    geom16,
     int8_requant,
+    packed_kernels_apply,
     requant_arrays,
     requant_fields,
     rq_ptr,
@@ -35,14 +37,14 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, c), quant_of(y)[1])
     ctx.kernel("depthwise_conv2d_s8_opt")
     filt = ctx.const("packed_filter", packed, "int8_t")
-    if (geo["k_h"], geo["k_w"]) == (3, 3):
+    if (geo["k_h"], geo["k_w"]) == (3, 3) and geom16({**geo, **q}, DEPTHWISE_FIELDS):
         # a tap outside the input reads the zero point (its x + input_offset is 0, as padding must be);
         # the kernel reads four biases at a time: zeros when the op has none
         zp_row = ctx.const("zp_row", np.full(c, -input_offset, np.int8), "int8_t", align=4) \
             if touches_padding(geo) else "NULL"
         bias_arg = bias_ptr(op, ctx, 2, "int32_t") if ctx.has_input(op, 2) else ctx.const("zero_bias", bias, "int32_t")
         desc = ctx.struct("op", "td_depthwise_conv2d_s8_3x3_op", {
-            "p": {**geo, **q}, "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": filt, "bias": bias_arg,
+            "geom": geom16({**geo, **q}, DEPTHWISE_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": filt, "bias": bias_arg,
             "rq": requant_fields(op, ctx, w, c, table, act_min, act_max), "zp_row": zp_row})
         ctx.emit(f"td_depthwise_conv2d_s8_3x3({desc});")
     else:
