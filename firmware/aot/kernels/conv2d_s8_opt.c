@@ -158,7 +158,7 @@ static TD_NO_LIBCALLS void td_put_s8(int8_t *dst, const int8_t *src, int8_t valu
 /* The receptive field of output pixel q (batch-major linear index) as one contiguous row of k_h*k_w*in_c
  * values, zero-padded to a multiple of 4 (the packed filter has zero columns there); positions outside the
  * input hold the input zero point (-input_offset). */
-static void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
+static __attribute__((noinline)) void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
   const int32_t plane = p->out_h * p->out_w;
   const int32_t b = q / plane, rest = q % plane;
   const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
@@ -225,6 +225,15 @@ int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, 
 
 /* ---- the three ways to reach a pixel pair's receptive fields (td_conv_fetch, see the header) ---- */
 
+int32_t td_conv_fetch_rows(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1, int8_t *aux,
+                           td_seg2 *seg) {
+  (void)aux;
+  seg->x0 = input + q0 * p->in_c;
+  seg->x1 = input + q1 * p->in_c;
+  seg->len = p->in_c;
+  return 1;
+}
+
 int32_t td_conv_fetch_pointwise(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                                 int8_t *aux, td_seg2 *seg) {
   const int32_t plane = p->out_h * p->out_w;
@@ -245,10 +254,11 @@ int32_t td_conv_fetch_pointwise(const td_conv2d_s8_params *p, const int8_t *inpu
 int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                              int8_t *aux, td_seg2 *seg) {
   const int32_t n = (p->k_h * p->k_w * p->in_c + 3) & ~3;
-  td_im2col_row(p, input, q0, aux);
-  if (q1 != q0) td_im2col_row(p, input, q1, aux + n);
+  const int32_t rows = q1 != q0 ? 2 : 1;
+  int32_t k;
+  for (k = 0; k < rows; ++k) td_im2col_row(p, input, k ? q1 : q0, aux + k * n);
   seg->x0 = aux;
-  seg->x1 = q1 != q0 ? aux + n : aux;
+  seg->x1 = aux + (rows - 1) * n;
   seg->len = n;
   return 1;
 }

@@ -25,6 +25,7 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  * the reference's "padding contributes nothing".  Two pixels x two output channels per inner step, against
  * `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs (see td_mm2x2_packed_s8).
  * One driver; the generator picks how a pixel pair's receptive fields are reached (only that one links):
+ *   td_conv_fetch_rows (aux NULL): a 1x1 filter, stride 1, no padding: output pixel q reads input row q;
  *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;
  *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; in_c a multiple of 4, k_h * k_w <=
  *     TD_CONV_MAX_PIECES): the receptive fields read in place piece by piece -- no arena scratch;
@@ -38,6 +39,8 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
 
 typedef int32_t (*td_conv_fetch)(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                                  int8_t *aux, td_seg2 *seg);
+int32_t td_conv_fetch_rows(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
+                           int8_t *aux, td_seg2 *seg);
 int32_t td_conv_fetch_pointwise(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                                 int8_t *aux, td_seg2 *seg);
 int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,

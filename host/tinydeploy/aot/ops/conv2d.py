@@ -213,7 +213,9 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     n = geo["k_h"] * geo["k_w"] * geo["in_c"]
     rows = w.data.reshape(geo["out_c"], n)
-    if is_unpadded_pointwise(geo):  # rows read in place
+    if is_unpadded_pointwise(geo) and geo["stride_h"] == geo["stride_w"] == 1:  # output pixel q reads row q
+        fetch, aux = "td_conv_fetch_rows", "NULL"
+    elif is_unpadded_pointwise(geo):  # rows read in place
         fetch, aux = "td_conv_fetch_pointwise", "NULL"
     elif geo["in_c"] % 4 == 0 and geo["k_h"] * geo["k_w"] <= MAX_DIRECT_PIECES:
         # direct: the input read in place piece by piece, taps outside it reading the zero point (no scratch)
