@@ -40,7 +40,7 @@ typedef struct {
   int16_t geom[TD_DEPTHWISE_CONV2D_S8_FIELDS];
   const int8_t *input;
   int8_t *output;
-  const int8_t *packed;
+  const int16_t *packed; /* tinydeploy.aot.ops.depthwise_conv2d.pack_3x3_pairs */
   const int32_t *bias;
   td_requant rq;
   const int8_t *zp_row;

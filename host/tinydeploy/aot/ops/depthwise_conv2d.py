@@ -23,6 +23,17 @@ from tinydeploy.aot.ops.conv2d import (
 from tinydeploy.model.graph import Operator, Tensor
 
 
+def pack_3x3_pairs(weights: np.ndarray) -> np.ndarray:
+    """A 3x3 depthwise filter [9 taps][channels] as td_dw9_c4 reads it: per group of four channels, 36 int16 --
+    for each tap pair (2j, 2j+1) one {w[2j][c], w[2j+1][c]} per channel c0..c3, then tap 8 as {w[8][c0],
+    w[8][c2]}, {w[8][c1], w[8][c3]} (the halves SXTAB16 gives)."""
+    taps, c = weights.shape
+    g = weights.astype(np.int16).reshape(taps, c // 4, 4).transpose(1, 0, 2)  # [group][tap][channel]
+    pairs = g[:, :8, :].reshape(c // 4, 4, 2, 4).transpose(0, 1, 3, 2).reshape(c // 4, 32)  # [j][c][t & 1]
+    last = g[:, 8, :][:, [0, 2, 1, 3]]
+    return np.concatenate([pairs, last], axis=1).reshape(-1)
+
+
 def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor,
                        mult: str, shift: str, q: dict[str, int]) -> None:
     """Depth multiplier 1, channels a multiple of 4: the filter packed as [channels / 4][taps][4]."""
@@ -36,18 +47,19 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
     bound = np.abs(bias) + np.abs(weights.astype(np.int64)).sum(axis=0) * widest
     table = fast_requant_table(bound, *requant_arrays(op, ctx, w, c), quant_of(y)[1])
     ctx.kernel("depthwise_conv2d_s8_opt")
-    filt = ctx.const("packed_filter", packed, "int8_t")
     if (geo["k_h"], geo["k_w"]) == (3, 3) and geom16({**geo, **q}, DEPTHWISE_FIELDS):
         # a tap outside the input reads the zero point (its x + input_offset is 0, as padding must be);
         # the kernel reads four biases at a time: zeros when the op has none
         zp_row = ctx.const("zp_row", np.full(c, -input_offset, np.int8), "int8_t", align=4) \
             if touches_padding(geo) else "NULL"
         bias_arg = bias_ptr(op, ctx, 2, "int32_t") if ctx.has_input(op, 2) else ctx.const("zero_bias", bias, "int32_t")
+        filt = ctx.const("packed_filter", pack_3x3_pairs(weights), "int16_t")
         desc = ctx.struct("op", "td_depthwise_conv2d_s8_3x3_op", {
-            "geom": geom16({**geo, **q}, DEPTHWISE_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": filt, "bias": bias_arg,
-            "rq": requant_fields(op, ctx, w, c, table, act_min, act_max), "zp_row": zp_row})
+            "geom": geom16({**geo, **q}, DEPTHWISE_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y),
+            "packed": filt, "bias": bias_arg, "rq": requant_fields(op, ctx, w, c, table, act_min, act_max), "zp_row": zp_row})
         ctx.emit(f"td_depthwise_conv2d_s8_3x3({desc});")
     else:
+        filt = ctx.const("packed_filter", packed, "int8_t")
         params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         ctx.emit(f"td_depthwise_conv2d_s8_c4({params}, {ctx.ptr(x)}, {filt}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
                  f"{mult}, {shift}, {ctx.ptr(y)}, {rq_ptr(ctx, table)});")
