@@ -206,7 +206,26 @@ def main() -> int:
     missed = [r.model for r in rows if r.path == "optimized" and r.ratio is not None and r.ratio > TARGET_RATIO]
     if missed:
         print(f"above {TARGET_RATIO}x TFLM+CMSIS-NN: {', '.join(missed)}")
+    print_versus_reference(rows)
     return 0
+
+
+def print_versus_reference(rows: list[Row]) -> None:
+    """Optimized against reference kernels, side by side from this run: speed-up, and whether arena and code
+    size are no worse (the issue's condition)."""
+    by_key = {(r.model, r.board, r.path): r for r in rows}
+    lines = []
+    for (model, board, path), opt in by_key.items():
+        ref = by_key.get((model, board, "reference"))
+        if path != "optimized" or ref is None:
+            continue
+        lines.append(f"{model:<17} {board:<9} speed-up {ref.instructions / opt.instructions:5.2f}x   "
+                     f"arena {opt.arena_bytes - ref.arena_bytes:+,} B   code {opt.code_bytes - ref.code_bytes:+,} B "
+                     f"({opt.code_bytes / ref.code_bytes:.3f}x)   stack {opt.stack_bytes - ref.stack_bytes:+,} B   "
+                     f"{'no worse' if opt.arena_bytes <= ref.arena_bytes and opt.code_bytes <= ref.code_bytes else 'WORSE'}")
+    if lines:
+        print("\noptimized vs reference kernels (same run):")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

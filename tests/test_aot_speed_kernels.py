@@ -66,8 +66,11 @@ def _conv_case(c: Cases, rng: np.random.Generator, depthwise: bool) -> None:
     c.outputs.append(y)
 
 
-def _fc_case(c: Cases, rng: np.random.Generator) -> None:
+def _fc_case(c: Cases, rng: np.random.Generator, small: bool = False) -> None:
+    """small: at most 64 x 20 x 3 MACs, under TargetFeatures.small_layer_macs (a classifier head)."""
     depth, units = int(rng.choice([8, 64, 128, int(rng.integers(1, 70))])), int(rng.integers(1, 20))
+    if small:
+        depth = min(depth, 64)
     batches = int(rng.choice([1, 1, 2, 3]))
     in_scale, in_zp = _scale(rng), _zp(rng)
     per_channel = rng.random() < 0.3
@@ -98,6 +101,26 @@ def _model(seed: int, count: int = 12) -> Path:
         else:
             _conv_case(c, rng, depthwise=bool(kind))
     return c.write()
+
+
+def _heads_model(seed: int) -> Path:
+    """One convolution and small FC heads: the heads run on the convolution's GEMM kernel."""
+    rng = np.random.default_rng(seed)
+    c = Cases()
+    _conv_case(c, rng, depthwise=False)
+    for _ in range(8):
+        _fc_case(c, rng, small=True)
+    return c.write()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_small_fc_heads_on_the_gemm_kernel_exact(flavour: str) -> None:
+    path = _heads_model(900)
+    flags = ["-DTD_EMULATE_DSP"] if flavour == "optimized-dsp" else []
+    native = build_native(path, extra_flags=flags)  # the default target: small layers stay small
+    body = native.program.files["model.c"].split("int model_invoke(void)")[1]
+    assert "td_fully_connected" not in body and body.count("td_conv2d_s8_gemm(") == 9
+    assert_bitexact_with_tflm(path, random_inputs(path, 6, seed=9), native=native)
 
 
 def test_pack_pairs_layout() -> None:
@@ -176,11 +199,11 @@ def test_speed_kernels_exact_native(seed: int, flavour: str) -> None:
     assert_bitexact_with_tflm(path, random_inputs(path, 5, seed=seed), optimized=True, native=native)
 
 
-def _build_for(model_path: Path, board, out: Path) -> Path:
+def _build_for(model_path: Path, board, out: Path, small_layer_macs: int | None = 0) -> Path:
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 
-    render_aot(model_path, board, out, small_layer_macs=0)
+    render_aot(model_path, board, out, small_layer_macs=small_layer_macs)
     src = out / "src"
     sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
                + sorted((src / "harness").glob("*.c")))
@@ -190,16 +213,20 @@ def _build_for(model_path: Path, board, out: Path) -> Path:
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("board_id,seed", [("qemu-m4", 0), ("qemu-m4", 1), ("qemu-m4", 2), ("qemu-m33", 3)])
-def test_speed_kernels_exact_on_qemu(board_id: str, seed: int, tmp_path: Path) -> None:
-    """The inline-assembly SMLAD / SMMULR paths (ARMv7E-M on the M4, ARMv8-M Mainline on the M33)."""
+@pytest.mark.parametrize("board_id,seed", [("qemu-m4", 0), ("qemu-m4", 1), ("qemu-m4", 2), ("qemu-m33", 3),
+                                            ("qemu-m4", "heads")])
+def test_speed_kernels_exact_on_qemu(board_id: str, seed: int | str, tmp_path: Path) -> None:
+    """The inline-assembly SMLAD / SMMULR paths (ARMv7E-M on the M4, ARMv8-M Mainline on the M33); "heads":
+    small FC layers on the GEMM kernel, as the default target lowers them."""
     from tinydeploy.boards import get_board
     from tinydeploy.flash.qemu import QemuRunner
     from tinydeploy.link import DeviceLink
 
     board = get_board(board_id)
-    path = _model(800 + seed)
-    elf = _build_for(path, board, tmp_path / "fw")
+    heads = seed == "heads"
+    path = _heads_model(901) if heads else _model(800 + int(seed))
+    elf = _build_for(path, board, tmp_path / "fw", small_layer_macs=None if heads else 0)
+    seed = 4 if heads else int(seed)
     samples = 3
     batches = random_inputs(path, samples, seed=seed)
     expected = tflm_outputs(path, batches)

@@ -6,10 +6,13 @@ import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
 from tinydeploy.aot.ops.conv2d import (
+    CONV_FIELDS,
     bias_ptr,
     fast_requant_table,
     float_activation,
     folded_bias,
+    geom16,
+    lower_conv2d_gemm,
     packed_kernels_apply,
     pack_rows,
     rq_ptr,
@@ -28,6 +31,12 @@ def _largest_fc_macs(ctx: LoweringContext) -> int:
             x, w = ctx.model.tensors[op.inputs[0]], ctx.model.tensors[op.inputs[1]]
             best = max(best, int(np.prod(x.shape)) * (w.shape[0] if len(w.shape) == 2 else 0))
     return best
+
+
+def _gemm_linked(ctx: LoweringContext) -> bool:
+    """Whether the model's convolutions run on td_conv2d_s8_gemm (int8 CONV_2D on a core without Helium)."""
+    return packed_kernels_apply(ctx) and any(
+        op.opcode == "CONV_2D" and ctx.model.tensors[op.inputs[0]].dtype == "int8" for op in ctx.model.operators)
 
 
 def _emit_optimized(op: Operator, ctx: LoweringContext, params: str, w, folded: np.ndarray, mult, shift,
@@ -91,11 +100,20 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
             lo, hi = activation_range_s8(act, out_scale, out_zp)
         except ValueError:
             raise ctx.unsupported(op, f"fused activation {act}") from None
+        worth_it = _largest_fc_macs(ctx) > ctx.target.small_layer_macs
+        if ctx.target.optimized and filter_zp == 0 and not worth_it and _gemm_linked(ctx):
+            folded = folded_bias(op, ctx, w, -in_zp, 0)
+            geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
+                   "k_h": 1, "k_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_h": 0, "pad_w": 0}
+            fields = {**geo, "input_offset": -in_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi}
+            if folded is not None and geom16(fields, CONV_FIELDS):
+                # a small head as a 1x1 convolution on the GEMM kernel the model links anyway: no FC code
+                lower_conv2d_gemm(op, ctx, geo, w, fields, folded)
+                return
         params = ctx.struct("params", "td_fully_connected_s8_params", {
             "batches": batches, "depth": depth, "out_c": out_c, "input_offset": -in_zp,
             "filter_offset": -filter_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi,
             "per_channel": int(per_channel)})
-        worth_it = _largest_fc_macs(ctx) > ctx.target.small_layer_macs
         folded = (folded_bias(op, ctx, w, -in_zp, 0)
                   if ctx.target.optimized and filter_zp == 0 and worth_it else None)
         if folded is not None:
