@@ -34,8 +34,8 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
     if y.size == 0:
         return
     kind = "avg_pool" if op.opcode == "AVERAGE_POOL_2D" else "max_pool"
-    if (kind, x.dtype, ctx.target.optimized, oh, ow, ph, pw) == ("avg_pool", "int8", True, 1, 1, 0, 0):
-        # one window from the corner, inside the input (fh <= ih, fw <= iw as VALID/no padding implies)
+    if (kind, x.dtype, ctx.target.optimized, oh, ow, ph, pw, fw) == ("avg_pool", "int8", True, 1, 1, 0, 0, iw):
+        # one window from the corner, as wide as the input (fh <= ih as VALID/no padding implies)
         _global_average_s8(op, ctx, {"batches": n, "in_h": ih, "in_w": iw, "channels": c, "filter_h": fh,
                                      "filter_w": fw})
         return
@@ -67,7 +67,7 @@ def _global_average_s8(op: Operator, ctx: LoweringContext, geom: dict[str, int])
     if abs(sx - sy) > 1e-6 or zx != zy:
         raise ctx.unsupported(op, "int8 pooling needs the same input and output quantization (as TFLM)")
     lo, hi = int8_range(op, ctx, y)
-    if geom["filter_h"] > geom["in_h"] or geom["filter_w"] > geom["in_w"]:
+    if geom["filter_h"] > geom["in_h"] or geom["filter_w"] != geom["in_w"]:
         raise ctx.unsupported(op, f"a {geom['filter_h']}x{geom['filter_w']} window without padding over a "
                                   f"{geom['in_h']}x{geom['in_w']} input")
     ctx.kernel("avg_pool_s8_opt")
