@@ -133,26 +133,14 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *params, const int8_t *input, co
 
 /* ---- td_conv2d_s8_gemm: pixels x packed filters (see the header) ---- */
 
-/* len bytes copied from src, or len copies of value when src is NULL, a word at a time (the runs are a
- * filter row or one tap's channels: a few to a few hundred bytes, where a library call costs more than the
- * copy; GCC would turn these loops back into calls without the attribute). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define TD_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define TD_NO_LIBCALLS
-#endif
-
-static TD_NO_LIBCALLS void td_put_s8(int8_t *dst, const int8_t *src, int8_t value, int32_t len) {
-  const uint32_t fill = 0x01010101u * (uint8_t)value;
-  for (; len >= 4; len -= 4, dst += 4) {
-    uint32_t v = fill;
-    if (src) {
-      memcpy(&v, src, 4);
-      src += 4;
-    }
-    memcpy(dst, &v, 4);
+/* len bytes copied from src, or len copies of value when src is NULL: the C library's block copy and fill,
+ * which the firmware links anyway (the runs are a filter row or one tap's channels of a first layer). */
+static void td_put_s8(int8_t *dst, const int8_t *src, int8_t value, int32_t len) {
+  if (src) {
+    memcpy(dst, src, (size_t)len);
+  } else {
+    memset(dst, value, (size_t)len);
   }
-  for (; len > 0; --len) *dst++ = src ? *src++ : value;
 }
 
 /* The receptive field of output pixel q (batch-major linear index) as one contiguous row of k_h*k_w*in_c
