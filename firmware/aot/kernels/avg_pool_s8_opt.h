@@ -1,9 +1,9 @@
 /* avg_pool_s8_opt.h - int8 AVERAGE_POOL_2D with a single output pixel whose window starts at the input's
  * corner without padding and spans its width (the global average that ends most CNNs, or its VALID variant
- * that drops the last rows, as DS-CNN's), bit-exact with avg_pool.c's td_avg_pool_s8 (TFLM's reference): per channel the sum of the
- * window's filter_h x filter_w pixels, divided by their number rounding half away from zero, clamped to
- * [act_min, act_max].  The generator picks it where it applies: a fraction of the general kernel's code and
- * none of its window arithmetic. */
+ * that drops the last rows, as DS-CNN's), bit-exact with avg_pool.c's td_avg_pool_s8 (TFLM's reference):
+ * per channel the sum of the window's filter_h x filter_w pixels, divided by their number rounding half
+ * away from zero, clamped to [act_min, act_max].  The generator picks it where it applies: a fraction of
+ * the general kernel's code and none of its window arithmetic. */
 #ifndef TD_AVG_POOL_S8_OPT_H
 #define TD_AVG_POOL_S8_OPT_H
 

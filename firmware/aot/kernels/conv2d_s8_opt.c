@@ -146,7 +146,8 @@ static void td_put_s8(int8_t *dst, const int8_t *src, int8_t value, int32_t len)
 /* The receptive field of output pixel q (batch-major linear index) as one contiguous row of k_h*k_w*in_c
  * values, zero-padded to a multiple of 4 (the packed filter has zero columns there); positions outside the
  * input hold the input zero point (-input_offset). */
-static __attribute__((noinline)) void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *row) {
+static __attribute__((noinline)) void td_im2col_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
+                                                     int8_t *row) {
   const int32_t plane = p->out_h * p->out_w;
   const int32_t b = q / plane, rest = q % plane;
   const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
@@ -268,8 +269,7 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
   const td_requant *const rq = &op->rq;
   int8_t *const output = op->output, *const aux = op->aux;
   const td_conv_fetch fetch = op->fetch;
-  int32_t i;
-  for (i = 0; i < TD_CONV2D_S8_FIELDS; ++i) local.field[i] = op->geom[i];
+  td_widen_geom(local.field, op->geom, TD_CONV2D_S8_FIELDS);
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
   int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];

@@ -48,11 +48,11 @@ int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, 
 int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                              int8_t *aux, td_seg2 *seg);
 
-/* One layer, everything constant in one struct in flash: the call site is a single pointer. */
 /* td_conv2d_s8_params's 19 fields in their order, as int16 (the generator checks they fit): half the
  * flash per layer; the kernel widens them once per call. */
 #define TD_CONV2D_S8_FIELDS 19
 
+/* One layer, everything constant in one struct in flash: the call site is a single pointer. */
 typedef struct {
   int16_t geom[TD_CONV2D_S8_FIELDS];
   const int8_t *input;

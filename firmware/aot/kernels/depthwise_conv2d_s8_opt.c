@@ -298,8 +298,7 @@ void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_3x3_op *op) {
   const int32_t *const bias = op->bias;
   const td_requant *const rq = &op->rq;
   int8_t *const output = op->output;
-  int32_t i;
-  for (i = 0; i < TD_DEPTHWISE_CONV2D_S8_FIELDS; ++i) local.field[i] = op->geom[i];
+  td_widen_geom(local.field, op->geom, TD_DEPTHWISE_CONV2D_S8_FIELDS);
   const int32_t c = p->in_c;
   const int32_t offset = p->input_offset;
   const uint32_t off2 = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;

@@ -29,8 +29,7 @@ void td_fully_connected_s8_packed4(const td_fully_connected_s8_params *params, c
         const int32_t *r = p->per_channel ? rq + 3 * oc : rq;
         const int32_t step = p->per_channel ? 3 : 0;
         for (k = 0; k < count; ++k, r += step) {
-          const int32_t high = td_high_mul_fast(acc[k], r[0]);
-          out[oc + k] = (int8_t)td_clamp_i32((high + (high >> 31) + r[2]) >> r[1], lo, hi);
+          out[oc + k] = (int8_t)td_clamp_i32(td_requant_table(acc[k], r), lo, hi);
         }
       } else {
         for (k = 0; k < count; ++k) {
@@ -59,8 +58,7 @@ void td_fully_connected_s8_packed4_fast(const td_fully_connected_s8_params *para
       memcpy(acc, folded_bias + oc, sizeof acc);
       td_mv1x4_packed8_s8(input, packed + oc * n, n, acc);
       for (k = 0; k < count; ++k, r += step) {
-        const int32_t high = td_high_mul_fast(acc[k], r[0]);
-        *output++ = (int8_t)td_clamp_i32((high + (high >> 31) + r[2]) >> r[1], p->act_min, p->act_max);
+        *output++ = (int8_t)td_clamp_i32(td_requant_table(acc[k], r), p->act_min, p->act_max);
       }
     }
   }

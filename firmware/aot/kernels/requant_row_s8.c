@@ -16,10 +16,7 @@ void td_requant_row_s8_fast(const int32_t *acc, int32_t n, const td_requant *rq,
   const int32_t *t = rq->table + 3 * c0;
   int32_t i;
   (void)out_offset; /* folded into the table */
-  for (i = 0; i < n; ++i, t += 3) {
-    const int32_t high = td_high_mul_fast(acc[i], t[0]);
-    out[i] = (int8_t)td_clamp_i32((high + (high >> 31) + t[2]) >> t[1], lo, hi);
-  }
+  for (i = 0; i < n; ++i, t += 3) out[i] = (int8_t)td_clamp_i32(td_requant_table(acc[i], t), lo, hi);
 }
 
 void td_requant_row_s8_fast_full(const int32_t *acc, int32_t n, const td_requant *rq, int32_t c0,
@@ -30,8 +27,7 @@ void td_requant_row_s8_fast_full(const int32_t *acc, int32_t n, const td_requant
   (void)lo; /* -128 */
   (void)hi; /* 127 */
   for (i = 0; i < n; ++i, t += 3) {
-    const int32_t high = td_high_mul_fast(acc[i], t[0]);
-    const int32_t v = (high + (high >> 31) + t[2]) >> t[1];
+    const int32_t v = td_requant_table(acc[i], t);
 #if defined(TD_HAVE_ACLE)
     out[i] = (int8_t)__ssat(v, 8);
 #else

@@ -164,57 +164,15 @@ TD_INLINE void td_dot2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w0
 
 /* A 2x2 block against weights packed offline for an output-channel pair (tinydeploy.aot.ops.conv2d
  * .pack_pairs): for each 4-value chunk k < n & ~3, four bytes of row 0 then four of row 1; then the n % 4
- * tail of row 0, then of row 1.  One moving weight pointer frees the registers the DSP loop needs:
- * acc[2 * i + j] += xi . wj, the two inputs x0 and x1 read in place (any distance apart). */
+ * tail of row 0, then of row 1.  acc[2 * i + j] += xi . wj, the two inputs x0 and x1 read in place (any
+ * distance apart).  The portable form (plain C, or the DSP algorithm with its instructions emulated in C)
+ * of what td_mm2x2_segs_s8 runs as inline assembly on cores with the DSP extension. */
 TD_INLINE void td_mm2x2_packed_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
                                   int32_t acc[4]) {
   const int32_t n4 = n & ~3;
   int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
   int32_t i;
-#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
-  if (n4 > 0) {
-    /* 4 values of 2 inputs x 2 weight rows per step, 20 instructions per 16 MACs + 2 per loop turn (two
-     * steps per turn), everything in registers (14 of them: the asm names each) */
-    const int8_t *pa = x0;
-    const int8_t *pw = w;
-    const int8_t *const end = x0 + (n & ~7);
-    const int32_t dx = (int32_t)(x1 - x0);
-    uint32_t X0, X1, T, U, W, V;
-#define TD_MM2X2_STEP                                 \
-  "ldr %[X1], [%[pa], %[dx]]\n\t"                      \
-  "ldr %[X0], [%[pa]], #4\n\t"                         \
-  "sxtb16 %[T], %[X0], ror #8\n\t"                     \
-  "sxtb16 %[X0], %[X0]\n\t"                            \
-  "sxtb16 %[U], %[X1], ror #8\n\t"                     \
-  "sxtb16 %[X1], %[X1]\n\t"                            \
-  "ldr %[W], [%[pw], #4]\n\t"                          \
-  "sxtb16 %[V], %[W]\n\t"                              \
-  "smlad %[a01], %[X0], %[V], %[a01]\n\t"              \
-  "smlad %[a11], %[X1], %[V], %[a11]\n\t"              \
-  "sxtb16 %[W], %[W], ror #8\n\t"                      \
-  "smlad %[a01], %[T], %[W], %[a01]\n\t"               \
-  "smlad %[a11], %[U], %[W], %[a11]\n\t"               \
-  "ldr %[W], [%[pw]], #8\n\t"                          \
-  "sxtb16 %[V], %[W]\n\t"                              \
-  "smlad %[a00], %[X0], %[V], %[a00]\n\t"              \
-  "smlad %[a10], %[X1], %[V], %[a10]\n\t"              \
-  "sxtb16 %[W], %[W], ror #8\n\t"                      \
-  "smlad %[a00], %[T], %[W], %[a00]\n\t"               \
-  "smlad %[a10], %[U], %[W], %[a10]\n\t"
-#define TD_MM2X2_OPERANDS                                                                                       \
-  : [pa] "+r"(pa), [pw] "+r"(pw), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),           \
-    [X0] "=&r"(X0), [X1] "=&r"(X1), [T] "=&r"(T), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)                    \
-  : [dx] "r"(dx), [end] "r"(end)                                                                              \
-  : "cc", "memory"
-    if (pa != end) {
-      __asm__ volatile("1:\n\t" TD_MM2X2_STEP TD_MM2X2_STEP "cmp %[pa], %[end]\n\t"
-                       "bne 1b\n\t" TD_MM2X2_OPERANDS);
-    }
-    if (n & 4) __asm__ volatile(TD_MM2X2_STEP TD_MM2X2_OPERANDS);
-#undef TD_MM2X2_STEP
-#undef TD_MM2X2_OPERANDS
-  }
-#elif defined(TD_DOT_DSP)
+#if defined(TD_DOT_DSP)
   for (i = 0; i < n4; i += 4) {
     const uint32_t va = td_load4(x0 + i), vb = td_load4(x1 + i);
     const uint32_t v0 = td_load4(w + 2 * i), v1 = td_load4(w + 2 * i + 4);
@@ -275,6 +233,8 @@ TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *
     const int8_t *const end = pa + (seg->len & ~7);
     const int32_t dx = (int32_t)(seg->x1 - seg->x0);
     uint32_t X0, X1, T, U, W, V;
+    /* 4 values of 2 inputs x 2 weight rows per step, 20 instructions per 16 MACs + 2 per loop turn (two
+     * steps per turn), everything in registers (14 of them: the asm names each) */
 #define TD_MM2X2_STEP                                 \
   "ldr %[X1], [%[pa], %[dx]]\n\t"                      \
   "ldr %[X0], [%[pa]], #4\n\t"                         \
@@ -589,6 +549,21 @@ TD_INLINE int8_t td_requant_fast_s8(int32_t acc, int32_t mult, int32_t shift, in
                                     int32_t hi) {
   acc = td_requant_mul_fast(acc, mult, shift) + out_offset;
   return (int8_t)td_clamp_i32(acc, lo, hi);
+}
+
+/* td_requant_fast_s8 with the generator's table entry t = {mult, e, 2^(e-1) + out_offset * 2^e}
+ * (tinydeploy.aot.ops.conv2d.fast_requant_table), before the clamp: adding a multiple of 2^e before the
+ * floor shift adds out_offset after it, and the table is only emitted when no sum can overflow. */
+TD_INLINE int32_t td_requant_table(int32_t acc, const int32_t *t) {
+  const int32_t high = td_high_mul_fast(acc, t[0]);
+  return (high + (high >> 31) + t[2]) >> t[1];
+}
+
+/* A layer descriptor's int16 geometry widened into the kernel's int32 parameter fields (conv2d_s8_opt.h,
+ * depthwise_conv2d_s8_opt.h: the descriptors store the parameter structs' fields in order, as int16). */
+TD_INLINE void td_widen_geom(int32_t *field, const int16_t *geom, int32_t n) {
+  int32_t i;
+  for (i = 0; i < n; ++i) field[i] = geom[i];
 }
 
 /* td_requant and its loops (requant_row_s8.c): the block requantization the optimized matrix kernels share. */
