@@ -164,7 +164,7 @@ def rq_ptr(ctx: LoweringContext, table: np.ndarray | None) -> str:
     return "NULL" if table is None else ctx.const("requant", table, "int32_t", align=4)
 
 
-def requant_fields(op: Operator, ctx: LoweringContext, w: Tensor, channels: int, table: np.ndarray | None,
+def requant_fields(ctx: LoweringContext, mult: np.ndarray, shift: np.ndarray, table: np.ndarray | None,
                    act_min: int, act_max: int) -> dict[str, str]:
     """A td_requant (requant_row_s8.h) naming the one requantization loop this layer needs, so the firmware
     links only the loops its layers use: the fast table where the generator proved it, with a single
@@ -172,7 +172,6 @@ def requant_fields(op: Operator, ctx: LoweringContext, w: Tensor, channels: int,
     per channel)."""
     ctx.kernel("requant_row_s8")
     if table is None:
-        mult, shift = requant_arrays(op, ctx, w, channels)
         exact = np.stack([mult, shift], axis=1).reshape(-1).astype(np.int32)
         return {"row": "td_requant_row_s8_exact", "table": ctx.const("requant", exact, "int32_t", align=4)}
     full = (act_min, act_max) == (-128, 127)
@@ -229,12 +228,13 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     packed = ctx.const("packed_filter", pack_pairs(rows), "int8_t")
     rows = rows.astype(np.int64)
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
-    table = fast_requant_table(bound, *requant_arrays(op, ctx, w, geo["out_c"]), quant_of(y)[1])
+    mult, shift = requant_arrays(op, ctx, w, geo["out_c"])
+    table = fast_requant_table(bound, mult, shift, quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
     desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
         "geom": geom16(fields, CONV_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
         "folded_bias": ctx.const("folded_bias", folded, "int32_t"),
-        "rq": requant_fields(op, ctx, w, geo["out_c"], table, fields["act_min"], fields["act_max"]),
+        "rq": requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"]),
         "fetch": fetch, "aux": aux})
     ctx.emit(f"td_conv2d_s8_gemm({desc});")
 
@@ -261,7 +261,6 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
         params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})
         if folded is not None:
             ctx.kernel("conv2d_s8_opt")
-            ctx.kernel("requant_row_s8")
             border_bias = bias_ptr(op, ctx, 2, "int32_t") if touches_padding(geo) else "NULL"
             ctx.emit(f"td_conv2d_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {border_bias}, "
                      f"{ctx.const('folded_bias', folded, 'int32_t')}, {mult}, {shift}, {ctx.ptr(y)});")

@@ -41,13 +41,14 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     c, taps = geo["out_c"], geo["k_h"] * geo["k_w"]
     weights = w.data.reshape(taps, c)
-    packed = weights.reshape(taps, c // 4, 4).transpose(1, 0, 2).reshape(-1)
     bias = ctx.input(op, 2).data.astype(np.int64).reshape(-1) if ctx.has_input(op, 2) else np.zeros(c, np.int64)
     widest = max(abs(-128 + input_offset), abs(127 + input_offset))
     bound = np.abs(bias) + np.abs(weights.astype(np.int64)).sum(axis=0) * widest
-    table = fast_requant_table(bound, *requant_arrays(op, ctx, w, c), quant_of(y)[1])
+    mult_values, shift_values = requant_arrays(op, ctx, w, c)
+    table = fast_requant_table(bound, mult_values, shift_values, quant_of(y)[1])
     ctx.kernel("depthwise_conv2d_s8_opt")
-    if (geo["k_h"], geo["k_w"]) == (3, 3) and geom16({**geo, **q}, DEPTHWISE_FIELDS):
+    geom = geom16({**geo, **q}, DEPTHWISE_FIELDS) if (geo["k_h"], geo["k_w"]) == (3, 3) else None
+    if geom:
         # a tap outside the input reads the zero point (its x + input_offset is 0, as padding must be);
         # the kernel reads four biases at a time: zeros when the op has none
         zp_row = ctx.const("zp_row", np.full(c, -input_offset, np.int8), "int8_t", align=4) \
@@ -55,10 +56,11 @@ def lower_depthwise_c4(op: Operator, ctx: LoweringContext, geo: dict[str, int], 
         bias_arg = bias_ptr(op, ctx, 2, "int32_t") if ctx.has_input(op, 2) else ctx.const("zero_bias", bias, "int32_t")
         filt = ctx.const("packed_filter", pack_3x3_pairs(weights), "int16_t")
         desc = ctx.struct("op", "td_depthwise_conv2d_s8_3x3_op", {
-            "geom": geom16({**geo, **q}, DEPTHWISE_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y),
-            "packed": filt, "bias": bias_arg, "rq": requant_fields(op, ctx, w, c, table, act_min, act_max), "zp_row": zp_row})
+            "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": filt, "bias": bias_arg,
+            "rq": requant_fields(ctx, mult_values, shift_values, table, act_min, act_max), "zp_row": zp_row})
         ctx.emit(f"td_depthwise_conv2d_s8_3x3({desc});")
     else:
+        packed = weights.reshape(taps, c // 4, 4).transpose(1, 0, 2).reshape(-1)  # [group][tap][4]
         filt = ctx.const("packed_filter", packed, "int8_t")
         params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         ctx.emit(f"td_depthwise_conv2d_s8_c4({params}, {ctx.ptr(x)}, {filt}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
@@ -88,7 +90,6 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
         params = ctx.struct("params", "td_depthwise_conv2d_s8_params", {**geo, **q})
         if folded is not None:
             ctx.kernel("depthwise_conv2d_s8_opt")
-            ctx.kernel("requant_row_s8")
             ctx.emit(f"td_depthwise_conv2d_s8_opt({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, "
                      f"{bias_ptr(op, ctx, 2, 'int32_t') if touches_padding(geo) else 'NULL'}, "
                      f"{ctx.const('folded_bias', folded, 'int32_t')}, "

@@ -34,15 +34,6 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
     if y.size == 0:
         return
     kind = "avg_pool" if op.opcode == "AVERAGE_POOL_2D" else "max_pool"
-    if (kind, x.dtype, ctx.target.optimized, oh, ow, ph, pw, fw) == ("avg_pool", "int8", True, 1, 1, 0, 0, iw):
-        # one window from the corner, as wide as the input (fh <= ih as VALID/no padding implies)
-        _global_average_s8(op, ctx, {"batches": n, "in_h": ih, "in_w": iw, "channels": c, "filter_h": fh,
-                                     "filter_w": fw})
-        return
-    ctx.kernel("avg_pool")  # avg_pool.h declares the geometry both pools share
-    if kind == "max_pool":
-        ctx.kernel("max_pool")
-    geom = ", ".join(str(v) for v in (n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw))
     if x.dtype == "float32":
         lo, hi = float_range(op, ctx)
         suffix = "f32"
@@ -51,25 +42,22 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
         (sx, zx), (sy, zy) = scale_zp(x), scale_zp(y)
         if abs(sx - sy) > 1e-6 or zx != zy:
             raise ctx.unsupported(op, "int8 pooling needs the same input and output quantization (as TFLM)")
-        lo, hi = (str(v) for v in int8_range(op, ctx, y))
+        lo, hi = int8_range(op, ctx, y)
         suffix = "s8"
+    if (kind, suffix, ctx.target.optimized, oh, ow, ph, pw, fw) == ("avg_pool", "s8", True, 1, 1, 0, 0, iw):
+        # one window from the corner, as wide as the input (no padding and one output row imply fh <= ih):
+        # the single-window kernel
+        ctx.kernel("avg_pool_s8_opt")
+        params = ctx.struct("params", "td_global_pool_s8_params", {
+            "batches": n, "in_h": ih, "in_w": iw, "channels": c, "filter_h": fh, "filter_w": fw,
+            "act_min": lo, "act_max": hi})
+        ctx.emit(f"td_global_avg_pool_s8({params}, {ctx.ptr(x)}, {ctx.ptr(y)});")
+        return
+    ctx.kernel("avg_pool")  # avg_pool.h declares the geometry both pools share
+    if kind == "max_pool":
+        ctx.kernel("max_pool")
+    geom = ", ".join(str(v) for v in (n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw))
     ctx.emit("{\n"
              f"  static const td_pool_geom geom = {{{geom}}};\n"
              f"  td_{kind}_{suffix}({ctx.ptr(x)}, {ctx.ptr(y)}, &geom, {lo}, {hi});\n"
              "}")
-
-
-def _global_average_s8(op: Operator, ctx: LoweringContext, geom: dict[str, int]) -> None:
-    """One window from the input's corner, no padding: the global average kernel."""
-    x, y = ctx.input(op, 0), ctx.output(op, 0)
-    check_quantized(op, ctx, x, y)
-    (sx, zx), (sy, zy) = scale_zp(x), scale_zp(y)
-    if abs(sx - sy) > 1e-6 or zx != zy:
-        raise ctx.unsupported(op, "int8 pooling needs the same input and output quantization (as TFLM)")
-    lo, hi = int8_range(op, ctx, y)
-    if geom["filter_h"] > geom["in_h"] or geom["filter_w"] != geom["in_w"]:
-        raise ctx.unsupported(op, f"a {geom['filter_h']}x{geom['filter_w']} window without padding over a "
-                                  f"{geom['in_h']}x{geom['in_w']} input")
-    ctx.kernel("avg_pool_s8_opt")
-    params = ctx.struct("params", "td_global_pool_s8_params", {**geom, "act_min": lo, "act_max": hi})
-    ctx.emit(f"td_global_avg_pool_s8({params}, {ctx.ptr(x)}, {ctx.ptr(y)});")
