@@ -57,3 +57,28 @@ const td_tensor_spec *td_output_spec(int i) {
 void *td_input_data(int i) { return model_input(i); }
 const void *td_output_data(int i) { return model_output(i); }
 int td_runtime_invoke(void) { return model_invoke(); }
+
+#ifdef TD_LAYERS
+/* ---- the layers extension (td_layers.h) over model.h's layer table ---- */
+#include "td_layers.h"
+
+static uint32_t td_ticks[MODEL_NUM_LAYERS > 0 ? MODEL_NUM_LAYERS : 1];
+static td_layer td_layer_view; /* the harness reads one layer at a time */
+
+int td_layer_count(void) { return MODEL_NUM_LAYERS; }
+
+const td_layer *td_layer_at(int i) {
+  if (i < 0 || i >= MODEL_NUM_LAYERS) return NULL;
+  td_layer_view.op = model_layers[i].op;
+  td_layer_view.tensor = model_layers[i].tensor;
+  td_layer_view.bytes = model_layers[i].bytes;
+  return &td_layer_view;
+}
+
+const void *td_layer_data(int i) { return model_layer_data(i); }
+uint32_t *td_layer_ticks(void) { return td_ticks; }
+int td_layers_can_stop(void) { return 1; }
+
+void model_layer_begin(void) { td_layer_begin(); }
+int model_layer_done(int k) { return td_layer_done(k); }
+#endif

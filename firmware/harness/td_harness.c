@@ -10,6 +10,9 @@
 #include "td_platform.h"
 #include "td_protocol.h"
 #include "td_runtime.h"
+#ifdef TD_LAYERS
+#include "td_layers.h"
+#endif
 
 #if TD_RX_BUF < 64 || TD_TX_BUF < 128
 #error "TD_RX_BUF must be >= 64 and TD_TX_BUF >= 128 bytes"
@@ -48,6 +51,15 @@ static void put_u32(uint8_t *p, uint32_t v) {
 static uint32_t get_u32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
+
+#ifdef TD_LAYERS
+static void put_u16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+static uint32_t get_u16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+#endif
 
 /* ---- sending -------------------------------------------------------------------------------------- */
 
@@ -201,6 +213,10 @@ static uint32_t gather_output(uint32_t offset, uint8_t *out, uint32_t len) {
   return copied;
 }
 
+#ifdef TD_LAYERS
+static void layers_forget(void);
+#endif
+
 /* Store one input chunk; returns 0, or sends the error reply and returns -1. */
 static int take_input(uint8_t seq, const uint8_t *payload, size_t len) {
   if (len < 4u) {
@@ -217,10 +233,146 @@ static int take_input(uint8_t seq, const uint8_t *payload, size_t len) {
     reply_error(seq, TD_E_BAD_LENGTH, input_total, "input chunk beyond the input tensors");
     return -1;
   }
+#ifdef TD_LAYERS
+  layers_forget(); /* input bytes share the arena with intermediate tensors */
+#endif
   scatter_input(offset, payload + 4, n);
   input_received += n;
   return 0;
 }
+
+/* ---- layers extension (-DTD_LAYERS): per-layer ticks, stop after a layer, read its output ------------ */
+
+#ifdef TD_LAYERS
+/* Data bytes one LAYER_OUT frame carries (its payload is layer u16 + offset u32 + data). */
+#define LAYER_DATA_MAX (TD_TX_BUF - TD_FRAME_OVERHEAD - 6u)
+#define LAYERS_HEAD 7u /* version u8, flags u8, count u16, first u16, n u8 */
+
+static int profile_armed;                    /* PROFILE received: the next INVOKE is profiled */
+static uint32_t profile_stop = TD_LAYER_ALL; /* ... and stops after this layer */
+static int profiling;                        /* inside a profiled invoke */
+static int layers_timed;                     /* the ticks are from the last invoke, which was profiled */
+static long layer_ready = -1;                /* the layer whose output the arena still holds, -1: none */
+static uint32_t layer_mark;
+
+static uint32_t layer_count(void) {
+  int n = td_layer_count();
+  return n < 0 ? 0u : (uint32_t)n > 0xFFFEu ? 0xFFFEu : (uint32_t)n;
+}
+
+static void layers_forget(void) { layer_ready = -1; }
+
+void td_layer_begin(void) {
+  if (profiling) layer_mark = td_counter_now();
+}
+
+int td_layer_done(int i) {
+  if (!profiling) return 0;
+  uint32_t now = td_counter_now();
+  uint32_t *ticks = td_layer_ticks();
+  if (ticks && i >= 0 && (uint32_t)i < layer_count()) ticks[i] = now - layer_mark;
+  if ((uint32_t)i == profile_stop && td_layers_can_stop()) {
+    layer_ready = i;
+    return 1;
+  }
+  layer_mark = td_counter_now(); /* the harness's own bookkeeping is nobody's layer */
+  return 0;
+}
+
+/* Before an invoke: a PROFILE request arms exactly one invoke. */
+static void layers_before_invoke(void) {
+  profiling = profile_armed;
+  profile_armed = 0;
+  layers_timed = 0;
+  layer_ready = -1;
+  uint32_t *ticks = td_layer_ticks();
+  if (profiling && ticks) memset(ticks, 0, layer_count() * sizeof *ticks);
+}
+
+static void layers_after_invoke(void) {
+  layers_timed = profiling;
+  profiling = 0;
+  profile_stop = TD_LAYER_ALL;
+}
+
+static void handle_layers(uint8_t seq, const uint8_t *payload, size_t len) {
+  if (len != 2u) {
+    reply_error(seq, TD_E_BAD_LENGTH, (uint32_t)len, "LAYERS payload must be first u16");
+    return;
+  }
+  uint32_t count = layer_count(), first = get_u16(payload);
+  if (first > count) {
+    reply_error(seq, TD_E_BAD_LENGTH, count, "LAYERS beyond the last layer");
+    return;
+  }
+  uint32_t n = count - first, room = (TD_TX_BUF - TD_FRAME_OVERHEAD - LAYERS_HEAD) / TD_LAYER_ENTRY;
+  if (n > room) n = room;
+  if (n > 255u) n = 255u;
+  uint8_t *p = reply_begin(TD_T_LAYERS_R, seq);
+  p[0] = TD_LAYERS_VERSION;
+  p[1] = (uint8_t)((layers_timed ? TD_LAYERS_F_TIMED : 0u) | (td_layers_can_stop() ? TD_LAYERS_F_OUTPUTS : 0u));
+  put_u16(p + 2, count);
+  put_u16(p + 4, first);
+  p[6] = (uint8_t)n;
+  const uint32_t *ticks = td_layer_ticks();
+  uint8_t *e = p + LAYERS_HEAD;
+  for (uint32_t k = 0; k < n; k++, e += TD_LAYER_ENTRY) {
+    const td_layer *layer = td_layer_at((int)(first + k));
+    put_u16(e, layer ? layer->op : 0xFFFFu);
+    put_u16(e + 2, layer ? layer->tensor : 0xFFFFu);
+    put_u32(e + 4, layer ? layer->bytes : 0u);
+    put_u32(e + 8, ticks ? ticks[first + k] : 0u);
+  }
+  reply_send(LAYERS_HEAD + n * TD_LAYER_ENTRY);
+}
+
+static void handle_profile(uint8_t seq, const uint8_t *payload, size_t len) {
+  if (len != 2u) {
+    reply_error(seq, TD_E_BAD_LENGTH, (uint32_t)len, "PROFILE payload must be stop_after u16");
+    return;
+  }
+  uint32_t stop = get_u16(payload);
+  if (stop != TD_LAYER_ALL && stop >= layer_count()) {
+    reply_error(seq, TD_E_BAD_LENGTH, layer_count(), "PROFILE stop_after beyond the last layer");
+    return;
+  }
+  profile_armed = 1;
+  profile_stop = stop;
+  reply_begin(TD_T_ACK, seq);
+  reply_send(0);
+}
+
+static void handle_read_layer(uint8_t seq, const uint8_t *payload, size_t len) {
+  if (len != 8u) {
+    reply_error(seq, TD_E_BAD_LENGTH, (uint32_t)len, "READ_LAYER payload must be layer u16, offset u32, length u16");
+    return;
+  }
+  uint32_t index = get_u16(payload), offset = get_u32(payload + 2), want = get_u16(payload + 6);
+  const td_layer *layer = index < layer_count() ? td_layer_at((int)index) : NULL;
+  if (!layer) {
+    reply_error(seq, TD_E_BAD_LENGTH, layer_count(), "READ_LAYER of no such layer");
+    return;
+  }
+  if ((long)index != layer_ready) {
+    reply_error(seq, TD_E_NOT_READY, (uint32_t)layer_ready,
+                "layer output not held: send PROFILE(layer) and INVOKE first");
+    return;
+  }
+  if (offset > layer->bytes) {
+    reply_error(seq, TD_E_BAD_LENGTH, layer->bytes, "READ_LAYER beyond the layer's output");
+    return;
+  }
+  if (want > LAYER_DATA_MAX) want = LAYER_DATA_MAX;
+  if (want > layer->bytes - offset) want = layer->bytes - offset;
+  const uint8_t *data = (const uint8_t *)td_layer_data((int)index);
+  if (!data) want = 0;
+  uint8_t *p = reply_begin(TD_T_LAYER_OUT, seq);
+  put_u16(p, index);
+  put_u32(p + 2, offset);
+  if (want) memcpy(p + 6, data + offset, want);
+  reply_send(6u + want);
+}
+#endif /* TD_LAYERS */
 
 static void handle_invoke(uint8_t seq, const uint8_t *payload, size_t len) {
   if (len && take_input(seq, payload, len) != 0) return;
@@ -229,10 +381,16 @@ static void handle_invoke(uint8_t seq, const uint8_t *payload, size_t len) {
     return;
   }
   input_received = 0; /* the next inference sends its input again */
+#ifdef TD_LAYERS
+  layers_before_invoke();
+#endif
   td_stack_paint();
   uint32_t t0 = td_counter_now();
   int status = td_runtime_invoke();
   uint32_t elapsed = td_counter_now() - t0; /* modulo 2^32 */
+#ifdef TD_LAYERS
+  layers_after_invoke();
+#endif
   uint32_t stack = td_stack_used();
   if (status != 0) {
     reply_error(seq, TD_E_INVOKE, (uint32_t)status, td_runtime_error());
@@ -308,6 +466,17 @@ void td_harness_handle(uint8_t *encoded, size_t n) {
     case TD_T_READ:
       handle_read(seq, payload, payload_len);
       break;
+#ifdef TD_LAYERS
+    case TD_T_LAYERS:
+      handle_layers(seq, payload, payload_len);
+      break;
+    case TD_T_PROFILE:
+      handle_profile(seq, payload, payload_len);
+      break;
+    case TD_T_READ_LAYER:
+      handle_read_layer(seq, payload, payload_len);
+      break;
+#endif
     default:
       reply_error(seq, TD_E_UNKNOWN_TYPE, type, "unknown frame type");
       break;

@@ -38,5 +38,20 @@
 #define TD_E_INCOMPLETE 7u   /* INVOKE before all input bytes arrived; detail = bytes received */
 #define TD_E_RUNTIME 8u      /* td_runtime_init failed; detail = its status */
 #define TD_E_INVOKE 9u       /* td_runtime_invoke failed; detail = its status */
+#define TD_E_NOT_READY 10u   /* READ_LAYER of a layer whose output the last invoke did not leave readable */
+
+/* The layers extension (docs/protocol.md "Layers"), compiled in with -DTD_LAYERS.  It adds requests and
+ * changes none: firmware without it answers them ERROR UNKNOWN_TYPE, a host without it never sends them.
+ * TD_LAYERS_VERSION numbers the extension's own payload layouts (LAYERS_R carries it). */
+#define TD_LAYERS_VERSION 1
+#define TD_T_LAYERS 0x05u     /* (first u16)                          -> TD_T_LAYERS_R */
+#define TD_T_PROFILE 0x06u    /* (stop_after u16, 0xFFFF: run all)    -> TD_T_ACK; arms the next INVOKE */
+#define TD_T_READ_LAYER 0x07u /* (layer u16, offset u32, length u16)  -> TD_T_LAYER_OUT */
+#define TD_T_LAYERS_R 0x85u   /* (version u8, flags u8, count u16, first u16, n u8, n x entry) */
+#define TD_T_LAYER_OUT 0x87u  /* (layer u16, offset u32, data...) */
+#define TD_LAYERS_F_TIMED 0x01u   /* the entries' ticks are from the last profiled invoke */
+#define TD_LAYERS_F_OUTPUTS 0x02u /* the runtime stops after PROFILE's layer: its output can be read */
+#define TD_LAYER_ENTRY 12u        /* op u16, tensor u16, bytes u32, ticks u32 */
+#define TD_LAYER_ALL 0xFFFFu
 
 #endif /* TD_PROTOCOL_H */

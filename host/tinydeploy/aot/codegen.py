@@ -414,9 +414,24 @@ def _c_comment(text: str) -> str:
     return text.replace("*/", "* /")
 
 
+def _layers(model: Model, ctx: _Context, plan: MemoryPlan) -> list[dict[str, object]]:
+    """The layers -DTD_LAYERS firmware reports (per-layer profiling, layer outputs): each op that runs, in
+    order, with its first output tensor in the arena."""
+    layers: list[dict[str, object]] = []
+    for op in ctx.ops:
+        outs = [t for t in model.operators[op.index].outputs if t >= 0 and t in plan.offsets]
+        if outs:
+            t = model.tensors[outs[0]]
+            layers.append({"k": len(layers), "op": op.index, "tensor": t.index, "bytes": t.nbytes,
+                           "offset": f"TD_OFF_T{t.index}",
+                           "comment": _c_comment(f"#{op.index} {op.opcode} -> '{t.name}'")})
+    return layers
+
+
 def _render(model: Model, ctx: _Context, plan: MemoryPlan, folded: FoldResult, inputs: list[TensorInfo],
             outputs: list[TensorInfo]) -> dict[str, str]:
-    used = sorted(ctx.arena_tensors | set(model.inputs) | set(model.outputs))
+    layers = _layers(model, ctx, plan)
+    used = sorted(ctx.arena_tensors | set(model.inputs) | set(model.outputs) | {int(l["tensor"]) for l in layers})
     offsets = [
         {"name": f"TD_OFF_T{t}", "offset": plan.offsets[t],
          "comment": _c_comment(f"'{model.tensors[t].name}' {model.tensors[t].dtype}{list(model.tensors[t].shape)} "
@@ -459,6 +474,8 @@ def _render(model: Model, ctx: _Context, plan: MemoryPlan, folded: FoldResult, i
         "dead": [f"#{i} {model.operators[i].opcode}" for i in folded.dead],
         "plan_table": _c_comment(plan.table()).split("\n"),
         "weights_bytes": sum(c.nbytes for c in ctx.consts),
+        "layers": layers,
+        "layer_of": {layer["op"]: layer for layer in layers},
     }
     env = _env()
     return {name: env.get_template(f"{name}.j2").render(**values) for name in ("model.h", "model.c")}
