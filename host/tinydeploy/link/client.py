@@ -15,6 +15,7 @@ import random
 import struct
 import time
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 
@@ -39,6 +40,9 @@ class LinkStats:
     timeouts: int = 0
     reboots: int = 0  # device resets noticed and recovered from
     payload_bytes: int = 0  # tensor bytes moved (inputs sent + outputs received)
+
+
+T = TypeVar("T")
 
 
 class DeviceReset(Exception):
@@ -107,11 +111,7 @@ class DeviceLink:
     def hello(self) -> DeviceInfo:
         """Ask the device who it is; the first answer is kept in `.info`."""
         frame = self._request(P.HELLO, b"", hello=True)
-        try:
-            info = P.parse_hello(frame.payload)
-        except (ValueError, IndexError, struct.error) as err:
-            raise LinkError(f"{self.url}: unreadable HELLO reply: {err}",
-                            hint="is this tinydeploy firmware of the same version as the host tool?") from err
+        info = self._parsed(frame, P.parse_hello)
         if info.runtime_status != 0:
             raise UserError(f"firmware on {self.url}: runtime init failed: {info.runtime_error}",
                             hint="rebuild the firmware with a larger arena, or check the model")
@@ -167,19 +167,19 @@ class DeviceLink:
         result = self._request(P.INVOKE, P.OFFSET.pack(offset) + data[offset:], timeout=self._invoke_wait())
         if self.stats.retries == retries_before:  # a clean round trip: a fair measure of the inference time
             self._slowest_invoke = max(time.monotonic() - started, self._slowest_invoke or 0.0)
-        if len(result.payload) < P.RESULT_HEAD.size:
-            raise LinkError(f"{self.url}: RESULT frame too short")
-        ticks, stack, total = P.RESULT_HEAD.unpack_from(result.payload)
-        out = bytearray(result.payload[P.RESULT_HEAD.size :])
+        ticks, stack, total, first = self._parsed(result, P.parse_result)
+        out = bytearray(first)
+        if len(out) > total:
+            raise LinkError(f"{self.url}: RESULT carries {len(out)} output bytes of the {total} it announces")
         if total != info.output_bytes:
             raise LinkError(f"{self.url}: device reports {total} output bytes, HELLO said {info.output_bytes}")
         while len(out) < total:
             want = min(total - len(out), info.max_output_chunk, 0xFFFF)
             reply = self._request(P.READ, P.READ_REQ.pack(len(out), want))
-            (at,) = P.OFFSET.unpack_from(reply.payload)
-            piece = reply.payload[4:]
-            if at != len(out) or not piece:
-                raise LinkError(f"{self.url}: OUTPUT at offset {at} with {len(piece)} bytes, asked {len(out)}")
+            at, piece = self._parsed(reply, P.parse_output)
+            if at != len(out) or not piece or len(piece) > want:
+                raise LinkError(f"{self.url}: OUTPUT at offset {at} with {len(piece)} bytes, asked {want} bytes "
+                                f"at {len(out)}")
             out += piece
         self.stats.payload_bytes += len(data) + total
         return InferResult(self._split_outputs(bytes(out), info), ticks * max(1, info.counter_scale),
@@ -253,7 +253,7 @@ class DeviceLink:
                     continue
                 raise DeviceReset()
             if frame.type == P.ERROR:
-                error = P.parse_error(frame.payload)
+                error = self._parsed(frame, P.parse_error)
                 if error.code in P.NAK_CODES:
                     return f"device NAK: {error.describe()}"
                 if frame.seq != seq:
@@ -264,6 +264,17 @@ class DeviceLink:
             if frame.seq == seq and frame.type == expect:
                 return frame
             # Anything else is a duplicate or stale reply (e.g. to a request we already retried).
+
+    def _parsed(self, frame: Frame, parse: Callable[[bytes], T]) -> T:
+        """parse(frame.payload), a LinkError naming the frame and what is wrong with it when it is malformed:
+        its CRC was valid, so resending would bring the same bytes back."""
+        try:
+            return parse(frame.payload)
+        except (ValueError, struct.error) as err:
+            raise LinkError(f"{self.url}: malformed {frame.name} frame (seq {frame.seq}, {len(frame.payload)} "
+                            f"payload bytes): {err}",
+                            hint="host and firmware disagree about the protocol: rebuild the firmware with "
+                                 "this version of tinydeploy") from None
 
     def _device_error(self, error: DeviceError) -> UserError:
         if error.code == P.E_INVOKE:

@@ -207,36 +207,59 @@ class DeviceInfo:
         return (self.board, self.runtime, self.model_sha256, self.inputs, self.outputs)
 
 
+class _Reader:
+    """Reads a payload field by field; ValueError naming the frame, the field and the bytes missing when the
+    payload ends early (a valid CRC does not make a payload well formed: another firmware version, a bug)."""
+
+    def __init__(self, frame: str, payload: bytes) -> None:
+        self.frame, self.payload, self.pos = frame, payload, 0
+
+    def take(self, size: int, field: str) -> bytes:
+        if self.pos + size > len(self.payload):
+            raise ValueError(f"{self.frame} payload of {len(self.payload)} bytes ends inside {field} "
+                             f"(needs {self.pos + size} bytes)")
+        data = self.payload[self.pos : self.pos + size]
+        self.pos += size
+        return data
+
+    def unpack(self, layout: struct.Struct | str, field: str) -> tuple:
+        layout = layout if isinstance(layout, struct.Struct) else struct.Struct(layout)
+        return layout.unpack(self.take(layout.size, field))
+
+    def string(self, field: str) -> str:
+        (n,) = self.take(1, f"the length of {field}")
+        return printable(self.take(n, field).decode("utf-8", "replace"))
+
+
+def printable(text: str) -> str:
+    """Device text made safe for a one-line message: control characters shown as escapes."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def parse_hello(payload: bytes) -> DeviceInfo:
     """Decode a HELLO_R payload; ValueError when it is malformed or of another protocol version."""
     if not payload or payload[0] != PROTOCOL_VERSION:
         got = payload[0] if payload else None
         raise ValueError(f"protocol version {got}, this host speaks {PROTOCOL_VERSION}")
-    if len(payload) < HELLO_HEAD.size:
-        raise ValueError("HELLO reply too short")
-    (version, status, max_in, max_out, clock, scale, arena, arena_used, sha) = HELLO_HEAD.unpack_from(payload)
-    pos = HELLO_HEAD.size
-    strings = []
-    for _ in range(4):
-        n = payload[pos]
-        strings.append(payload[pos + 1 : pos + 1 + n].decode("utf-8", "replace"))
-        pos += 1 + n
-    board, runtime, unit, error = strings
-    n_in, n_out = payload[pos], payload[pos + 1]
-    pos += 2
+    reader = _Reader("HELLO_R", payload)
+    (version, status, max_in, max_out, clock, scale, arena, arena_used, sha) = reader.unpack(HELLO_HEAD, "its header")
+    board, runtime, unit, error = (reader.string(name) for name in ("board", "runtime", "counter_unit",
+                                                                    "runtime_error"))
+    n_in, n_out = reader.unpack("<BB", "the tensor counts")
     specs = []
-    for _ in range(n_in + n_out):
-        dtype_code, ndims = payload[pos], payload[pos + 1]
-        pos += 2
-        dims = struct.unpack_from(f"<{ndims}i", payload, pos)
-        pos += 4 * ndims
-        tscale, zp, nbytes = struct.unpack_from("<fiI", payload, pos)
-        pos += 12
+    for k in range(n_in + n_out):
+        what = f"tensor spec {k}"
+        dtype_code, ndims = reader.unpack("<BB", what)
+        dims = reader.unpack(f"<{ndims}i", what)
+        tscale, zp, nbytes = reader.unpack("<fiI", what)
         if dtype_code not in DTYPES:
             raise ValueError(f"unknown tensor dtype code {dtype_code}")
+        dtype = np.dtype(DTYPES[dtype_code])
+        if any(d < 0 for d in dims) or nbytes != int(np.prod(dims, dtype=np.int64)) * dtype.itemsize:
+            raise ValueError(f"{what}: {dtype.name}{list(dims)} does not take the {nbytes} bytes it announces")
         specs.append(TensorSpec(np.dtype(DTYPES[dtype_code]), tuple(dims), float(tscale), zp, nbytes))
-    if pos != len(payload):
-        raise ValueError("HELLO reply has trailing bytes")
+    if reader.pos != len(payload):
+        raise ValueError(f"HELLO_R payload has {len(payload) - reader.pos} trailing bytes")
     return DeviceInfo(
         protocol_version=version, board=board, runtime=runtime, model_sha256=sha.hex(),
         inputs=tuple(specs[:n_in]), outputs=tuple(specs[n_in:]), arena_bytes=arena,
@@ -256,7 +279,18 @@ class DeviceError:
 
 
 def parse_error(payload: bytes) -> DeviceError:
-    if len(payload) < ERROR_HEAD.size:
-        return DeviceError(E_BAD_FRAME, 0, "short ERROR frame")
-    code, detail = ERROR_HEAD.unpack_from(payload)
-    return DeviceError(code, detail, payload[ERROR_HEAD.size :].decode("utf-8", "replace"))
+    """Decode an ERROR payload; ValueError when it is shorter than its code and detail."""
+    code, detail = _Reader("ERROR", payload).unpack(ERROR_HEAD, "its code and detail")
+    return DeviceError(code, detail, printable(payload[ERROR_HEAD.size :].decode("utf-8", "replace")))
+
+
+def parse_result(payload: bytes) -> tuple[int, int, int, bytes]:
+    """Decode a RESULT payload: (latency ticks, stack bytes, output total bytes, first output bytes)."""
+    ticks, stack, total = _Reader("RESULT", payload).unpack(RESULT_HEAD, "its latency/stack/total head")
+    return ticks, stack, total, payload[RESULT_HEAD.size :]
+
+
+def parse_output(payload: bytes) -> tuple[int, bytes]:
+    """Decode an OUTPUT payload: (offset, data)."""
+    (offset,) = _Reader("OUTPUT", payload).unpack(OFFSET, "its offset")
+    return offset, payload[OFFSET.size :]
