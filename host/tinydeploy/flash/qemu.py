@@ -35,7 +35,7 @@ from typing import IO, Sequence
 from tinydeploy.boards import Board
 from tinydeploy.errors import LinkError, ToolMissingError, UserError
 from tinydeploy.flash.firmware import resolve_board
-from tinydeploy.procs import stop_group
+from tinydeploy.procs import spawn_group, stop_group
 
 QEMU = "qemu-system-arm"
 RENODE = "renode"
@@ -151,13 +151,10 @@ class ProcessRunner:
 
     def _spawn(self, cmd: list[str]) -> None:
         self._output = _OutputCollector()
-        self._proc = subprocess.Popen(
-            _die_with_parent(cmd),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop the child ourselves
-        )
+        # Its own process group (procs.spawn_group): a Ctrl-C in the terminal reaches us, not it, and we
+        # stop the group ourselves (on leaving the with-block, or the CLI's procs.stop_all()).
+        self._proc = spawn_group(_die_with_parent(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
         assert self._proc.stdout is not None
         self._output.follow(self._proc.stdout)
 
