@@ -49,6 +49,10 @@ class DeviceReset(Exception):
     """Internal: the device was reset (or lost its state) in the middle of an inference."""
 
 
+class UnsupportedRequest(LinkError):
+    """The firmware does not know a request type (e.g. the layers extension in a build without it)."""
+
+
 class DeviceLink:
     def __init__(self, transport: Transport, *, timeout: float = 2.0, invoke_timeout: float = 60.0,
                  max_retries: int = 8, max_resets: int = 3) -> None:
@@ -135,6 +139,61 @@ class DeviceLink:
                 self._resync()
         raise LinkError(f"{self.url}: the device reset {self.stats.reboots} times during one inference",
                         hint="it probably crashes on this input: check the arena size and the stack")
+
+    # ---- the layers extension (firmware built with -DTD_LAYERS; docs/protocol.md "Layers") --------
+
+    def layers(self) -> P.LayersPage:
+        """Every layer the firmware reports, with its ticks from the last profiled invoke (one page holding
+        all entries).  UnsupportedRequest when the firmware was built without the extension."""
+        pages = [self._layers_page(0)]
+        while pages[0].count > pages[0].first + sum(len(p.entries) for p in pages):
+            got = sum(len(p.entries) for p in pages)
+            page = self._layers_page(got)
+            if not page.entries:
+                raise LinkError(f"{self.url}: LAYERS page at {got} is empty, {page.count} layers announced")
+            pages.append(page)
+        head = pages[0]
+        entries = tuple(e for p in pages for e in p.entries)
+        return P.LayersPage(head.version, head.flags, head.count, 0, entries)
+
+    def profile_next(self, stop_after: int | None = None) -> None:
+        """Arm the next inference: time each layer, and stop after layer `stop_after` (None: run all)."""
+        self._layers_request(P.PROFILE, P.PROFILE_REQ.pack(P.LAYER_ALL if stop_after is None else stop_after))
+
+    def read_layer(self, layer: int, nbytes: int) -> bytes:
+        """The output bytes of `layer`, which the last inference (armed with profile_next(layer)) stopped
+        after; read in chunks no larger than the device's frames."""
+        info = self._require_info()
+        out = bytearray()
+        while len(out) < nbytes:
+            want = min(nbytes - len(out), info.max_output_chunk, 0xFFFF)
+            reply = self._layers_request(P.READ_LAYER, P.READ_LAYER_REQ.pack(layer, len(out), want))
+            if len(reply.payload) < P.LAYER_OUT_HEAD.size:
+                raise LinkError(f"{self.url}: LAYER_OUT frame of {len(reply.payload)} bytes is too short")
+            index, at = P.LAYER_OUT_HEAD.unpack_from(reply.payload)
+            piece = reply.payload[P.LAYER_OUT_HEAD.size :]
+            if index != layer or at != len(out) or not piece:
+                raise LinkError(f"{self.url}: LAYER_OUT of layer {index} at offset {at} with {len(piece)} bytes, "
+                                f"asked layer {layer} at {len(out)}")
+            out += piece
+        return bytes(out[:nbytes])
+
+    def _layers_page(self, first: int) -> P.LayersPage:
+        reply = self._layers_request(P.LAYERS, P.LAYERS_REQ.pack(first))
+        try:
+            return P.parse_layers(reply.payload)
+        except ValueError as err:
+            raise LinkError(f"{self.url}: unreadable LAYERS reply: {err}",
+                            hint="rebuild the firmware with this version of tinydeploy") from err
+
+    def _layers_request(self, ftype: int, payload: bytes) -> Frame:
+        try:
+            return self._request(ftype, payload)
+        except DeviceReset:
+            self.stats.reboots += 1
+            self._resync()
+            raise LinkError(f"{self.url}: the device reset during a {P.TYPE_NAMES[ftype]} request",
+                            hint="it may crash on this model: check the arena size and the stack") from None
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -281,6 +340,10 @@ class DeviceLink:
             return LinkError(f"{self.url}: inference failed on the device: {error.describe()}")
         if error.code == P.E_RUNTIME:
             return UserError(f"firmware on {self.url}: runtime init failed: {error.message}")
+        if error.code == P.E_UNKNOWN_TYPE:
+            name = P.TYPE_NAMES.get(error.detail, f"type 0x{error.detail:02x}")
+            return UnsupportedRequest(f"the firmware on {self.url} does not know the {name} request",
+                                      hint="it was built without that feature (or by an older tinydeploy): rebuild it")
         return LinkError(f"{self.url}: device rejected a request: {error.describe()}",
                          hint="host and firmware disagree about the protocol: rebuild the firmware")
 

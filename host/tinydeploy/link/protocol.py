@@ -21,15 +21,24 @@ OVERHEAD = HEADER + CRC
 HELLO, INPUT, INVOKE, READ = 0x01, 0x02, 0x03, 0x04
 HELLO_R, ACK, RESULT, OUTPUT = 0x81, 0x82, 0x83, 0x84
 BOOT, ERROR = 0xB0, 0xEE
-REPLY_TO = {HELLO: HELLO_R, INPUT: ACK, INVOKE: RESULT, READ: OUTPUT}
+# The layers extension (firmware built with -DTD_LAYERS; docs/protocol.md "Layers").
+LAYERS, PROFILE, READ_LAYER = 0x05, 0x06, 0x07
+LAYERS_R, LAYER_OUT = 0x85, 0x87
+LAYERS_VERSION = 1
+LAYER_ALL = 0xFFFF  # PROFILE: run every layer
+LAYERS_F_TIMED, LAYERS_F_OUTPUTS = 0x01, 0x02
+REPLY_TO = {HELLO: HELLO_R, INPUT: ACK, INVOKE: RESULT, READ: OUTPUT,
+            LAYERS: LAYERS_R, PROFILE: ACK, READ_LAYER: LAYER_OUT}
 TYPE_NAMES = {
     HELLO: "HELLO", INPUT: "INPUT", INVOKE: "INVOKE", READ: "READ", HELLO_R: "HELLO_R", ACK: "ACK",
     RESULT: "RESULT", OUTPUT: "OUTPUT", BOOT: "BOOT", ERROR: "ERROR",
+    LAYERS: "LAYERS", PROFILE: "PROFILE", READ_LAYER: "READ_LAYER", LAYERS_R: "LAYERS_R", LAYER_OUT: "LAYER_OUT",
 }
 
 # Error codes.  NAKs answer a frame the device could not read: resend it.
 E_BAD_CRC, E_BAD_FRAME, E_OVERFLOW = 1, 2, 3
 E_UNKNOWN_TYPE, E_OUT_OF_ORDER, E_BAD_LENGTH, E_INCOMPLETE, E_RUNTIME, E_INVOKE = 4, 5, 6, 7, 8, 9
+E_NOT_READY = 10  # READ_LAYER of a layer whose output the last invoke did not leave in place
 NAK_CODES = frozenset({E_BAD_CRC, E_BAD_FRAME, E_OVERFLOW})
 # The device no longer holds the input this inference sent: it was reset (or served another host).
 LOST_STATE_CODES = frozenset({E_OUT_OF_ORDER, E_INCOMPLETE})
@@ -37,6 +46,7 @@ ERROR_NAMES = {
     E_BAD_CRC: "bad CRC", E_BAD_FRAME: "bad frame", E_OVERFLOW: "frame overflow",
     E_UNKNOWN_TYPE: "unknown frame type", E_OUT_OF_ORDER: "out of order", E_BAD_LENGTH: "bad length",
     E_INCOMPLETE: "incomplete input", E_RUNTIME: "runtime init failed", E_INVOKE: "invoke failed",
+    E_NOT_READY: "layer output not held",
 }
 
 # td_dtype (TFLite TensorType numbering) -> numpy dtype.
@@ -47,6 +57,12 @@ OFFSET = struct.Struct("<I")
 READ_REQ = struct.Struct("<IH")
 ERROR_HEAD = struct.Struct("<BI")
 HELLO_HEAD = struct.Struct("<BiIIIIII32s")
+LAYERS_REQ = struct.Struct("<H")  # first layer of the page
+PROFILE_REQ = struct.Struct("<H")  # stop after this layer (LAYER_ALL: run all)
+READ_LAYER_REQ = struct.Struct("<HIH")  # layer, offset, length
+LAYERS_HEAD = struct.Struct("<BBHHB")  # version, flags, count, first, n
+LAYER_ENTRY = struct.Struct("<HHII")  # op, tensor, bytes, ticks
+LAYER_OUT_HEAD = struct.Struct("<HI")  # layer, offset
 
 
 def crc32(data: bytes) -> int:
@@ -294,3 +310,49 @@ def parse_output(payload: bytes) -> tuple[int, bytes]:
     """Decode an OUTPUT payload: (offset, data)."""
     (offset,) = _Reader("OUTPUT", payload).unpack(OFFSET, "its offset")
     return offset, payload[OFFSET.size :]
+
+
+# ---- the layers extension -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One layer (an operator the runtime runs) as the device reports it."""
+
+    op: int  # operator index in the .tflite
+    tensor: int  # its first output tensor
+    nbytes: int
+    ticks: int  # counter ticks in the last profiled invoke (0: not run or not profiled)
+
+
+@dataclass(frozen=True)
+class LayersPage:
+    version: int
+    flags: int
+    count: int  # layers in all
+    first: int
+    entries: tuple[LayerEntry, ...]
+
+    @property
+    def timed(self) -> bool:
+        return bool(self.flags & LAYERS_F_TIMED)
+
+    @property
+    def outputs(self) -> bool:
+        return bool(self.flags & LAYERS_F_OUTPUTS)
+
+
+def parse_layers(payload: bytes) -> LayersPage:
+    """Decode a LAYERS_R payload; ValueError when malformed or of a layers version this host does not speak."""
+    if len(payload) < LAYERS_HEAD.size:
+        raise ValueError(f"LAYERS reply of {len(payload)} bytes is shorter than its header")
+    version, flags, count, first, n = LAYERS_HEAD.unpack_from(payload)
+    if version != LAYERS_VERSION:
+        raise ValueError(f"layers extension version {version}, this host speaks {LAYERS_VERSION}")
+    if len(payload) != LAYERS_HEAD.size + n * LAYER_ENTRY.size:
+        raise ValueError(f"LAYERS reply announces {n} entries in {len(payload)} bytes")
+    if first + n > count:
+        raise ValueError(f"LAYERS reply entries {first}..{first + n} beyond its {count} layers")
+    entries = tuple(LayerEntry(*LAYER_ENTRY.unpack_from(payload, LAYERS_HEAD.size + k * LAYER_ENTRY.size))
+                    for k in range(n))
+    return LayersPage(version, flags, count, first, entries)

@@ -51,8 +51,9 @@ def target_features(board: Board, *, optimized: bool = True, small_layer_macs: i
 
 
 def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool = True,
-               small_layer_macs: int | None = None) -> RenderResult:
-    """Generate the model's C for the board's CPU and write the PlatformIO project to out_dir."""
+               small_layer_macs: int | None = None, layers: bool = False) -> RenderResult:
+    """Generate the model's C for the board's CPU and write the PlatformIO project to out_dir; `layers`
+    builds in per-layer profiling and layer outputs (-DTD_LAYERS, docs/protocol.md "Layers")."""
     model = load_model(model_path)
     program = generate(model, target_features(board, optimized=optimized, small_layer_macs=small_layer_macs))
     files = project_files(program)
@@ -65,7 +66,7 @@ def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool
         runtime="aot",
         files=files,
         include_dirs=[".", KERNEL_SUBDIR],
-        defines={"TD_HARNESS_NO_MAIN": ""} if arduino else {},
+        defines={**({"TD_HARNESS_NO_MAIN": ""} if arduino else {}), **({"TD_LAYERS": ""} if layers else {})},
         build_flags=list(AOT_BUILD_FLAGS),
         model_sha256=model.sha256,
     )
