@@ -1,0 +1,17 @@
+/* maximum.h - MAXIMUM with N-D broadcasting (int8, int16, int32, float32), as TFLite Micro computes it:
+ * a plain comparison of the stored values (TFLM does not requantize; the converter gives inputs and output
+ * one quantization). */
+#ifndef TD_MAXIMUM_H
+#define TD_MAXIMUM_H
+
+#include <stdint.h>
+
+#include "add.h" /* td_bcast6 */
+
+/* out may alias a non-broadcast input. */
+void td_maximum_s8(const int8_t *a, const int8_t *b, int8_t *out, const td_bcast6 *bc);
+void td_maximum_s16(const int16_t *a, const int16_t *b, int16_t *out, const td_bcast6 *bc);
+void td_maximum_i32(const int32_t *a, const int32_t *b, int32_t *out, const td_bcast6 *bc);
+void td_maximum_f32(const float *a, const float *b, float *out, const td_bcast6 *bc);
+
+#endif /* TD_MAXIMUM_H */
