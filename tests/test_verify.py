@@ -78,7 +78,7 @@ def test_verify_passes_and_reports_everything(exact_exe, inputs, tmp_path):
                               float_model=FLOAT_MODEL, progress=False)
     report.check()
     assert report.passed and report.n_inputs == 8
-    assert report.fidelity["tflm"] == {"compared": 8, "exact_match_rate": 1.0, "mismatches": 0,
+    assert report.fidelity["tflm"] == {"compared": 8, "exact_match_rate": 1.0, "bit_exact_rate": 1.0, "mismatches": 0,
                                        "mismatched_samples": [], "max_abs_diff_lsb": 0}
     assert report.fidelity["litert"]["max_abs_error"] == 0.0
     assert 0 < report.fidelity["float"]["max_abs_error"] <= 0.5 * 0.0079 + 1e-6  # half an LSB of rounding
@@ -160,7 +160,30 @@ def test_cli_writes_the_partial_report_when_the_link_dies(exact_exe, inputs, tmp
     out = tmp_path / "partial.json"
     with FakeDevice(exact_exe, {"TD_FAULT_MUTE_AFTER": "6000"}) as dev:
         status = cli.main(["verify", "--board", "native", "--port", dev.url, "--model", str(MODEL), "--inputs",
-                           str(inputs), "--timeout", "0.2", "--report", str(out)])
+                           str(inputs), "--timeout", "0.2", "--report", str(out),
+                           "--save-outputs", str(tmp_path / "partial.npz")])
     assert status == LinkError.exit_code
     data = json.loads(out.read_text())
     assert data["complete"] is False and 0 < data["n_inputs"] < 12
+    saved = np.load(tmp_path / "partial.npz")  # what was measured before the link died, kept
+    assert not bool(saved["complete"]) and int(saved["n_inputs"]) == data["n_inputs"]
+    assert len(saved["device_0"]) == len(saved["tflm_0"]) == len(saved["input_0"]) == data["n_inputs"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_device_arena_is_held_against_the_host_estimate(exact_exe, inputs):
+    """The fake firmware reports a 4096 B arena of which it used 1234 B."""
+    def run(estimate):
+        with FakeDevice(exact_exe) as dev, DeviceLink.open(dev.url, timeout=1.0) as link:
+            return verify_model(link, MODEL, inputs, board="native", n=2, progress=False, litert=False,
+                                arena_estimate=estimate)
+
+    ok = run(1300)
+    assert ok.passed and ok.memory["arena_estimate_bytes"] == 1300 and ok.memory["arena_used_bytes"] == 1234
+    assert ok.memory["arena_bytes"] == 4096
+    low = run(1000)  # the device needed more than the host estimated: a failed check that says so
+    assert [c.name for c in low.failed_checks] == ["memory.arena_used_bytes"]
+    with pytest.raises(CheckFailed, match="the device used 1,234 B of its 4,096 B arena, more than the host "
+                                          "estimate of 1,000 B"):
+        low.check()
+    assert not [c for c in run(None).checks if c.name.startswith("memory")]  # no estimate: nothing to hold

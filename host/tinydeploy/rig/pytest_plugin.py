@@ -4,7 +4,8 @@
     pytest --tinydeploy-board qemu-m4 --lg-env farm.yaml -n 2 tests/hil/     # boards from a labgrid farm
 
 Fixtures
-  deployed_model     the model running on the board: `.infer(x)` -> outputs + latency, `.verify(inputs,
+  deployed_model     the model running on the board: `.infer(x)` -> real (dequantized) outputs + latency
+                     (`.infer(x, raw=True)`: the stored int8/... values), `.verify(inputs,
                      labels)` -> the VerifyReport of `deploy verify` (attached to the test's JUnit
                      properties with the path of its JSON report), `.dut` (pytest-embedded DUT: `expect`),
                      `.link`, `.board`, `.firmware`.
@@ -28,7 +29,7 @@ import os
 import re
 import shutil
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -240,9 +241,10 @@ class Rig:
 
 @dataclass
 class Inference:
-    outputs: list[np.ndarray]
+    outputs: list[np.ndarray]  # real values (dequantized float32), or the stored values with infer(raw=True)
     latency: int
     unit: str  # "cycles", "instructions" (QEMU) or "ns" (native)
+    raw_outputs: list[np.ndarray] = field(default_factory=list)  # what the device sent: int8/int16/float32
 
     @property
     def output(self) -> np.ndarray:
@@ -276,8 +278,13 @@ class DeployedModel:
             self._model = load_model(self.firmware.model_path)
         return self._model
 
-    def infer(self, x: np.ndarray | Sequence[np.ndarray]) -> Inference:
-        """One inference of one sample (float data is quantized with the input tensor's parameters)."""
+    def infer(self, x: np.ndarray | Sequence[np.ndarray], *, raw: bool = False) -> Inference:
+        """One inference of one sample (float data is quantized with the input tensor's parameters).
+
+        The outputs are real values, dequantized with each output tensor's scale and zero point, so they
+        compare with the float model's; raw=True gives the stored values the device sent (int8, ...).
+        `raw_outputs` holds those either way."""
+        from tinydeploy.reference import dequantize_output
         from tinydeploy.verify.inputs import prepare_inputs
 
         arrays = [np.asarray(a) for a in x] if isinstance(x, (list, tuple)) else [np.asarray(x)]
@@ -289,7 +296,9 @@ class DeployedModel:
             raise UserError(f"infer() takes one sample, got {len(batches[0])}", hint="use verify() for a batch")
         with self.device.exclusive() as link:
             result = link.infer([b.reshape(t.shape) for b, t in zip(batches, tensors)])
-        return Inference(result.outputs, result.latency, result.unit)
+        stored = [np.asarray(o) for o in result.outputs]
+        real = [dequantize_output(o, t) for o, t in zip(stored, self.model.output_tensors)]
+        return Inference(stored if raw else real, result.latency, result.unit, raw_outputs=stored)
 
     def verify(self, inputs, labels=None, *, n: int | None = None, litert: bool = False, **thresholds):
         """`deploy verify` on this board; returns its VerifyReport (assert on it), attaches it to the test.

@@ -26,7 +26,7 @@ from tinydeploy.model.graph import Model, load_model
 from tinydeploy.progress import track
 from tinydeploy.reference import dequantize_output, run_reference
 from tinydeploy.verify import metrics
-from tinydeploy.verify.inputs import as_batch, load_arrays, load_labels, prepare_inputs
+from tinydeploy.verify.inputs import LabelSource, Labels, as_batch, load_arrays, load_labels, prepare_inputs
 from tinydeploy.verify.report import UNIT_LABELS, Check, VerifyReport
 
 
@@ -35,12 +35,14 @@ class Thresholds:
     """Pass/fail limits; None disables a check.  Drift limits apply to the float reference when one was
     given, else to LiteRT."""
 
-    min_exact_match_rate: float | None = 1.0  # share of inputs matching TFLM bit for bit
-    max_lsb_diff: float | None = None  # largest |device - tflm| in LSB
+    min_exact_match_rate: float | None = 1.0  # share of inputs matching TFLM (float outputs: within float_rtol)
+    max_lsb_diff: float | None = None  # largest |device - tflm| in LSB (integer outputs)
     min_cosine: float | None = None
     max_abs_error: float | None = None
     min_top1_agreement: float | None = None
-    min_accuracy: float | None = None  # device top-1 accuracy against --labels
+    min_accuracy: float | None = None  # device accuracy against class labels (--labels)
+    max_rmse: float | None = None  # device rmse against regression targets (--labels)
+    float_rtol: float = metrics.DEFAULT_FLOAT_RTOL  # float outputs match TFLM within this (relative)
 
 
 @dataclass
@@ -53,16 +55,21 @@ class _Measured:
 
 
 def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | np.ndarray | Sequence[np.ndarray],
-                 labels: str | Path | np.ndarray | None = None, *, board: Board | str, n: int | None = None,
+                 labels: LabelSource = None, *, board: Board | str, n: int | None = None,
                  thresholds: Thresholds = Thresholds(), progress: bool = True,
                  float_model: str | Path | None = None, firmware: str | Path | None = None,
-                 litert: bool = True) -> VerifyReport:
+                 litert: bool = True, arena_estimate: int | None = None,
+                 layers: str | None = None) -> VerifyReport:
     """Run up to `n` inputs on the device behind `link` and compare them with the references.
 
     inputs: a .npy/.npz path, one array (single-input model) or one array per model input, batched
     (N, ...); float data is quantized with the input tensor's parameters, integer data used as is.
+    labels: ground truth, one per input (see verify.inputs.load_labels): class indices / one-hot
+    (accuracy, confusion matrix) or float regression targets (rmse, mae, ...).
     float_model: the float model (.keras, float .tflite, SavedModel) for float drift; firmware: the ELF,
-    for flash/RAM figures.  Raises UserError when the device runs another model.
+    for flash/RAM figures; arena_estimate: the host's estimate of the arena the device uses (bytes), to
+    hold the device's own figure against; layers: "latency" or "outputs" for the per-layer section
+    (verify/layers.py; firmware built with -DTD_LAYERS).  Raises UserError when the device runs another model.
     """
     board = get_board(board) if isinstance(board, str) else board
     model_path = Path(model_path)
@@ -79,20 +86,36 @@ def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | 
     if total == 0:
         raise UserError(f"{where}: no inputs to verify", hint="give a non-empty array, and -n > 0")
     batches = [b[:total] for b in batches]
-    label_array = load_labels(labels) if isinstance(labels, (str, Path)) else labels
-    if label_array is not None and len(label_array) < total:
-        raise UserError(f"{labels if isinstance(labels, (str, Path)) else 'labels'}: {len(label_array)} labels "
-                        f"for {total} inputs", hint="give one label per input")
+    truth = load_labels(labels, model, count, where)
+    _check_label_thresholds(truth, thresholds, labels)
     sizes = _firmware_memory(firmware, board)
 
     tflm = run_reference("tflm", model_path, batches, progress=progress)
     measured = _stream(link, batches, total, progress, f"verify on {board.id}")
-    report = _build_report(link, info, board, model, model_path, total, measured, tflm, batches, raw,
-                           label_array, thresholds, float_model, sizes, litert)
+    context = _Context(link, info, board, model, model_path, total, batches, raw, truth, thresholds,
+                       float_model, sizes, litert, arena_estimate)
+    report = _build_report(context, measured, tflm)
+    if layers and measured.error is None:
+        from tinydeploy.verify.layers import layers_for_report
+
+        report.extras["layers"] = layers_for_report(link, model, batches, measured.outputs, tflm, layers)
     if measured.error is not None:
         measured.error.partial_report = report  # type: ignore[attr-defined]
         raise measured.error
     return report
+
+
+def _check_label_thresholds(truth: list[Labels], t: Thresholds, source: LabelSource) -> None:
+    """A threshold that cannot be measured with the labels given is a usage error, not a failed check."""
+    first = truth[0] if truth else None
+    if t.min_accuracy is not None and (first is None or not first.is_classification):
+        what = "no --labels were given" if first is None else f"{first.where} holds regression targets"
+        raise UserError(f"--min-accuracy needs class labels, but {what}",
+                        hint="give class indices or one-hot labels, or use --max-rmse for regression targets")
+    if t.max_rmse is not None and (first is None or first.is_classification):
+        what = "no --labels were given" if first is None else f"{first.where} holds class labels"
+        raise UserError(f"--max-rmse needs regression targets, but {what}",
+                        hint="give float targets shaped like the output, or use --min-accuracy for classes")
 
 
 def _check_identity(link: DeviceLink, info: DeviceInfo, model: Model, board: Board) -> None:
@@ -121,7 +144,7 @@ def _stream(link: DeviceLink, batches: list[np.ndarray], total: int, progress: b
             measured.latencies.append(int(result.latency))
             measured.stacks.append(int(result.stack_bytes))
     except KeyboardInterrupt as err:
-        measured.interrupted, measured.error = "interrupted (Ctrl-C)", err
+        measured.interrupted, measured.error = str(err) or "interrupted (Ctrl-C)", err  # or "terminated (SIGTERM)"
     except LinkError as err:
         measured.interrupted, measured.error = f"link failed: {err.message}", err
     return measured
@@ -130,6 +153,26 @@ def _stream(link: DeviceLink, batches: list[np.ndarray], total: int, progress: b
 def _batched(per_sample: list[list[np.ndarray]], n_outputs: int) -> list[np.ndarray]:
     return [np.concatenate([s[k].reshape(1, *s[k].shape[1:]) if s[k].shape[:1] == (1,) else s[k][None]
                             for s in per_sample]) for k in range(n_outputs)]
+
+
+@dataclass
+class _Context:
+    """Everything verify_model knows besides the measurements: what the report is built from."""
+
+    link: DeviceLink
+    info: DeviceInfo
+    board: Board
+    model: Model
+    model_path: Path
+    total: int
+    batches: list[np.ndarray]
+    raw: list[np.ndarray]
+    labels: list[Labels]
+    thresholds: Thresholds
+    float_model: str | Path | None
+    sizes: dict
+    litert: bool
+    arena_estimate: int | None
 
 
 def _float_inputs(raw: list[np.ndarray], batches: list[np.ndarray], model: Model, done: int) -> list[np.ndarray]:
@@ -145,57 +188,100 @@ def _float_inputs(raw: list[np.ndarray], batches: list[np.ndarray], model: Model
 
 
 def _drift_reference(name: str, model_ref: str | Path, ref_inputs: list[np.ndarray], model: Model,
-                     device_real: list[np.ndarray], labels: np.ndarray | None, progress: bool
-                     ) -> tuple[dict, list[np.ndarray] | None]:
+                     device_real: list[np.ndarray], progress: bool) -> tuple[dict, list[np.ndarray] | None]:
     try:
         outputs = run_reference(name, model_ref, ref_inputs, progress=progress)
     except UserError as err:
         return {"skipped": err.message}, None
     real = [dequantize_output(o, t) for o, t in zip(outputs, model.output_tensors)] if name == "litert" else \
         [np.asarray(o, dtype=np.float32) for o in outputs]
-    real = [r.reshape(d.shape) for r, d in zip(real, device_real)]
-    return metrics.drift(device_real, real, labels), real
+    try:
+        real = [r.reshape(d.shape) for r, d in zip(real, device_real)]
+    except ValueError:
+        return {"skipped": f"the {name} reference's outputs are not shaped like the model's"}, None
+    return metrics.drift(device_real, real), real
 
 
-def _build_report(link: DeviceLink, info: DeviceInfo, board: Board, model: Model, model_path: Path, total: int,
-                  measured: _Measured, tflm: list[np.ndarray], batches: list[np.ndarray], raw: list[np.ndarray],
-                  labels: np.ndarray | None, thresholds: Thresholds, float_model: str | Path | None,
-                  sizes: dict, litert: bool) -> VerifyReport:
+def _ground_truth(labels: list[Labels], outputs: dict[str, list[np.ndarray]], done: int) -> dict[int, dict]:
+    """Per labelled output: the device's (and each reference's) accuracy or error against the labels;
+    the device's classification carries the confusion matrix."""
+    result: dict[int, dict] = {}
+    for lab in labels:
+        truth = lab.values[:done]
+        per_source = {}
+        for source, arrays in outputs.items():
+            out = arrays[lab.output]
+            per_source[source] = (metrics.classification(out, truth, lab.n_classes, matrix=source == "device")
+                                  if lab.is_classification else metrics.regression(out, truth))
+        result[lab.output] = {"task": "classification" if lab.is_classification else "regression",
+                              "source": lab.where, **per_source}
+    return result
+
+
+def _output_rows(model: Model, device: list[np.ndarray], tflm: list[np.ndarray], device_real: list[np.ndarray],
+                 references: dict[str, list[np.ndarray]], truth: dict[int, dict], rtol: float) -> list[dict]:
+    """The ST-validate style table: per output, the device against TFLM (exactness), each drift
+    reference and the ground truth."""
+    rows = []
+    for k, tensor in enumerate(model.output_tensors):
+        exact = metrics.exactness([device[k]], [tflm[k]], rtol)
+        real_tflm = dequantize_output(tflm[k], tensor)
+        row = {"index": k, "name": tensor.name, "dtype": tensor.dtype, "shape": list(tensor.shape),
+               "diff_unit": "relative" if metrics.is_float(device[k]) else "LSB",
+               "tflm": {**exact, **metrics.compare(device_real[k], real_tflm)}}
+        for name, real in references.items():
+            row[name] = metrics.compare(device_real[k], real[k])
+        if k in truth:
+            row["labels"] = truth[k]
+            row["task"] = truth[k]["task"]
+        rows.append(row)
+    return rows
+
+
+def _build_report(c: _Context, measured: _Measured, tflm: list[np.ndarray]) -> VerifyReport:
     done = len(measured.outputs)
+    model = c.model
     fidelity: dict[str, dict] = {}
     lsb_errors: list[np.ndarray] = []
     float_errors: list[np.ndarray] = []
     float_reference = ""
+    outputs: list[dict] = []
+    arrays: dict[str, np.ndarray] = {f"input_{k}": b[:done] for k, b in enumerate(c.batches)}
     if done:
         device = _batched(measured.outputs, len(model.outputs))
         reference = [t[:done].reshape(d.shape) for t, d in zip(tflm, device)]
-        fidelity["tflm"] = metrics.exactness(device, reference)
-        lsb_errors = [(d.astype(np.int64) - r.astype(np.int64)).ravel() if np.issubdtype(d.dtype, np.integer)
-                      else (d.astype(np.float64) - r.astype(np.float64)).ravel() for d, r in zip(device, reference)]
+        fidelity["tflm"] = metrics.exactness(device, reference, c.thresholds.float_rtol)
+        lsb_errors = [metrics.differences(d, r).ravel() for d, r in zip(device, reference)]
         device_real = [dequantize_output(d, t) for d, t in zip(device, model.output_tensors)]
-        if labels is not None:
-            fidelity["device_accuracy"] = metrics.accuracy(device_real[0], labels[:done])
-        if litert:
+        references: dict[str, list[np.ndarray]] = {}
+        if c.litert:
             fidelity["litert"], litert_real = _drift_reference(
-                "litert", model_path, [b[:done] for b in batches], model, device_real, labels, False)
+                "litert", c.model_path, [b[:done] for b in c.batches], model, device_real, False)
         else:
             fidelity["litert"], litert_real = {"skipped": "disabled"}, None
-        if float_model is not None:
+        if c.float_model is not None:
             fidelity["float"], float_real = _drift_reference(
-                "float", float_model, _float_inputs(raw, batches, model, done), model, device_real, labels, False)
+                "float", c.float_model, _float_inputs(c.raw, c.batches, model, done), model, device_real, False)
         else:
             fidelity["float"], float_real = {"skipped": "no float model given (--float-model)"}, None
+        for name, real in (("litert", litert_real), ("float", float_real)):
+            if real is not None:
+                references[name] = real
         drift_real, float_reference = (float_real, "float model") if float_real is not None else (litert_real, "litert")
         if drift_real is not None:
             float_errors = [(d - r).ravel() for d, r in zip(device_real, drift_real)]
+        truth = _ground_truth(c.labels, {"device": device_real, **references}, done)
+        _legacy_accuracy(fidelity, truth)
+        outputs = _output_rows(model, device, reference, device_real, references, truth, c.thresholds.float_rtol)
+        arrays.update(_saved_arrays(device, reference, device_real, references, c.labels, done))
     else:
         fidelity = {"tflm": metrics.exactness([], []), "litert": {"skipped": "no inputs measured"},
                     "float": {"skipped": "no inputs measured"}}
 
+    info, link = c.info, c.link
     unit = info.latency_unit
     latency = {"unit": unit, "label": UNIT_LABELS.get(unit, unit), **metrics.latency_stats(measured.latencies)}
-    memory = {**sizes,
-              "arena_bytes": info.arena_bytes, "arena_used_bytes": info.arena_used_bytes,
+    memory = {**c.sizes, **_arena(info, c.arena_estimate),
               "stack_bytes": max(measured.stacks) if measured.stacks else None}
     stats = link.stats
     link_figures = {"port": link.url, "retries": stats.retries, "corrupt_frames": stats.corrupt_frames,
@@ -206,13 +292,56 @@ def _build_report(link: DeviceLink, info: DeviceInfo, board: Board, model: Model
                    "clock_hz": info.clock_hz, "counter_unit": info.counter_unit, "model_sha256": info.model_sha256,
                    "inputs": [t.describe() for t in info.inputs], "outputs": [t.describe() for t in info.outputs]}
     report = VerifyReport(
-        board=board.id, runtime=info.runtime, port=link.url, model_path=str(model_path), model_sha256=model.sha256,
-        n_requested=total, n_inputs=done, fidelity=fidelity, latency=latency, memory=memory, link=link_figures,
+        board=c.board.id, runtime=info.runtime, port=link.url, model_path=str(c.model_path), model_sha256=model.sha256,
+        n_requested=c.total, n_inputs=done, fidelity=fidelity, latency=latency, memory=memory, link=link_figures,
         device=device_info, interrupted=measured.interrupted, latencies=list(measured.latencies),
-        lsb_errors=lsb_errors, float_errors=float_errors, float_reference=float_reference)
-    report.checks = _checks(report, thresholds)
-    report.thresholds = asdict(thresholds)
+        lsb_errors=lsb_errors, float_errors=float_errors, float_reference=float_reference, outputs=outputs,
+        arrays=arrays)
+    report.checks = _checks(report, c.thresholds)
+    report.thresholds = asdict(c.thresholds)
     return report
+
+
+def _legacy_accuracy(fidelity: dict[str, dict], truth: dict[int, dict]) -> None:
+    """fidelity.device_accuracy (and each reference's accuracy) for the first output's class labels, where
+    thresholds, the demo and earlier reports read them; fidelity.device_rmse for regression targets."""
+    first = truth.get(0)
+    if first is None:
+        return
+    if first["task"] == "classification":
+        fidelity["device_accuracy"] = first["device"]["acc"]
+        for name in ("litert", "float"):
+            if name in first and "compared" in fidelity.get(name, {}):
+                fidelity[name]["accuracy"] = first[name]["acc"]
+    else:
+        fidelity["device_rmse"] = first["device"]["rmse"]
+
+
+def _saved_arrays(device: list[np.ndarray], tflm: list[np.ndarray], device_real: list[np.ndarray],
+                  references: dict[str, list[np.ndarray]], labels: list[Labels], done: int) -> dict[str, np.ndarray]:
+    """What --save-outputs keeps: per output k, the device's stored values and real values, TFLM's stored
+    values, each drift reference's real values and the labels."""
+    arrays: dict[str, np.ndarray] = {}
+    for k in range(len(device)):
+        arrays[f"device_{k}"] = device[k]
+        arrays[f"device_real_{k}"] = device_real[k]
+        arrays[f"tflm_{k}"] = tflm[k]
+        for name, real in references.items():
+            arrays[f"{name}_{k}"] = real[k]
+    for lab in labels:
+        arrays[f"labels_{lab.output}"] = lab.values[:done]
+    return arrays
+
+
+def _arena(info: DeviceInfo, estimate: int | None) -> dict:
+    """The arena as the host estimated it, as the firmware allocated it and as the device used it."""
+    figures: dict = {"arena_bytes": info.arena_bytes, "arena_used_bytes": info.arena_used_bytes,
+                     "arena_estimate_bytes": estimate}
+    if info.arena_bytes and info.runtime == "tflm":  # TFLM allocates at run time: how close the sizing was
+        from tinydeploy.tflm.arena import confirm_on_device
+
+        figures["arena_note"] = confirm_on_device(info.arena_bytes, info.arena_used_bytes, estimate)
+    return figures
 
 
 def _firmware_memory(firmware: str | Path | None, board: Board) -> dict:
@@ -234,16 +363,34 @@ def _checks(report: VerifyReport, t: Thresholds) -> list[Check]:
     drift_name = "float" if "compared" in report.fidelity.get("float", {}) else "litert"
     drift = report.fidelity.get(drift_name, {})
 
-    def add(name: str, value, limit, op: str) -> None:
+    def add(name: str, value, limit, op: str, **figures) -> None:
         if limit is None:
             return
         ok = value is not None and (value >= limit if op == ">=" else value <= limit)
-        checks.append(Check(name, None if value is None else float(value), float(limit), op, bool(ok)))
+        checks.append(Check(name, None if value is None else float(value), float(limit), op, bool(ok),
+                            figures={k: v for k, v in figures.items() if v is not None}))
 
-    add("fidelity.tflm.exact_match_rate", tflm.get("exact_match_rate"), t.min_exact_match_rate, ">=")
-    add("fidelity.tflm.max_abs_diff_lsb", tflm.get("max_abs_diff_lsb"), t.max_lsb_diff, "<=")
+    add("fidelity.tflm.exact_match_rate", tflm.get("exact_match_rate"), t.min_exact_match_rate, ">=",
+        compared=tflm.get("compared"), mismatches=tflm.get("mismatches"), bit_exact_rate=tflm.get("bit_exact_rate"),
+        max_abs_diff_lsb=tflm.get("max_abs_diff_lsb"), max_rel_diff=tflm.get("max_rel_diff"),
+        float_rtol=tflm.get("float_rtol"))
+    if tflm.get("max_abs_diff_lsb") is not None or tflm.get("max_rel_diff") is None:  # integer outputs only
+        add("fidelity.tflm.max_abs_diff_lsb", tflm.get("max_abs_diff_lsb"), t.max_lsb_diff, "<=", unit="LSB")
     add(f"fidelity.{drift_name}.cosine_similarity", drift.get("cosine_similarity"), t.min_cosine, ">=")
-    add(f"fidelity.{drift_name}.max_abs_error", drift.get("max_abs_error"), t.max_abs_error, "<=")
+    add(f"fidelity.{drift_name}.max_abs_error", drift.get("max_abs_error"), t.max_abs_error, "<=",
+        rmse=drift.get("rmse"), mean_abs_error=drift.get("mean_abs_error"))
     add(f"fidelity.{drift_name}.top1_agreement", drift.get("top1_agreement"), t.min_top1_agreement, ">=")
-    add("fidelity.device_accuracy", report.fidelity.get("device_accuracy"), t.min_accuracy, ">=")
+    add("fidelity.device_accuracy", report.fidelity.get("device_accuracy"), t.min_accuracy, ">=",
+        compared=report.n_inputs)
+    add("fidelity.device_rmse", report.fidelity.get("device_rmse"), t.max_rmse, "<=", compared=report.n_inputs)
+    mem = report.memory
+    if mem.get("arena_estimate_bytes") and mem.get("arena_used_bytes"):
+        check = Check("memory.arena_used_bytes", float(mem["arena_used_bytes"]), float(mem["arena_estimate_bytes"]),
+                      "<=", mem["arena_used_bytes"] <= mem["arena_estimate_bytes"],
+                      figures={"arena_bytes": mem.get("arena_bytes"), "arena_estimate_bytes": mem["arena_estimate_bytes"]})
+        if not check.passed:
+            check.note = (f"the device used {mem['arena_used_bytes']:,} B of its {mem['arena_bytes']:,} B arena, more "
+                          f"than the host estimate of {mem['arena_estimate_bytes']:,} B: the sizing is wrong for this "
+                          f"firmware; report it, and re-render with a larger --arena-margin meanwhile")
+        checks.append(check)
     return checks
