@@ -19,6 +19,7 @@ APT_PACKAGES=(
   gcc libc6-dev make                                                        # the native board
   python3 python3-venv                                                      # .venv (ensurepip lives in python3-venv)
   ca-certificates                                                           # pip over HTTPS
+  chromium                                                                  # tests: the HTML report in a headless browser
 )
 
 say() { printf '[setup] %s\n' "$*"; }

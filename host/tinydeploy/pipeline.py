@@ -33,6 +33,7 @@ from tinydeploy.errors import UserError
 from tinydeploy.files import write_atomic
 from tinydeploy.model.graph import load_model
 from tinydeploy.paths import cache_dir
+from tinydeploy.plan.fit import check_fit, confirm_fit, estimate_fit
 
 RUNTIMES = ("aot", "tflm")
 TFLITE_SUFFIX = ".tflite"
@@ -48,10 +49,13 @@ class BuiltFirmware:
     build: BuildResult
     arena_bytes: int | None = None
     built_now: bool = True  # False when the project was unchanged since its last build (no PlatformIO run)
+    arena_estimate: int | None = None  # the host's estimate of the arena the device uses (verify holds it against HELLO)
+    fit: Any = None  # plan.fit.Fit of the built firmware (None on the native board: no limits)
 
     def describe(self) -> str:
-        return (f"{self.runtime} firmware for {self.board.id}: flash {self.build.flash_bytes:,} B, "
+        text = (f"{self.runtime} firmware for {self.board.id}: flash {self.build.flash_bytes:,} B, "
                 f"RAM {self.build.ram_bytes:,} B" + (f", arena {self.arena_bytes:,} B" if self.arena_bytes else ""))
+        return text + (f"\n  fit: {self.fit.describe()}" if self.fit is not None else "")
 
 
 # --- prepare ------------------------------------------------------------------------------------------
@@ -81,20 +85,18 @@ def project_dir_for(board: Board, runtime: str, model_sha256: str) -> Path:
     return cache_dir() / "projects" / f"{board.id}-{runtime}-{model_sha256[:12]}"
 
 
-def render_project(model_path: Path, board: Board, runtime: str, out_dir: Path, **options: Any) -> int | None:
-    """Render the runtime's PlatformIO project for the board; returns the arena size when known."""
+def render_project(model_path: Path, board: Board, runtime: str, out_dir: Path, **options: Any) -> Any:
+    """Render the runtime's PlatformIO project for the board; returns the renderer's result (arena_bytes, ...)."""
     check_runtime(runtime)
     if runtime == "aot":
         from tinydeploy.render.aot import render_aot
 
-        result = render_aot(model_path, board, out_dir, optimized=options.get("optimized", True))
-        return result.arena_bytes
+        return render_aot(model_path, board, out_dir, optimized=options.get("optimized", True))
     from tinydeploy.config import tflm_options
     from tinydeploy.render.tflm import render_tflm
 
     cli = {k: options.get(k) for k in ("arena_bytes", "tflm_path")}
-    result = render_tflm(model_path, board, out_dir, **tflm_options(cli))
-    return getattr(result, "arena_bytes", None)
+    return render_tflm(model_path, board, out_dir, **tflm_options(cli))
 
 
 def check_runtime(runtime: str) -> None:
@@ -110,14 +112,37 @@ def build_firmware(model_path: Path, board: Board, runtime: str = "aot", *, out_
     project.mkdir(parents=True, exist_ok=True)
     # Several processes (pytest-xdist workers, a user's second terminal) may build the same project.
     with _locked(project / ".tinydeploy.lock"):
-        arena = render_project(Path(model_path), board, runtime, project, **options)
+        rendered = render_project(Path(model_path), board, runtime, project, **options)
+        arena = getattr(rendered, "arena_bytes", None)
+        fit = _fit_before_build(model, board, runtime, rendered)  # refuses what cannot fit, before compiling
         build = _unchanged_build(project, board)
         built_now = build is None
         if build is None:
             build = build_project(project, board)
             _record_build(project, build)
+    if fit is not None:
+        fit = confirm_fit(fit, build.flash_bytes, build.ram_bytes, Path(model_path).name)
     return BuiltFirmware(board=board, runtime=runtime, model_path=Path(model_path), model_sha256=model.sha256,
-                         project_dir=project, build=build, arena_bytes=arena, built_now=built_now)
+                         project_dir=project, build=build, arena_bytes=arena, built_now=built_now,
+                         arena_estimate=_arena_estimate(runtime, rendered), fit=fit)
+
+
+def _fit_before_build(model: Any, board: Board, runtime: str, rendered: Any) -> Any:
+    """The flash/RAM estimate against the board's (None where the board has no limits: native)."""
+    if not (board.flash_bytes or board.ram_bytes):
+        return None
+    fit = estimate_fit(model, board, runtime, arena_bytes=getattr(rendered, "arena_bytes", None),
+                       weights_bytes=getattr(rendered, "weights_bytes", None))
+    return check_fit(fit, model.path.name if getattr(model, "path", None) else "the model")
+
+
+def _arena_estimate(runtime: str, rendered: Any) -> int | None:
+    """aot plans the arena exactly; tflm's is TFLM's host measurement corrected for the device (before the margin)."""
+    if runtime == "aot":
+        return getattr(rendered, "arena_bytes", None)
+    estimate = getattr(rendered, "arena", None)
+    return getattr(estimate, "required", None)
+
 
 
 BUILD_STAMP = ".tinydeploy-build.json"
@@ -264,7 +289,7 @@ def start_detached(fw: BuiltFirmware) -> dict[str, Any]:
     url = _wait_for_url(proc, log_path, pattern)
     session = {"pid": proc.pid, "url": url, "board": fw.board.id, "runtime": fw.runtime,
                "model_path": str(fw.model_path.resolve()), "model_sha256": fw.model_sha256,
-               "elf": str(fw.build.elf), "log": str(log_path)}
+               "elf": str(fw.build.elf), "log": str(log_path), "arena_estimate": fw.arena_estimate}
     write_atomic(session_file(fw.board), json.dumps(session, indent=2) + "\n")
     return session
 

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     host_acc = _host_accuracy(run_reference, model, prepare_inputs([x_test[:n]], load_model(model), "digits"), y_test[:n])
     print(f"[3/4] verifying {n} test digits on {board.id} (host TFLM accuracy {host_acc:.2%})")
     with pipeline.started_device(fw, port=args.port) as url:
-        report = verify_on(url, board, model, args, inputs=[x_test], labels=y_test, firmware=fw.build.elf)
+        report = verify_on(url, board, model, args, inputs=[x_test], labels=y_test, firmware=fw.build.elf,
+                           arena_estimate=fw.arena_estimate)
     device_acc = report.fidelity.get("device_accuracy")
     print(f"[4/4] on-device accuracy {device_acc:.2%} vs host TFLM {host_acc:.2%}; exact-match rate "
           f"{report.fidelity['tflm']['exact_match_rate']:.2%}")

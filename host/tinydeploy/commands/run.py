@@ -33,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
     fw = pipeline.build_firmware(model, board, args.runtime, **build_options(args))
     print(fw.describe())
     with pipeline.started_device(fw, port=args.port) as url:
-        verify_on(url, board, model, args, firmware=fw.build.elf)
+        verify_on(url, board, model, args, firmware=fw.build.elf, arena_estimate=fw.arena_estimate)
     return 0

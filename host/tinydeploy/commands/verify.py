@@ -19,6 +19,7 @@ from tinydeploy.boards import Board, get_board
 from tinydeploy.errors import UserError
 from tinydeploy.link import DeviceLink, find_port
 from tinydeploy.verify import Thresholds, VerifyReport, print_summary, verify_model, write_reports
+from tinydeploy.verify.metrics import DEFAULT_FLOAT_RTOL
 
 DEFAULT_RANDOM_INPUTS = 20
 
@@ -44,12 +45,17 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     """Inputs, references, reports and thresholds: shared by verify, run and demo."""
     parser.add_argument("--inputs", help=".npy or .npz inputs, batched (N, ...); float data is quantized "
                                          f"(default: {DEFAULT_RANDOM_INPUTS} random inputs)")
-    parser.add_argument("--labels", help=".npy labels (class indices or one-hot) for accuracy")
+    parser.add_argument("--labels",
+                        help="ground truth, one per input (.npy for the first output, .npz by output name): class "
+                             "indices or one-hot -> accuracy and confusion matrix; float targets -> rmse/mae/l2r")
     parser.add_argument("-n", type=int, default=None, help="verify only the first N inputs")
     parser.add_argument("--float-model", help="float model (.keras, float .tflite) for float drift")
     parser.add_argument("--report", help="write the JSON report here")
     parser.add_argument("--junit", help="write a JUnit XML report here")
     parser.add_argument("--html", help="write an HTML report with plots here")
+    parser.add_argument("--save-outputs", metavar="FILE.npz",
+                        help="keep every input's device and reference outputs (and labels) in one .npz, also "
+                             "for an interrupted run")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each reply (default 2)")
     parser.add_argument("--invoke-timeout", type=float, default=60.0,
                         help="seconds to wait for one inference to finish (default 60)")
@@ -61,17 +67,23 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--min-cosine", type=float, default=None, help="least cosine similarity to the drift reference")
     group.add_argument("--max-abs-error", type=float, default=None, help="largest abs error vs the drift reference")
     group.add_argument("--min-top1-agreement", type=float, default=None, help="least top-1 agreement with it")
-    group.add_argument("--min-accuracy", type=float, default=None, help="least device accuracy against --labels")
+    group.add_argument("--min-accuracy", type=float, default=None, help="least device accuracy against class --labels")
+    group.add_argument("--max-rmse", type=float, default=None,
+                       help="largest device rmse against regression --labels (real units)")
+    group.add_argument("--float-rtol", type=float, default=DEFAULT_FLOAT_RTOL,
+                       help="float outputs match TFLM when |device - tflm| <= RTOL * max|tflm| of the sample's "
+                            f"output (relative; integer outputs must be bit exact; default {DEFAULT_FLOAT_RTOL:g})")
 
 
 def thresholds_from(args: argparse.Namespace) -> Thresholds:
     return Thresholds(min_exact_match_rate=args.min_exact_match, max_lsb_diff=args.max_lsb,
                       min_cosine=args.min_cosine, max_abs_error=args.max_abs_error,
-                      min_top1_agreement=args.min_top1_agreement, min_accuracy=args.min_accuracy)
+                      min_top1_agreement=args.min_top1_agreement, min_accuracy=args.min_accuracy,
+                      max_rmse=args.max_rmse, float_rtol=args.float_rtol)
 
 
 def verify_on(url: str, board: Board, model: Path, args: argparse.Namespace, *, inputs=None, labels=None,
-              firmware: Path | None = None) -> VerifyReport:
+              firmware: Path | None = None, arena_estimate: int | None = None) -> VerifyReport:
     """Open the link, verify, print the summary and write the reports (also the partial ones when the run
     is interrupted); raises CheckFailed when a threshold fails."""
     from tinydeploy.verify.inputs import random_inputs
@@ -80,13 +92,14 @@ def verify_on(url: str, board: Board, model: Path, args: argparse.Namespace, *, 
         inputs = args.inputs if args.inputs else random_inputs(model, DEFAULT_RANDOM_INPUTS)
     if labels is None:
         labels = args.labels
-    outputs = {"json_path": args.report, "junit_path": args.junit, "html_path": args.html}
+    outputs = {"json_path": args.report, "junit_path": args.junit, "html_path": args.html,
+               "outputs_path": args.save_outputs}
     with DeviceLink.open(url, timeout=args.timeout, invoke_timeout=args.invoke_timeout,
                          baud=board.serial.baud) as link:
         try:
             report = verify_model(link, model, inputs, labels, board=board, n=args.n,
                                   thresholds=thresholds_from(args), float_model=args.float_model,
-                                  firmware=firmware, litert=not args.no_litert)
+                                  firmware=firmware, litert=not args.no_litert, arena_estimate=arena_estimate)
         except BaseException as err:  # Ctrl-C or a dead link: keep what was measured
             partial = getattr(err, "partial_report", None)
             if partial is not None:
@@ -118,5 +131,6 @@ def run(args: argparse.Namespace) -> int:
     if not model:
         raise UserError("which model does the firmware run?", hint="pass --model M.tflite")
     firmware = args.firmware or (session or {}).get("elf")
-    verify_on(port, board, Path(model), args, firmware=Path(firmware) if firmware else None)
+    verify_on(port, board, Path(model), args, firmware=Path(firmware) if firmware else None,
+              arena_estimate=(session or {}).get("arena_estimate"))
     return 0
