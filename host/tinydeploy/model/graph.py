@@ -9,6 +9,7 @@ a clear error instead of garbage.
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,13 @@ from tinydeploy.model.schema import (
     BUILTIN_OPS,
     OPTION_FIELDS,
     OPTION_TYPE_CODES,
+    PACKED_BITS,
     PADDINGS,
     TENSOR_TYPES,
+    TYPE_ITEMSIZE,
+    UNSIZED_TYPES,
 )
+from tinydeploy.model.validate import validate_model
 
 FILE_IDENTIFIER = b"TFL3"
 
@@ -65,7 +70,7 @@ class Tensor:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return np.dtype(NUMPY_DTYPES[self.dtype])
+        return np.dtype(NUMPY_DTYPES.get(self.dtype, _STORAGE_BY_ITEMSIZE[TYPE_ITEMSIZE.get(self.dtype, 1)]))
 
     @property
     def size(self) -> int:
@@ -73,7 +78,11 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        return self.size * self.numpy_dtype.itemsize
+        return self.size * TYPE_ITEMSIZE.get(self.dtype, 1)
+
+    def describe(self) -> str:
+        """How messages name a tensor: its index and name."""
+        return f"tensor #{self.index} '{self.name}'"
 
 
 @dataclass
@@ -153,7 +162,11 @@ NUMPY_DTYPES = {
     "uint32": "uint32",
     "uint16": "uint16",
     "int4": "int8",  # packed two per byte in buffers; unpacked here is not supported
+    "complex64": "complex64",
+    "complex128": "complex128",
 }
+# Types numpy has no dtype for are stored as unsigned integers of their element size.
+_STORAGE_BY_ITEMSIZE = {1: "uint8", 2: "uint16", 4: "uint32", 8: "uint64", 16: "complex128"}
 
 
 # --- flatbuffer access -------------------------------------------------------------------------------
@@ -240,7 +253,10 @@ def _read_options(opts: _Reader, kind: str) -> dict[str, Any]:
 
 def _tensor_data(model: _Reader, buffers: list[_Reader], raw: bytes, index: int, dtype: str,
                  shape: tuple[int, ...], where: str) -> np.ndarray | None:
-    if index <= 0 or index >= len(buffers):
+    if index >= len(buffers) and index > 0:
+        raise UserError(f"{where}: names buffer {index}, but the model has {len(buffers)} buffers; "
+                        "the file is corrupt")
+    if index <= 0:
         return None
     buf = buffers[index]
     data = buf.numpy(0, N.Uint8Flags)
@@ -252,16 +268,22 @@ def _tensor_data(model: _Reader, buffers: list[_Reader], raw: bytes, index: int,
         if offset + size > len(raw):
             raise UserError(f"{where}: buffer {index} lies past the end of the file; the file is truncated")
         data = np.frombuffer(raw, dtype=np.uint8, count=size, offset=offset)
-    np_dtype = np.dtype(NUMPY_DTYPES.get(dtype, "uint8"))
-    if dtype == "int4":
-        return None  # packed int4 weights: left to the runtimes that support them
-    if data.size % np_dtype.itemsize:
-        raise UserError(f"{where}: buffer {index} has {data.size} bytes, not a whole number of {dtype}")
-    arr = np.frombuffer(data.tobytes(), dtype=np_dtype)
-    expected = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if arr.size == expected:
-        arr = arr.reshape(shape)
-    return arr
+    if dtype in UNSIZED_TYPES:
+        return None  # strings and handles: no fixed size per element, nothing here reads their contents
+    if any(d < 0 for d in shape):
+        return None  # reported by the validation pass with the tensor's name
+    count = math.prod(shape)
+    if dtype in PACKED_BITS:  # packed sub-byte weights: left to the runtimes that support them
+        expected_bytes = (count * PACKED_BITS[dtype] + 7) // 8
+        if data.size != expected_bytes:
+            raise UserError(f"{where}: constant buffer {index} has {data.size} bytes, but shape {list(shape)} of "
+                            f"packed {dtype} needs {expected_bytes}; the file is corrupt")
+        return None
+    np_dtype = np.dtype(NUMPY_DTYPES.get(dtype, _STORAGE_BY_ITEMSIZE[TYPE_ITEMSIZE.get(dtype, 1)]))
+    if data.size != count * np_dtype.itemsize:
+        raise UserError(f"{where}: constant buffer {index} has {data.size} bytes, but shape {list(shape)} of "
+                        f"{dtype} needs {count * np_dtype.itemsize}; the file is corrupt or was edited")
+    return np.frombuffer(data.tobytes(), dtype=np_dtype).reshape(shape)
 
 
 def parse_model(raw: bytes, path: Path | None = None) -> Model:
@@ -305,8 +327,11 @@ def _parse(raw: bytes, path: Path | None, where: str) -> Model:
         shape_arr = t.numpy(0, N.Int32Flags)
         shape = tuple(int(v) for v in shape_arr) if shape_arr is not None else ()
         type_code = int(t.scalar(1, N.Int8Flags, 0))
-        dtype = TENSOR_TYPES.get(type_code, f"type{type_code}")
         name = t.string(3, f"tensor_{i}")
+        if type_code not in TENSOR_TYPES:
+            raise UserError(f"{where}: tensor #{i} '{name}' has tensor type code {type_code}, which TFLite does not "
+                            "define; the file is corrupt or from a newer TFLite than tinydeploy knows")
+        dtype = TENSOR_TYPES[type_code]
         quant = None
         q = t.table(4)
         if q is not None:
@@ -317,7 +342,7 @@ def _parse(raw: bytes, path: Path | None, where: str) -> Model:
                 quant = Quantization(scale.astype(np.float32), zp_arr, int(q.scalar(6, N.Int32Flags, 0)))
         sig = t.numpy(7, N.Int32Flags)
         buffer_index = int(t.scalar(2, N.Uint32Flags, 0))
-        data = _tensor_data(root, buffers, raw, buffer_index, dtype, shape, f"{where}: tensor '{name}'")
+        data = _tensor_data(root, buffers, raw, buffer_index, dtype, shape, f"{where}: tensor #{i} '{name}'")
         tensors.append(
             Tensor(
                 index=i,
@@ -359,14 +384,9 @@ def _parse(raw: bytes, path: Path | None, where: str) -> Model:
             )
         )
 
-    for op in operators:
-        for t in op.inputs + op.outputs:
-            if t >= len(tensors):
-                raise UserError(f"{where}: {op.opcode} (op #{op.index}) refers to tensor {t}, which does not exist")
-
     ins = sg.numpy(1, N.Int32Flags)
     outs = sg.numpy(2, N.Int32Flags)
-    return Model(
+    model = Model(
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
         version=int(version),
@@ -378,6 +398,8 @@ def _parse(raw: bytes, path: Path | None, where: str) -> Model:
         num_subgraphs=len(subgraphs),
         raw=bytes(raw),
     )
+    validate_model(model, where)
+    return model
 
 
 def load_model(path: str | Path) -> Model:

@@ -273,6 +273,11 @@ OPTION_TYPE_CODES: dict[str, int] = {
     "ResizeNearestNeighborOptions": 74,
     "LeakyReluOptions": 75,
     "ResizeBilinearOptions": 15,
+    "SpaceToDepthOptions": 19,
+    "DepthToSpaceOptions": 94,
+    "SplitVOptions": 79,
+    "UnpackOptions": 64,
+    "BatchMatMulOptions": 101,
 }
 
 # (snake_case name, field slot index, scalar type or "[type]" for a vector, default)
@@ -340,4 +345,55 @@ OPTION_FIELDS: dict[str, list[tuple[str, int, str, object]]] = {
     "ResizeNearestNeighborOptions": [("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)],
     "ResizeBilinearOptions": [("align_corners", 2, "bool", False), ("half_pixel_centers", 3, "bool", False)],
     "LeakyReluOptions": [("alpha", 0, "float32", 0.0)],
+    "SpaceToDepthOptions": [("block_size", 0, "int32", 0)],
+    "DepthToSpaceOptions": [("block_size", 0, "int32", 0)],
+    "SplitVOptions": [("num_splits", 0, "int32", 0)],
+    "UnpackOptions": [("num", 0, "int32", 0), ("axis", 1, "int32", 0)],
+    "BatchMatMulOptions": [("adj_x", 0, "bool", False), ("adj_y", 1, "bool", False),
+                           ("asymmetric_quantize_inputs", 2, "bool", False)],
+}
+
+# Bytes per element of each tensor type as the runtimes lay them out (sub-byte types: one byte per element
+# when unpacked; their constant buffers are packed, see PACKED_BITS).  Types without a fixed element size
+# (string, resource, variant) count one byte per element so that sizes never fail; no runtime here runs them.
+TYPE_ITEMSIZE: dict[str, int] = {
+    "float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "string": 1, "bool": 1, "int16": 2,
+    "complex64": 8, "int8": 1, "float64": 8, "complex128": 16, "uint64": 8, "resource": 1, "variant": 1,
+    "uint32": 4, "uint16": 2, "int4": 1, "bfloat16": 2, "int2": 1, "uint4": 1, "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+}
+
+# Types stored packed in constant buffers: bits per element.
+PACKED_BITS: dict[str, int] = {"int4": 4, "uint4": 4, "int2": 2}
+
+# Types whose constant buffers have no fixed size per element (not checked against the shape).
+UNSIZED_TYPES = frozenset({"string", "resource", "variant"})
+
+# The range a quantized tensor's zero point must lie in (the stored integer type's range).
+ZERO_POINT_RANGE: dict[str, tuple[int, int]] = {
+    "int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535),
+    "int32": (-(1 << 31), (1 << 31) - 1), "int4": (-8, 7), "uint4": (0, 15), "int2": (-2, 1),
+    "int64": (-(1 << 63), (1 << 63) - 1),
+}
+
+# Operand counts of common builtin ops: (fewest inputs, most inputs, most outputs).  Inputs past the fewest
+# are optional (-1 when omitted).  Every op needs at least one output; ops not listed are not checked further.
+OP_ARITY: dict[str, tuple[int, int, int]] = {
+    "CONV_2D": (2, 3, 1), "DEPTHWISE_CONV_2D": (2, 3, 1), "FULLY_CONNECTED": (2, 3, 1),
+    "TRANSPOSE_CONV": (3, 4, 1),
+    "AVERAGE_POOL_2D": (1, 1, 1), "MAX_POOL_2D": (1, 1, 1), "L2_POOL_2D": (1, 1, 1),
+    "ADD": (2, 2, 1), "SUB": (2, 2, 1), "MUL": (2, 2, 1), "DIV": (2, 2, 1), "MAXIMUM": (2, 2, 1),
+    "MINIMUM": (2, 2, 1), "SQUARED_DIFFERENCE": (2, 2, 1), "POW": (2, 2, 1), "FLOOR_DIV": (2, 2, 1),
+    "RELU": (1, 1, 1), "RELU6": (1, 1, 1), "RELU_N1_TO_1": (1, 1, 1), "LEAKY_RELU": (1, 1, 1),
+    "LOGISTIC": (1, 1, 1), "TANH": (1, 1, 1), "HARD_SWISH": (1, 1, 1), "ELU": (1, 1, 1), "PRELU": (2, 2, 1),
+    "SOFTMAX": (1, 1, 1), "LOG_SOFTMAX": (1, 1, 1), "QUANTIZE": (1, 1, 1), "DEQUANTIZE": (1, 1, 1),
+    "RESHAPE": (1, 2, 1), "SQUEEZE": (1, 1, 1), "EXPAND_DIMS": (2, 2, 1), "SHAPE": (1, 1, 1),
+    "PAD": (2, 2, 1), "PADV2": (3, 3, 1), "MEAN": (2, 2, 1), "SUM": (2, 2, 1), "REDUCE_MAX": (2, 2, 1),
+    "TRANSPOSE": (2, 2, 1), "STRIDED_SLICE": (4, 4, 1), "SLICE": (3, 3, 1), "GATHER": (2, 2, 1),
+    "ABS": (1, 1, 1), "NEG": (1, 1, 1), "SQRT": (1, 1, 1), "RSQRT": (1, 1, 1), "EXP": (1, 1, 1),
+    "LOG": (1, 1, 1), "FLOOR": (1, 1, 1), "CEIL": (1, 1, 1), "ROUND": (1, 1, 1),
+    "RESIZE_BILINEAR": (2, 2, 1), "RESIZE_NEAREST_NEIGHBOR": (2, 2, 1), "ARG_MAX": (2, 2, 1),
+    "ARG_MIN": (2, 2, 1), "BATCH_MATMUL": (2, 2, 1), "CAST": (1, 1, 1), "L2_NORMALIZATION": (1, 1, 1),
+    "CONCATENATION": (1, 1 << 16, 1), "PACK": (1, 1 << 16, 1), "ADD_N": (1, 1 << 16, 1),
+    "SPLIT": (2, 2, 1 << 16), "SPLIT_V": (3, 3, 1 << 16), "UNPACK": (1, 1, 1 << 16),
 }

@@ -67,7 +67,8 @@ def _check_batches(batches: list[np.ndarray], specs: list[tuple[str, tuple[int, 
     return sizes.pop() if sizes else 0
 
 
-def _stack(per_sample: list[list[np.ndarray]], n_outputs: int) -> list[np.ndarray]:
+def stack_outputs(per_sample: list[list[np.ndarray]], n_outputs: int) -> list[np.ndarray]:
+    """Per-sample outputs (one list per sample) -> one array per output, samples along axis 0."""
     result = []
     for k in range(n_outputs):
         parts = [sample[k] for sample in per_sample]
@@ -208,8 +209,16 @@ def _tflite_specs(model: Model) -> list[tuple[str, tuple[int, ...], np.dtype]]:
     return [(t.name, t.shape, t.numpy_dtype) for t in model.input_tensors]
 
 
-def _open(backend: str, model: Any) -> tuple[_Runner, list, str, int]:
-    """(runner, input specs, name for messages, number of outputs)."""
+def open_tflite_runner(backend: str, graph: Model) -> _Runner:
+    """The in-process runner of a .tflite backend (used inside the reference worker process)."""
+    if backend == "tflm":
+        return _TflmRunner(graph)
+    return _LiteRTRunner(graph, reference_kernels=backend == "litert-ref")
+
+
+def _open(backend: str, model: Any) -> tuple[_Runner | Model, list, str, int]:
+    """(runner, input specs, name for messages, number of outputs); a .tflite backend gets the parsed Model
+    instead of a runner: it runs in the reference worker."""
     if backend not in BACKENDS:
         raise UserError(f"unknown reference backend '{backend}'", hint=f"use one of: {', '.join(BACKENDS)}")
     if not isinstance(model, (str, Path)):  # an in-memory Keras model
@@ -235,12 +244,17 @@ def _open(backend: str, model: Any) -> tuple[_Runner, list, str, int]:
         if quantized:
             raise UserError(f"{path}: tensor '{quantized[0].name}' is {quantized[0].dtype}; the float reference "
                             "needs the float model", hint="pass the .keras file or a --mode float32 conversion")
-        runner = _LiteRTRunner(graph, reference_kernels=False)
-    elif backend == "tflm":
-        runner = _TflmRunner(graph)
-    else:
-        runner = _LiteRTRunner(graph, reference_kernels=backend == "litert-ref")
-    return runner, _tflite_specs(graph), str(path), len(graph.outputs)
+    _check_runtime_installed(backend)
+    return graph, _tflite_specs(graph), str(path), len(graph.outputs)
+
+
+def _check_runtime_installed(backend: str) -> None:
+    """Fail in the parent, with the install hint, when the worker could not import its runtime."""
+    import importlib.util
+
+    package, pip_name = ("tflite_micro", "tflite-micro") if backend == "tflm" else ("ai_edge_litert", "ai-edge-litert")
+    if importlib.util.find_spec(package) is None:
+        raise UserError(f"the {backend} reference needs the {pip_name} package", hint=f"pip install {pip_name}")
 
 
 def run_reference(backend: str, model: Path | str | Any, inputs: np.ndarray | Sequence[np.ndarray], *,
@@ -257,8 +271,13 @@ def run_reference(backend: str, model: Path | str | Any, inputs: np.ndarray | Se
     batches = [b.astype(np.float32) if b.dtype == np.float64 and spec[2] == np.float32 else b
                for b, spec in zip(batches, specs)]  # numpy's default float is a harmless mismatch
     count = _check_batches(batches, specs, where)
+    batched_axis = [spec[1][:1] == (1,) for spec in specs]
+    if isinstance(runner, Model):  # a .tflite runtime: in a worker process, where its crash cannot reach us
+        from tinydeploy.reference.worker import run_in_worker
+
+        return run_in_worker(backend, runner, batches, count, batched_axis=batched_axis, progress=progress)
     per_sample = []
     for i in track(range(count), f"reference {backend}", enabled=progress):
-        sample = [b[i : i + 1] if spec[1][:1] == (1,) else b[i] for b, spec in zip(batches, specs)]
+        sample = [b[i : i + 1] if one else b[i] for b, one in zip(batches, batched_axis)]
         per_sample.append(runner.invoke(sample))
-    return _stack(per_sample, n_outputs)
+    return stack_outputs(per_sample, n_outputs)

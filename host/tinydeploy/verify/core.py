@@ -25,6 +25,7 @@ from tinydeploy.link.protocol import DeviceInfo
 from tinydeploy.model.graph import Model, load_model
 from tinydeploy.progress import track
 from tinydeploy.reference import dequantize_output, run_reference
+from tinydeploy.reference.worker import ReferenceCrash
 from tinydeploy.verify import metrics
 from tinydeploy.verify.inputs import LabelSource, Labels, as_batch, load_arrays, load_labels, prepare_inputs
 from tinydeploy.verify.report import UNIT_LABELS, Check, VerifyReport
@@ -90,8 +91,11 @@ def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | 
     _check_label_thresholds(truth, thresholds, labels)
     sizes = _firmware_memory(firmware, board)
 
-    tflm = run_reference("tflm", model_path, batches, progress=progress)
-    measured = _stream(link, batches, total, progress, f"verify on {board.id}")
+    try:
+        tflm = run_reference("tflm", model_path, batches, progress=progress)
+        measured = _stream(link, batches, total, progress, f"verify on {board.id}")
+    except ReferenceCrash as err:  # nothing to judge the device against: a report that says why, then fail
+        tflm, measured = [], _Measured([], [], [], interrupted=f"reference failed: {err.message}", error=err)
     context = _Context(link, info, board, model, model_path, total, batches, raw, truth, thresholds,
                        float_model, sizes, litert, arena_estimate)
     report = _build_report(context, measured, tflm)
