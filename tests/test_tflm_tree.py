@@ -60,7 +60,49 @@ def test_arduino_layout_src_and_library_root(tmp_path):
         assert tree.include_dirs == (tree.root,)  # includes are already full third_party/... paths
         assert tree.umbrella_header == "TensorFlowLite.h"
         assert not tree.cmsis_nn and not tree.debug_log_takes_va_list
-        assert not tree.has_debug_log  # its DebugLog is in arduino/, which the build leaves out
+        assert not tree.has_debug_log  # only a create_tflm_tree.py tree's own debug_log.cc counts
+
+
+SYSTEM_SETUP_PINNED = """#include "tensorflow/lite/micro/system_setup.h"
+#if defined(ARDUINO) && !defined(ARDUINO_ARDUINO_NANO33BLE) && !defined(ARDUINO_SEEED_XIAO_NRF52840_SENSE)
+#define ARDUINO_EXCLUDE_CODE
+#endif  // defined(ARDUINO) && !defined(ARDUINO_ARDUINO_NANO33BLE)
+#ifndef ARDUINO_EXCLUDE_CODE
+extern "C" void DebugLog(const char* s) { Serial.print(s); }
+#endif
+"""
+
+
+def test_arduino_glue_facts_are_read_from_the_tree(tmp_path):
+    root = _tree(tmp_path / "t", "arduino")
+    setup = root / "tensorflow/lite/micro/system_setup.cpp"
+    setup.write_text(SYSTEM_SETUP_PINNED)
+    tree = detect(root)
+    assert tree.debug_log_boards == ("ARDUINO_ARDUINO_NANO33BLE", "ARDUINO_SEEED_XIAO_NRF52840_SENSE")
+    assert tree.provides_debug_log(True, ("ARDUINO_ARDUINO_NANO33BLE",))
+    assert not tree.provides_debug_log(True, ())  # another Arduino board: excluded code
+    assert not tree.provides_debug_log(False, ("ARDUINO_ARDUINO_NANO33BLE",))  # bare metal: glue left out
+    setup.write_text('#include "peripherals/peripherals.h"\nextern "C" void DebugLog(const char* s) { }\n')
+    assert detect(root).debug_log_boards is None and detect(root).provides_debug_log(True, ())
+    setup.write_text("namespace tflite { void InitializeTarget() {} }\n")
+    assert detect(root).debug_log_boards == ()
+
+
+def test_resolver_methods_are_read_from_the_header(tmp_path):
+    root = _tree(tmp_path / "t", "arduino")
+    assert detect(root).resolver_methods is None  # an empty header: nothing known, nothing checked
+    (root / "tensorflow/lite/micro/micro_mutable_op_resolver.h").write_text(
+        "  TfLiteStatus AddConv2D(\n      const TfLiteRegistration& registration = Register_CONV_2D()) {\n"
+        "  TfLiteStatus AddSoftmax(const TfLiteRegistration& r = Register_SOFTMAX()) {\n")
+    assert detect(root).resolver_methods == {"AddConv2D", "AddSoftmax"}
+
+
+def test_tree_digest_follows_the_sources(tmp_path):
+    root = _tree(tmp_path / "t", "arduino")
+    before = detect(root).digest
+    assert detect(root).digest == before
+    (root / "tensorflow/lite/micro/micro_interpreter.cpp").write_text("// changed\n")
+    assert detect(root).digest != before
 
 
 def test_missing_pieces_are_named(tmp_path):
@@ -109,8 +151,17 @@ def test_emulated_board_uses_local_tree(model_path, tmp_path, monkeypatch, layou
     assert "-DCMSIS_NN" in ini
     assert not (project / "src/sketch.cpp").exists()  # the harness owns main() on bare metal
     assert (project / "src/td_tflm_debug_log.cc").exists() == (layout == "arduino")
+    # The Arduino library off the Arduino framework: built with ARDUINO defined, its board glue left out and
+    # replaced, and TensorFlowLite.h (which pulls in peripherals/) not included.
+    assert (project / "src/td_tflm_platform.cc").exists() == (layout == "arduino")
+    assert ("-DARDUINO=100" in ini) == (layout == "arduino")
+    glue = {"-<tensorflow/lite/micro/system_setup.cpp>", "-<tensorflow/lite/micro/micro_time.cpp>", "-<peripherals/>"}
+    assert glue <= set(manifest["build"]["srcFilter"]) or layout == "tflm-tree"
     runtime = (project / "src/tflm_runtime.cc").read_text()
-    assert ("#include <TensorFlowLite.h>" in runtime) == (layout == "arduino")
+    assert "#include <TensorFlowLite.h>" not in runtime
+    assert manifest["build"]["libArchive"] is True  # the archive the build cache keeps
+    marker = json.loads((project / LOCAL_LIB_DIR / "tinydeploy-libcache.json").read_text())
+    assert marker["name"] == "tflite-micro-local" and len(marker["key"]) == 24
 
 
 def test_arduino_board_with_local_arduino_tree(model_path, tmp_path, monkeypatch):
@@ -120,7 +171,11 @@ def test_arduino_board_with_local_arduino_tree(model_path, tmp_path, monkeypatch
     assert result.lib_deps == ["tflite-micro-local"]
     src = tmp_path / "p/src"
     assert (src / "sketch.cpp").exists() and (src / "arduino_platform.cpp").exists()
-    assert (src / "td_tflm_debug_log.cc").exists()  # arduino/debug_log.cpp (Serial) is left out
+    # This tree has no system_setup.cpp, so nothing in it defines DebugLog: the project does.
+    assert (src / "td_tflm_debug_log.cc").exists()
+    assert not (src / "td_tflm_platform.cc").exists()  # the Arduino build keeps the library's glue
+    assert "-DARDUINO" not in (tmp_path / "p/platformio.ini").read_text()  # the core defines it
+    assert "#include <TensorFlowLite.h>" in (src / "tflm_runtime.cc").read_text()
 
 
 def test_emulated_board_without_tree_is_a_clear_error(model_path, tmp_path, monkeypatch):

@@ -27,6 +27,8 @@ A board file (boards/<id>.toml) mirrors the dataclasses below:
     framework = ""                    # "arduino" where the sketch uses it
     upload_protocol = "qemu"
     build_flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    board_macros = []                 # what the upstream core defines for the board (ARDUINO_ARDUINO_NANO33BLE):
+                                      # libraries such as TFLM's test them
 
     [serial]
     baud = 115200
@@ -68,6 +70,7 @@ class PlatformIOConfig:
     framework: str = ""  # "arduino", "" for bare metal
     upload_protocol: str = ""
     build_flags: tuple[str, ...] = ()
+    board_macros: tuple[str, ...] = ()  # macros the upstream core defines for this board (its manifest's)
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def load_board_file(path: Path) -> Board:
         framework=pio_table.get("framework", str, ""),
         upload_protocol=pio_table.get("upload_protocol", str, ""),
         build_flags=pio_table.strings("build_flags"),
+        board_macros=pio_table.strings("board_macros"),
     )
     pio_table.reject_unknown()
 

@@ -14,21 +14,25 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinydeploy.boards import Board
 from tinydeploy.build.provision import PLATFORM_NAME, pio_home, pio_platform, provision
 from tinydeploy.errors import ToolMissingError, UserError
-from tinydeploy.procs import kill_group
+from tinydeploy.procs import owned_group, signals_as_interrupts, spawn_group
 
 REGISTRY_HOSTS = (("api.registry.platformio.org", 443), ("dl.registry.platformio.org", 443))
 PROBE_TIMEOUT_S = 3.0
 INSTALL_TIMEOUT_S = 1200.0
+# A clean build of the TFLM Arduino library takes ~700 s on a 2-core machine: room for that twice.
+DEFAULT_BUILD_TIMEOUT_S = 1800.0
 
 
 @dataclass
@@ -104,6 +108,14 @@ def pio_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "platformio", *args]
 
 
+class PioTimeout(UserError):
+    """`pio` ran past its deadline and was stopped; `output` is what it printed until then."""
+
+    def __init__(self, message: str, *, hint: str = "", output: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.output = output
+
+
 def run_pio(
     args: list[str],
     *,
@@ -111,29 +123,114 @@ def run_pio(
     cwd: Path | None = None,
     timeout: float = 600,
     capture: bool = True,
+    progress: "BuildProgress | None" = None,
 ) -> subprocess.CompletedProcess:
-    """Run `pio <args>` with pio_env(board); kills the whole process group on timeout (UserError)."""
-    proc = subprocess.Popen(
-        pio_argv(*args),
-        cwd=cwd,
-        env=pio_env(board),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if capture else None,
-        stderr=subprocess.STDOUT if capture else None,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        kill_group(proc)
-        raise UserError(
-            f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
-            hint="rerun it by hand with `make pio ARGS=\"...\"` to see where it hangs",
-        ) from err
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out or "", "")
+    """Run `pio <args>` with pio_env(board) in its own process group.
 
+    However the call ends -- timeout (PioTimeout), Ctrl-C, SIGTERM/SIGHUP (raised as KeyboardInterrupt by
+    procs.signals_as_interrupts) or an error of ours -- the whole group (pio, scons, the compilers) is
+    stopped before this returns or raises: nothing is left running.  With `progress`, each output line is
+    shown to it as it arrives."""
+    popen: dict = dict(cwd=cwd, env=pio_env(board), stdin=subprocess.DEVNULL)
+    if capture:
+        popen.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    lines: list[str] = []
+    with signals_as_interrupts(), owned_group(spawn_group(pio_argv(*args), **popen)) as proc:
+        reader = None
+        if capture:
+            reader = threading.Thread(target=_collect, args=(proc, lines, progress), daemon=True)
+            reader.start()
+        if not _wait(proc, timeout, progress):
+            raise PioTimeout(f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
+                             hint="rerun it by hand with `make pio ARGS=\"...\"` to see where it stops",
+                             output="".join(lines))
+        if reader is not None:
+            reader.join(10)
+    if progress is not None:
+        progress.done()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines), "")
+
+
+def _collect(proc: subprocess.Popen, lines: list[str], progress: "BuildProgress | None") -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if progress is not None:
+            progress.saw(line)
+
+
+def _wait(proc: subprocess.Popen, timeout: float, progress: "BuildProgress | None") -> bool:
+    """Wait for proc until `timeout` seconds have passed (False then), ticking the progress line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            proc.wait(min(left, 1.0))
+            return True
+        except subprocess.TimeoutExpired:
+            if progress is not None:
+                progress.tick()
+
+
+class BuildProgress:
+    """One status line while PlatformIO builds: elapsed time, files compiled, what is compiling now.
+
+    On a terminal the line is redrawn in place every second (on stderr); elsewhere (CI logs, pipes) a line
+    is printed every `every` seconds, so a long TFLM build is visibly alive, not hung."""
+
+    _STEP = re.compile(r"^(Compiling|Archiving|Linking|Indexing|Building)\s+(\S+)")
+
+    def __init__(self, what: str, *, every: float = 60.0, stream=None) -> None:
+        self.what = what
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every = 1.0 if self.tty else every
+        self.started = time.monotonic()
+        self.last_shown = self.started
+        self.compiled = 0
+        self.current = ""
+        self.shown_any = False
+
+    def saw(self, line: str) -> None:
+        match = self._STEP.match(line)
+        if match:
+            self.compiled += match.group(1) == "Compiling"
+            self.current = f"{match.group(1).lower()} {_short_object(match.group(2))}"
+
+    def line(self) -> str:
+        elapsed = int(time.monotonic() - self.started)
+        text = f"building {self.what}: {elapsed // 60}m{elapsed % 60:02d}s, {self.compiled} files compiled"
+        return text + (f", {self.current}" if self.current else "")
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last_shown < self.every:
+            return
+        self.last_shown = now
+        self.shown_any = True
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r" + self.line()[:width].ljust(width))
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty and self.shown_any:
+            self.stream.write("\r" + " " * (shutil.get_terminal_size((100, 20)).columns - 1) + "\r")
+            self.stream.flush()
+
+
+def _short_object(path: str) -> str:
+    """'.pio/build/qemu-m4/lib5a3/tflite-micro-local/tensorflow/lite/micro/kernels/conv.o' -> the source-ish
+    tail 'tensorflow/lite/micro/kernels/conv.o'."""
+    parts = Path(path).parts
+    for anchor in ("tensorflow", "third_party", "signal", "src"):
+        if anchor in parts:
+            return "/".join(parts[parts.index(anchor):])
+    return "/".join(parts[-3:])
 
 
 # -------------------------------------------------------------------------------------- platforms
@@ -195,7 +292,12 @@ def ensure_platform(board: Board) -> Path:
 
 
 # --------------------------------------------------------------------------------------------- build
-_ERROR_LINE = re.compile(r"(error|Error|undefined reference|No such file|multiple definition|overflowed)")
+# A compiler diagnostic "path:line[:col]: [fatal ]error: ..." -- never a "Compiling .../error_reporter.o" line.
+_COMPILER_ERROR = re.compile(r"^\S[^:\n]*:\d+(?::\d+)?: (?:fatal )?error: ")
+_COMPILER_CONTEXT = re.compile(r"^(In file included from |\s+from |[^:\n]+: In (?:member )?function )")
+_LINKER_ERROR = re.compile(r"(undefined reference to|multiple definition of|region `?\S+?'? overflowed|"
+                           r"ld: cannot find|cannot find -l|ld returned \d+ exit status)")
+_TOOL_ERROR = re.compile(r"^(Error: |\*\*\* |[A-Za-z]+Error: )")
 
 
 def _first_lines(text: str, n: int) -> str:
@@ -204,25 +306,60 @@ def _first_lines(text: str, n: int) -> str:
 
 
 def first_error_lines(log: str, n: int = 12) -> str:
-    """The compiler's first error lines (and what precedes them), for the one-message UserError."""
+    """The build's first real error, for the one-message UserError: the first compiler error (with the
+    "In file included from" chain before it and its notes after), else the first linker error, else
+    PlatformIO's own "Error:" line, else the log's last lines."""
     lines = log.splitlines()
     for i, line in enumerate(lines):
-        if _ERROR_LINE.search(line):
-            return "\n".join(lines[max(0, i - 2) : i + n])
+        if _COMPILER_ERROR.match(line):
+            start = i
+            while start > 0 and _COMPILER_CONTEXT.match(lines[start - 1]):
+                start -= 1
+            end = i + 1
+            while end < len(lines) and end - i < n and not _COMPILER_ERROR.match(lines[end]) \
+                    and not _is_build_step(lines[end]):
+                end += 1
+            return "\n".join(lines[start:end])
+    for pattern in (_LINKER_ERROR, _TOOL_ERROR):
+        for i, line in enumerate(lines):
+            if pattern.search(line):
+                start = i - 1 if i > 0 and lines[i - 1].rstrip().endswith(":") else i
+                return "\n".join(lines[start: i + min(n, 4)])
     return "\n".join(lines[-n:])
 
 
-def build_project(project_dir: Path, board: Board, *, timeout: float = 600, env_name: str | None = None) -> BuildResult:
-    """`pio run -e <board.id>` in project_dir; returns the ELF, the image and the flash/RAM used."""
+def _is_build_step(line: str) -> bool:
+    return bool(BuildProgress._STEP.match(line)) or line.startswith("*** ")
+
+
+def build_project(project_dir: Path, board: Board, *, timeout: float = DEFAULT_BUILD_TIMEOUT_S,
+                  env_name: str | None = None, progress: bool = True) -> BuildResult:
+    """`pio run -e <board.id>` in project_dir; returns the ELF, the image and the flash/RAM used.
+
+    Shows a progress line while it builds (see BuildProgress); the full output goes to the build
+    directory's tinydeploy-build.log whether the build succeeds, fails or runs out of time."""
+    from tinydeploy.build import libcache
+
     project_dir = Path(project_dir).resolve()
     if not (project_dir / "platformio.ini").is_file():
         raise UserError(f"{project_dir} has no platformio.ini", hint="render a project first (deploy render)")
     ensure_platform(board)
     env_name = env_name or board.id
-    result = run_pio(["run", "-d", str(project_dir), "-e", env_name], board=board, timeout=timeout)
     build_dir = project_build_dir(project_dir) / env_name
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "tinydeploy-build.log"
+    libcache.before_build(project_dir)
+    meter = BuildProgress(f"{project_dir.name} for {board.id}") if progress else None
+    try:
+        result = run_pio(["run", "-d", str(project_dir), "-e", env_name], board=board, timeout=timeout,
+                         progress=meter)
+    except PioTimeout as err:
+        log.write_text(err.output, encoding="utf-8")
+        raise UserError(
+            f"build of {project_dir} for board {board.id} did not finish within {timeout:g} s and was stopped"
+            + (f" (it had compiled {meter.compiled} files)" if meter else ""),
+            hint=f"a clean build of TFLite Micro takes ~12 minutes on 2 cores and is cached afterwards: give it "
+                 f"more time with --build-timeout SECONDS; the output so far: {log}") from None
     log.write_text(result.stdout, encoding="utf-8")
     if result.returncode != 0:
         raise UserError(
@@ -232,6 +369,7 @@ def build_project(project_dir: Path, board: Board, *, timeout: float = 600, env_
     elf = build_dir / "firmware.elf"
     if not elf.is_file():
         raise UserError(f"build of {project_dir} for board {board.id} produced no {elf.name}", hint=f"full log: {log}")
+    libcache.after_build(project_dir, build_dir)
     image = next((build_dir / f"firmware{ext}" for ext in (".bin", ".hex", ".uf2") if (build_dir / f"firmware{ext}").is_file()), None)
     flash, ram = elf_size(elf, board)
     return BuildResult(project_dir=project_dir, env=env_name, elf=elf, bin=image, flash_bytes=flash, ram_bytes=ram, log=log)
@@ -270,17 +408,16 @@ def main(argv: list[str] | None = None) -> int:
     timeout = float(os.environ.get("TINYDEPLOY_PIO_TIMEOUT", "1800"))
     try:
         provision()
-        proc = subprocess.Popen(pio_argv(*args), env=pio_env())
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise UserError(f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
-                            hint="raise TINYDEPLOY_PIO_TIMEOUT if it legitimately needs longer")
-        except KeyboardInterrupt:
-            proc.wait(timeout=30)
-            return 130
+        # Here pio's output goes straight to the terminal; it still runs in its own process group, which is
+        # stopped as a whole on timeout, Ctrl-C or SIGTERM.
+        with signals_as_interrupts(), owned_group(spawn_group(pio_argv(*args), env=pio_env())) as proc:
+            try:
+                return proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise UserError(f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
+                                hint="raise TINYDEPLOY_PIO_TIMEOUT if it legitimately needs longer") from None
+            except KeyboardInterrupt:
+                return 130
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

@@ -11,8 +11,12 @@ every template's variables):
   src/tflm_runtime.cc                   td_runtime.h over MicroMutableOpResolver<N> + MicroInterpreter
   src/sketch.cpp, src/arduino_platform.cpp   Arduino-framework boards: setup() runs the harness; td_platform
                                         over Serial + DWT/micros()
-  src/td_tflm_debug_log.cc              a local tree without its own DebugLog() (the Arduino layout's is left out)
-  lib/tflite-micro-local/library.json   with a local tree only
+  src/td_tflm_debug_log.cc              DebugLog() where the library built for this board has none (a tree
+                                        without debug_log.cc; the Arduino library off the Arduino framework
+                                        or on a board its system_setup.cpp does not cover)
+  src/td_tflm_platform.cc               the Arduino library on a bare-metal board: InitializeTarget() and
+                                        the timer its left-out glue (system_setup.cpp, micro_time.cpp) had
+  lib/tflite-micro-local/library.json   with a local tree only (and its build-cache marker, build/libcache.py)
 The harness, the board's platform code and platformio.ini come from render.project.write_project.
 """
 
@@ -26,15 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinydeploy.boards import Board
+from tinydeploy.build import libcache
 from tinydeploy.errors import UserError
 from tinydeploy.files import write_if_changed
 from tinydeploy.model.graph import Model, load_model
 from tinydeploy.paths import templates_dir as default_templates_dir
-from tinydeploy.render.project import GeneratedFile, ProjectSpec, write_project
+from tinydeploy.render.project import GeneratedFile, ProjectSpec, project_build_flags, write_project
 from tinydeploy.tflm import arena as arena_mod
 from tinydeploy.tflm import preflight
 from tinydeploy.tflm.ops import resolver_method
-from tinydeploy.tflm.tree import TflmTree, locate
+from tinydeploy.tflm.refs import known_ref
+from tinydeploy.tflm.tree import TflmTree, glue_defines_debug_log, locate
 
 # The TFLM Arduino library (Arduino_TensorFlowLite).  The default commit is one whose API the templates were
 # checked against: MicroInterpreter(model, resolver, arena, size) without an ErrorReporter, arena_used_bytes(),
@@ -74,8 +80,9 @@ class RenderResult:
 def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: int | None = None,
                 arena_margin: float = arena_mod.DEFAULT_MARGIN, tflm_path: Path | None = None,
                 tflm_git: str = DEFAULT_TFLM_GIT, tflm_ref: str = DEFAULT_TFLM_REF,
-                templates_dir: Path | None = None) -> RenderResult:
-    """Preflight the model, size the arena and write the PlatformIO project to out_dir."""
+                templates_dir: Path | None = None, layers: bool = False) -> RenderResult:
+    """Preflight the model, size the arena and write the PlatformIO project to out_dir; `layers` builds in
+    per-layer profiling (-DTD_LAYERS: the sketch's MicroProfilerInterface hook, docs/protocol.md "Layers")."""
     model = load_model(model_path)
     tree = locate(tflm_path)
     arduino = board.platformio.framework == "arduino"
@@ -92,18 +99,21 @@ def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: i
     problems = preflight.check(model, run_host=host is not None, host=host)
     estimate, arena_size = _size_arena(model, board, host, arena_bytes, arena_margin, tree)
 
-    ops = resolver_ops(model)
+    ops = resolver_ops(model, **_resolver_check(tree, tflm_ref))
     renderer = Templates(templates_dir)
-    files = _runtime_files(renderer, model, Path(model_path), ops, estimate, arena_size, tree)
+    files = _runtime_files(renderer, model, Path(model_path), ops, estimate, arena_size, tree, arduino)
     if arduino:
         files += arduino_files(renderer, board)
-    if tree is not None and not tree.has_debug_log:
-        files.append(GeneratedFile("td_tflm_debug_log.cc", renderer.render(
-            "td_tflm_debug_log.cc.j2", va_list=tree.debug_log_takes_va_list, vsnprintf=tree.debug_vsnprintf)))
+    files += _glue_files(renderer, board, tree, tflm_ref)
 
     # A local tree is named explicitly: its headers are also on the global include path (the sketch needs
     # them), which hides the library from PlatformIO's dependency finder.
     lib_deps = [LOCAL_LIB_NAME] if tree is not None else [f"{tflm_git}#{tflm_ref}"]
+    defines = {"TD_HARNESS_NO_MAIN": ""} if arduino else {}
+    if tree is not None:
+        defines.update(tree.bare_metal_defines(arduino))
+    if layers:
+        defines["TD_LAYERS"] = ""
     spec = ProjectSpec(
         # On Arduino boards this renderer supplies td_platform itself (arduino_platform.cpp): keep
         # write_project from adding (or requiring) firmware/platform/<board.firmware_platform>/.
@@ -111,14 +121,14 @@ def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: i
         runtime="tflm",
         files=files,
         include_dirs=[str(d) for d in tree.include_dirs] if tree else [],
-        defines={"TD_HARNESS_NO_MAIN": ""} if arduino else {},
+        defines=defines,
         build_flags=[*TFLM_BUILD_FLAGS, *(["-DCMSIS_NN"] if tree and tree.cmsis_nn else [])],
         lib_deps=lib_deps,
         model_sha256=model.sha256,
     )
     out_dir = Path(out_dir)
     if tree is not None:
-        _write_local_library(renderer, tree, out_dir)
+        _write_local_library(renderer, tree, out_dir, spec, arduino)
     write_project(spec, out_dir)
     produced = [f"src/{f.path}" for f in files] + ([f"{LOCAL_LIB_DIR}/library.json"] if tree else [])
     return RenderResult(project_dir=out_dir, board=board, files=produced, ops=ops, op_count=len(ops),
@@ -127,16 +137,62 @@ def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: i
                         model_sha256=model.sha256)
 
 
-def resolver_ops(model: Model) -> list[ResolverOp]:
-    """The model's distinct ops in first-use order with their AddXxx() method (preflight vetted them)."""
-    ops = []
+def resolver_ops(model: Model, *, unavailable: frozenset[str] = frozenset(), where: str = "") -> list[ResolverOp]:
+    """The model's distinct ops in first-use order with their AddXxx() method (preflight vetted them);
+    `unavailable` names the methods the TFLM being built lacks (`where` says which TFLM that is)."""
+    ops, missing = [], []
     for opcode in model.op_names:
         method = resolver_method(opcode)
         if method is None:
             raise UserError(f"{opcode} is not supported by the pinned TFLite Micro",
                             hint="run the tflm preflight: it names the layer and the fix")
+        if method in unavailable:
+            missing.append(f"{opcode} (MicroMutableOpResolver::{method}())")
         ops.append(ResolverOp(opcode, method))
+    if missing:
+        raise UserError(f"{where} cannot register {', '.join(missing)}: its micro_mutable_op_resolver.h has no "
+                        f"such method",
+                        hint="use a TFLM that has the kernel (--tflm-ref COMMIT, or --tflm-path DIR), remove "
+                             "those layers from the model, or use --runtime aot")
     return ops
+
+
+def _resolver_check(tree: TflmTree | None, tflm_ref: str) -> dict:
+    """Which resolver methods the TFLM being built lacks: read from a local tree's header, recorded for a
+    known library commit (tflm/refs.py), unknown (no check) otherwise."""
+    from tinydeploy.tflm.ops import TFLM_CUSTOM_OPS, TFLM_OPS
+
+    if tree is not None:
+        if tree.resolver_methods is None:
+            return {}
+        known = {op.resolver_method for op in TFLM_OPS.values()} | set(TFLM_CUSTOM_OPS.values())
+        return {"unavailable": frozenset(known - tree.resolver_methods), "where": f"the TFLM tree {tree.root}"}
+    ref = known_ref(tflm_ref)
+    if ref is None:
+        return {}
+    return {"unavailable": ref.missing_methods, "where": f"the TFLM Arduino library at {tflm_ref[:12]}"}
+
+
+def _glue_files(renderer: "Templates", board: Board, tree: TflmTree | None, tflm_ref: str) -> list[GeneratedFile]:
+    """DebugLog() where the library built for this board does not define it (never where it does: two
+    definitions do not link), and the Arduino library's left-out board glue on bare-metal boards."""
+    arduino = board.platformio.framework == "arduino"
+    macros = board.platformio.board_macros
+    if tree is not None:
+        need_log, va_list, vsnprintf = (not tree.provides_debug_log(arduino, macros), tree.debug_log_takes_va_list,
+                                        tree.debug_vsnprintf)
+    else:
+        ref = known_ref(tflm_ref)  # an unknown ref is assumed to define it, as the library's HEAD does
+        need_log = ref is not None and not glue_defines_debug_log(ref.debug_log_boards, macros)
+        va_list = vsnprintf = bool(ref and ref.debug_log_va_list)
+    files = []
+    if need_log:
+        files.append(GeneratedFile("td_tflm_debug_log.cc", renderer.render(
+            "td_tflm_debug_log.cc.j2", va_list=va_list, vsnprintf=vsnprintf)))
+    if tree is not None and tree.bare_metal_glue(arduino):
+        files.append(GeneratedFile("td_tflm_platform.cc", renderer.render(
+            "td_tflm_platform.cc.j2", micro_time=tree.has_micro_time_h, system_setup=tree.has_system_setup_h)))
+    return files
 
 
 def _size_arena(model: Model, board: Board, host: arena_mod.HostMeasurement | None, arena_bytes: int | None,
@@ -161,11 +217,16 @@ def _size_arena(model: Model, board: Board, host: arena_mod.HostMeasurement | No
 
 
 def _runtime_files(renderer: "Templates", model: Model, model_path: Path, ops: list[ResolverOp],
-                   estimate: arena_mod.ArenaEstimate | None, arena_size: int, tree: TflmTree | None
-                   ) -> list[GeneratedFile]:
+                   estimate: arena_mod.ArenaEstimate | None, arena_size: int, tree: TflmTree | None,
+                   arduino: bool) -> list[GeneratedFile]:
     common = dict(model_name=model_path.name, model_len=len(model.raw), model_sha256=model.sha256)
     digest = hashlib.sha256(model.raw).digest()
-    umbrella = tree.umbrella_header if tree is not None else "TensorFlowLite.h"
+    # TensorFlowLite.h pulls in peripherals/, which needs the Arduino core (#error elsewhere): bare-metal
+    # boards include the TFLM headers directly.
+    if not arduino:
+        umbrella = ""
+    else:
+        umbrella = tree.umbrella_header if tree is not None else "TensorFlowLite.h"
     return [
         GeneratedFile("model_data.h", renderer.render("model_data.h.j2", **common)),
         GeneratedFile("model_data.cc", renderer.render(
@@ -185,12 +246,23 @@ def arduino_files(renderer: "Templates", board: Board) -> list[GeneratedFile]:
             GeneratedFile("arduino_platform.cpp", renderer.render("arduino_platform.cpp.j2", **values))]
 
 
-def _write_local_library(renderer: "Templates", tree: TflmTree, out_dir: Path) -> None:
+def _write_local_library(renderer: "Templates", tree: TflmTree, out_dir: Path, spec: ProjectSpec,
+                         arduino: bool) -> None:
+    """library.json for the local tree, and the marker that lets every model of this board reuse its
+    compiled archive (build/libcache.py): the key covers the tree, the board and every flag it sees."""
     flags = [*tree.build_flags(), *TFLM_BUILD_FLAGS]
     text = renderer.render("library.json.j2", name=LOCAL_LIB_NAME, root=str(tree.root), layout=tree.layout, flags=flags,
-                           src_filter=tree.src_filter())
-    json.loads(text)  # a user template must still produce JSON
-    write_if_changed(out_dir / LOCAL_LIB_DIR / "library.json", text)
+                           src_filter=tree.src_filter(arduino))
+    try:
+        manifest = json.loads(text)
+    except ValueError as err:
+        raise UserError(f"template library.json.j2 does not produce JSON: {err}",
+                        hint="docs/tflm.md lists the variables each template receives") from None
+    lib_dir = out_dir / LOCAL_LIB_DIR
+    write_if_changed(lib_dir / "library.json", text)
+    key = libcache.cache_key(tree_digest=tree.digest, board=spec.board,
+                             flags=[*project_build_flags(spec), *flags, *manifest.get("build", {}).get("srcFilter", [])])
+    libcache.write_marker(lib_dir, key=key, name=LOCAL_LIB_NAME, manifest=manifest)
 
 
 def c_bytes(data: bytes, per_line: int = 16) -> str:

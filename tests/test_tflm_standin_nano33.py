@@ -1,0 +1,157 @@
+"""The nano33 tflm project against a stand-in of the TFLM Arduino library (tests/tflm_standin.py): compiled and
+linked for the Cortex-M4 with the Nano 33 BLE's defines, as PlatformIO would build it with the upstream platform.
+
+The upstream nordicnrf52 platform and its Mbed core are not installed here, so Debian's arm-none-eabi-g++
+builds the rendered project directly: platformio.ini's build_flags, the generated library.json's flags and
+srcFilter, and a minimal Arduino.h stand-in (tests/fixtures/tflm_standin/arduino_core/).  What it proves: the
+library's own DebugLog (system_setup.cpp on the Nano 33 BLE) and ours never both exist (no "multiple
+definition of 'DebugLog'"), TensorFlowLite.h's peripherals/ compile on the board, and every symbol links.
+The negative checks show the stand-in would have caught the defects of issue 14.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tflm_standin import arduino_core_dir, write_standin
+from tinydeploy.boards import get_board
+from tinydeploy.render.tflm import LOCAL_LIB_DIR, Templates, render_tflm
+
+ARM_GXX = shutil.which("arm-none-eabi-g++")
+pytestmark = pytest.mark.skipif(ARM_GXX is None, reason="arm-none-eabi-g++ is not installed")
+
+CPU_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+# What the Arduino Mbed core passes for the Nano 33 BLE (besides the CPU flags): the framework and the board.
+NANO33_DEFINES = ["-DARDUINO=10819", "-DARDUINO_ARCH_MBED"]
+
+
+@pytest.fixture(scope="module")
+def reshape_model(tmp_path_factory) -> Path:
+    """A model built here: int8 RESHAPE, the one op the stand-in interpreter executes."""
+    pytest.importorskip("tflite_micro")
+    tf = pytest.importorskip("tensorflow")
+    import numpy as np
+
+    inp = tf.keras.Input((8,), batch_size=1)
+    model = tf.keras.Model(inp, tf.keras.layers.Reshape((2, 4))(inp))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 8)).astype(np.float32)] for _ in range(16))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    path = tmp_path_factory.mktemp("models") / "reshape_int8.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
+def _filtered(root: Path, src_filter: list[str]) -> list[Path]:
+    """The library's C/C++ sources as PlatformIO's srcFilter selects them (the subset of the syntax we emit)."""
+    def matches(rel: str, pattern: str) -> bool:
+        if pattern == "*":
+            return True
+        if pattern.endswith("/"):
+            return rel.startswith(pattern) or ("/" + pattern[3:] in "/" + rel if pattern.startswith("**/") else False)
+        return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern.removeprefix("**/"))
+
+    chosen = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".c", ".cc", ".cpp"):
+            continue
+        rel, keep = path.relative_to(root).as_posix(), False
+        for entry in src_filter:
+            if matches(rel, entry[2:-1]):
+                keep = entry.startswith("+")
+        if keep:
+            chosen.append(path)
+    return chosen
+
+
+def _ini_flags(project: Path) -> list[str]:
+    lines = (project / "platformio.ini").read_text().split("build_flags =", 1)[1].splitlines()[1:]
+    flags: list[str] = []
+    for line in lines:
+        if not line.startswith("    "):
+            break
+        line = line.strip()
+        if line.startswith("-I "):  # one include directory per line, relative to the project or absolute
+            flags.append(f"-I{project / line[3:]}")
+        else:
+            flags.extend(shlex.split(line))
+    return flags
+
+
+def _compile(src: Path, out: Path, flags: list[str]) -> subprocess.CompletedProcess:
+    compiler = "arm-none-eabi-gcc" if src.suffix == ".c" else ARM_GXX
+    lang = ["-std=gnu11"] if src.suffix == ".c" else ["-std=gnu++17", "-fno-rtti", "-fno-exceptions"]
+    argv = [compiler, *CPU_FLAGS, "-Os", "-ffunction-sections", "-fdata-sections", *lang, *flags,
+            "-c", str(src), "-o", str(out)]
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def build_nano33(project: Path, out: Path, extra_sources: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    """Compile the rendered nano33 project (sketch, harness, local library, stand-in core) and link it;
+    returns the link's result (compile failures fail the test at once)."""
+    manifest = json.loads((project / LOCAL_LIB_DIR / "library.json").read_text())
+    root = Path(manifest["build"]["srcDir"])
+    core = arduino_core_dir()
+    common = [*NANO33_DEFINES, *(f"-D{m}" for m in get_board("nano33").platformio.board_macros), f"-I{core}",
+              *_ini_flags(project), f"-I{project / 'include'}"]
+    units = [(src, common + manifest["build"]["flags"]) for src in _filtered(root, manifest["build"]["srcFilter"])]
+    units += [(src, common) for src in sorted((project / "src").rglob("*")) if src.suffix in (".c", ".cc", ".cpp")]
+    units += [(core / "arduino_core.cpp", common), *((src, common) for src in extra_sources)]
+    out.mkdir(parents=True, exist_ok=True)
+    objects = []
+    for i, (src, flags) in enumerate(units):
+        obj = out / f"{i:03d}_{src.stem}.o"
+        result = _compile(src, obj, flags)
+        assert result.returncode == 0, f"{src}:\n{result.stderr}"
+        objects.append(str(obj))
+    return subprocess.run([ARM_GXX, *CPU_FLAGS, "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
+                           *objects, "-o", str(out / "firmware.elf")], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("flavour", ["pinned", "head"])
+def test_nano33_project_links_against_the_arduino_library(reshape_model, tmp_path, monkeypatch, flavour):
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    lib = write_standin(tmp_path / "Arduino_TensorFlowLite", flavour)
+    render_tflm(reshape_model, get_board("nano33"), tmp_path / "project", tflm_path=lib)
+    src = tmp_path / "project" / "src"
+    assert not (src / "td_tflm_debug_log.cc").exists()  # system_setup.cpp defines DebugLog on the Nano 33 BLE
+    assert "#include <TensorFlowLite.h>" in (src / "tflm_runtime.cc").read_text()
+
+    linked = build_nano33(tmp_path / "project", tmp_path / "obj")
+    assert linked.returncode == 0, linked.stderr
+    symbols = subprocess.run(["arm-none-eabi-nm", "-C", str(tmp_path / "obj/firmware.elf")], capture_output=True,
+                             text=True, check=True).stdout
+    assert " T DebugLog" in symbols and " T td_runtime_init" in symbols and " T setup" in symbols
+
+    # The defect this guards against: a DebugLog of ours next to the library's does not link.
+    ours = tmp_path / "td_tflm_debug_log.cc"
+    ours.write_text(Templates(None).render("td_tflm_debug_log.cc.j2", va_list=False, vsnprintf=False))
+    clash = build_nano33(tmp_path / "project", tmp_path / "obj-clash", extra_sources=(ours,))
+    assert clash.returncode != 0 and "multiple definition of `DebugLog'" in clash.stderr
+
+
+def test_standin_has_the_real_librarys_traps(tmp_path):
+    """Built off Arduino the way the first tflm runtime did (no ARDUINO, TensorFlowLite.h included), the
+    stand-in fails exactly as the real library does."""
+    src = write_standin(tmp_path / "lib", "pinned") / "src"
+    flags = [f"-I{src}", "-DTF_LITE_STATIC_MEMORY", "-DCMSIS_NN"]
+    kernel_util = _compile(src / "tensorflow/lite/kernels/kernel_util.cpp", tmp_path / "k.o", flags)
+    assert "has no member named 'temporaries'" in kernel_util.stderr
+    conv = _compile(src / "tensorflow/lite/micro/kernels/cmsis_nn/conv.cpp", tmp_path / "c.o", flags)
+    assert "redefinition of" in conv.stderr and "Register_CONV_2D_INT8" in conv.stderr
+    umbrella = tmp_path / "umbrella.cc"
+    umbrella.write_text("#include <TensorFlowLite.h>\n")
+    assert "unsupported framework" in _compile(umbrella, tmp_path / "u.o", flags).stderr
+    # ... and with -DARDUINO=100 the two sources compile.
+    for name in ("tensorflow/lite/kernels/kernel_util.cpp", "tensorflow/lite/micro/kernels/cmsis_nn/conv.cpp"):
+        assert _compile(src / name, tmp_path / "ok.o", [*flags, "-DARDUINO=100"]).returncode == 0
