@@ -55,6 +55,7 @@ OPTIONS_OF_OP = {
     "PAD": "PadOptions",
     "TRANSPOSE": "TransposeOptions",
     "MEAN": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions", "SUM": "ReducerOptions",
     "SQUEEZE": "SqueezeOptions",
     "STRIDED_SLICE": "StridedSliceOptions",
     "PACK": "PackOptions",

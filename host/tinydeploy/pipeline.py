@@ -31,9 +31,11 @@ from tinydeploy.boards import Board
 from tinydeploy.build.pio import BuildResult, build_project, first_error_lines, run_pio
 from tinydeploy.errors import UserError
 from tinydeploy.files import write_atomic
+from tinydeploy.flash.lock import check_free
 from tinydeploy.model.graph import load_model
 from tinydeploy.paths import cache_dir
 from tinydeploy.plan.fit import check_fit, confirm_fit, estimate_fit
+from tinydeploy.procs import pid_status, start_time, stop_group
 
 RUNTIMES = ("aot", "tflm")
 TFLITE_SUFFIX = ".tflite"
@@ -240,27 +242,37 @@ def session_file(board: Board) -> Path:
 
 def read_session(board: Board) -> dict[str, Any] | None:
     """The running emulated session for the board, if its process is still alive."""
+    return session_status(board)[0]
+
+
+def session_status(board: Board) -> tuple[dict[str, Any] | None, str | None]:
+    """(session, None) while the board's background firmware runs; (None, why) when its process ended —
+    exited, defunct (a zombie: it counts as gone, and is reaped when it is ours) or its pid reused —
+    and the record is dropped; (None, None) when there was no session."""
     path = session_file(board)
     if not path.is_file():
-        return None
+        return None, None
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not _alive(int(data.get("pid", 0))):
+        pid = int(data.get("pid", 0))
+    except (OSError, ValueError, TypeError):
         path.unlink(missing_ok=True)
-        return None
-    return data
+        return None, f"its session record {path} was unreadable and was removed"
+    gone = pid_status(pid, data.get("start_time"))
+    if gone is None:
+        return data, None
+    path.unlink(missing_ok=True)
+    what = "QEMU" if board.is_emulated else "firmware"
+    return None, f"its {what} process (pid {pid}, started by deploy flash) {gone}" + _log_tail(data.get("log"))
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+def _log_tail(log: str | None, lines: int = 3) -> str:
+    """The last lines of a session's log, where a crash or a fault marker would be."""
     try:
-        os.kill(pid, 0)
+        tail = Path(log).read_text(errors="replace").strip().splitlines()[-lines:] if log else []
     except OSError:
-        return False
-    return True
+        return ""
+    return f"; its log ({log}) ends: {' | '.join(tail)}" if tail else ""
 
 
 DETACHED_STARTUP_S = 10.0
@@ -274,6 +286,9 @@ def start_detached(fw: BuiltFirmware) -> dict[str, Any]:
     Replaces a session already running for the board.  The session (pid, url, model) is recorded so that
     `deploy verify --board B` finds it and `deploy flash --board B --stop` ends it.
     """
+    previous = read_session(fw.board)
+    if previous is not None:
+        check_free(fw.board, previous["url"])  # a verify is using it: do not pull it away
     stop_session(fw.board)
     log_path = session_file(fw.board).with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,11 +301,16 @@ def start_detached(fw: BuiltFirmware) -> dict[str, Any]:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # outlives this command, by design
-    url = _wait_for_url(proc, log_path, pattern)
-    session = {"pid": proc.pid, "url": url, "board": fw.board.id, "runtime": fw.runtime,
-               "model_path": str(fw.model_path.resolve()), "model_sha256": fw.model_sha256,
-               "elf": str(fw.build.elf), "log": str(log_path), "arena_estimate": fw.arena_estimate}
-    write_atomic(session_file(fw.board), json.dumps(session, indent=2) + "\n")
+    try:
+        url = _wait_for_url(proc, log_path, pattern)
+        session = {"pid": proc.pid, "start_time": start_time(proc.pid), "url": url, "board": fw.board.id,
+                   "runtime": fw.runtime, "model_path": str(fw.model_path.resolve()),
+                   "model_sha256": fw.model_sha256, "elf": str(fw.build.elf), "log": str(log_path),
+                   "arena_estimate": fw.arena_estimate}
+        write_atomic(session_file(fw.board), json.dumps(session, indent=2) + "\n")
+    except BaseException:  # failed, Ctrl-C or SIGTERM before it was recorded: nobody could stop it later
+        stop_group(proc)
+        raise
     return session
 
 
@@ -305,7 +325,6 @@ def _wait_for_url(proc: subprocess.Popen, log_path: Path, pattern: re.Pattern[st
         if proc.poll() is not None:
             raise UserError(f"the emulator exited at once (status {proc.returncode}): {text.strip()[-300:]}")
         time.sleep(0.05)
-    proc.kill()
     raise UserError(f"the firmware did not open its serial link within {DETACHED_STARTUP_S:g} s",
                     hint=f"see {log_path}")
 
@@ -315,9 +334,25 @@ def stop_session(board: Board) -> bool:
     session = read_session(board)
     if session is None:
         return False
+    pid = int(session["pid"])
     try:
-        os.killpg(int(session["pid"]), signal.SIGTERM)
+        os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
+    _wait_gone(pid, session.get("start_time"))
     session_file(board).unlink(missing_ok=True)
     return True
+
+
+def _wait_gone(pid: int, started: int | None, grace: float = 2.0) -> None:
+    """Wait until a stopped session's process is gone (reaping it if it is our child), SIGKILL its group
+    after `grace` seconds: a replacement must not race it for the board."""
+    deadline = time.monotonic() + grace
+    while pid_status(pid, started) is None:
+        if time.monotonic() >= deadline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return
+        time.sleep(0.02)

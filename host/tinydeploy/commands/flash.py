@@ -11,13 +11,14 @@ import argparse
 from pathlib import Path
 
 from tinydeploy.boards import get_board
+from tinydeploy.commands.argtypes import array_file, existing_path, positive_int
 from tinydeploy.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("flash", help="build the model's firmware and put it on the board",
                                    description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("model", nargs="?", help=".tflite, .keras/.h5 or SavedModel directory")
+    parser.add_argument("model", nargs="?", type=existing_path, help=".tflite, .keras/.h5 or SavedModel directory")
     parser.add_argument("--board", required=True, help="board id (see: deploy boards)")
     parser.add_argument("--stop", action="store_true",
                         help="stop the background session of an emulated/native board")
@@ -28,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """What the firmware is made from: shared by flash, run and demo."""
     parser.add_argument("--runtime", default="aot", choices=("aot", "tflm"), help="inference runtime (default aot)")
-    parser.add_argument("--rep-data", help="representative data (.npy/.npz) to quantize a Keras/SavedModel model")
+    parser.add_argument("--rep-data", type=array_file, help="representative data (.npy/.npz) to quantize a Keras/SavedModel model")
     parser.add_argument("--tflm-path", help="local TFLite Micro tree for --runtime tflm (default: $TFLM_PATH)")
-    parser.add_argument("--arena-bytes", type=int, help="tflm: tensor arena size (default: measured + margin)")
+    parser.add_argument("--arena-bytes", type=positive_int, help="tflm: tensor arena size (default: measured + margin)")
     parser.add_argument("--reference-kernels", action="store_true",
                         help="aot: use the reference kernels instead of the optimized ones")
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from tinydeploy.boards import get_board
+from tinydeploy.commands.argtypes import existing_path
 from tinydeploy.commands.flash import add_build_arguments, build_options
 from tinydeploy.commands.verify import add_verify_arguments, verify_on
 
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="build, flash and verify a model on a board in one go",
         description="Everything from model to verified report: convert (if needed), render, build through "
                     "PlatformIO, flash (QEMU for emulated boards), verify against the host references.")
-    parser.add_argument("model", help=".tflite, .keras/.h5 or SavedModel directory")
+    parser.add_argument("model", type=existing_path, help=".tflite, .keras/.h5 or SavedModel directory")
     parser.add_argument("--board", default=DEFAULT_BOARD, help=f"board id (default {DEFAULT_BOARD})")
     parser.add_argument("--port", help="serial port or URL of a real board (default: auto-detect)")
     add_build_arguments(parser)

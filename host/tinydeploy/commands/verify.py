@@ -16,7 +16,10 @@ import sys
 from pathlib import Path
 
 from tinydeploy.boards import Board, get_board
+from tinydeploy.commands.argtypes import (array_file, cosine, existing_file, existing_path, fraction, non_negative,
+                                          output_file, positive_int, positive_seconds)
 from tinydeploy.errors import UserError
+from tinydeploy.flash.lock import board_lock
 from tinydeploy.link import DeviceLink, find_port
 from tinydeploy.verify import Thresholds, VerifyReport, print_summary, verify_model, write_reports
 from tinydeploy.verify.metrics import DEFAULT_FLOAT_RTOL
@@ -35,42 +38,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from tinydeploy.rig.labgrid_place import add_labgrid_arguments
 
     add_labgrid_arguments(parser)  # --labgrid-place NAME: a board in a labgrid farm, reached over RFC2217
-    parser.add_argument("--model", help="the .tflite the firmware was built from (default: the flashed one)")
-    parser.add_argument("--firmware", help="firmware ELF, for the flash/RAM figures")
+    parser.add_argument("--model", type=existing_file, help="the .tflite the firmware was built from (default: the flashed one)")
+    parser.add_argument("--firmware", type=existing_file, help="firmware ELF, for the flash/RAM figures")
     add_verify_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     """Inputs, references, reports and thresholds: shared by verify, run and demo."""
-    parser.add_argument("--inputs", help=".npy or .npz inputs, batched (N, ...); float data is quantized "
+    parser.add_argument("--inputs", type=array_file, help=".npy or .npz inputs, batched (N, ...); float data is quantized "
                                          f"(default: {DEFAULT_RANDOM_INPUTS} random inputs)")
-    parser.add_argument("--labels",
+    parser.add_argument("--labels", type=existing_file,
                         help="ground truth, one per input (.npy for the first output, .npz by output name): class "
                              "indices or one-hot -> accuracy and confusion matrix; float targets -> rmse/mae/l2r")
-    parser.add_argument("-n", type=int, default=None, help="verify only the first N inputs")
-    parser.add_argument("--float-model", help="float model (.keras, float .tflite) for float drift")
-    parser.add_argument("--report", help="write the JSON report here")
-    parser.add_argument("--junit", help="write a JUnit XML report here")
-    parser.add_argument("--html", help="write an HTML report with plots here")
-    parser.add_argument("--save-outputs", metavar="FILE.npz",
+    parser.add_argument("-n", type=positive_int, default=None, help="verify only the first N inputs")
+    parser.add_argument("--float-model", type=existing_path, help="float model (.keras, float .tflite) for float drift")
+    parser.add_argument("--report", type=output_file, help="write the JSON report here")
+    parser.add_argument("--junit", type=output_file, help="write a JUnit XML report here")
+    parser.add_argument("--html", type=output_file, help="write an HTML report with plots here")
+    parser.add_argument("--save-outputs", type=output_file, metavar="FILE.npz",
                         help="keep every input's device and reference outputs (and labels) in one .npz, also "
                              "for an interrupted run")
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each reply (default 2)")
-    parser.add_argument("--invoke-timeout", type=float, default=60.0,
+    parser.add_argument("--timeout", type=positive_seconds, default=2.0, help="seconds to wait for each reply (default 2)")
+    parser.add_argument("--invoke-timeout", type=positive_seconds, default=60.0,
                         help="seconds to wait for one inference to finish (default 60)")
     parser.add_argument("--no-litert", action="store_true", help="skip the LiteRT drift reference")
     group = parser.add_argument_group("thresholds (a failed one exits with status 1)")
-    group.add_argument("--min-exact-match", type=float, default=1.0,
+    group.add_argument("--min-exact-match", type=fraction, default=1.0,
                        help="share of inputs that must match TFLM bit for bit (default 1.0)")
-    group.add_argument("--max-lsb", type=float, default=None, help="largest allowed |device - tflm| in LSB")
-    group.add_argument("--min-cosine", type=float, default=None, help="least cosine similarity to the drift reference")
-    group.add_argument("--max-abs-error", type=float, default=None, help="largest abs error vs the drift reference")
-    group.add_argument("--min-top1-agreement", type=float, default=None, help="least top-1 agreement with it")
-    group.add_argument("--min-accuracy", type=float, default=None, help="least device accuracy against class --labels")
-    group.add_argument("--max-rmse", type=float, default=None,
+    group.add_argument("--max-lsb", type=non_negative, default=None, help="largest allowed |device - tflm| in LSB")
+    group.add_argument("--min-cosine", type=cosine, default=None, help="least cosine similarity to the drift reference")
+    group.add_argument("--max-abs-error", type=non_negative, default=None, help="largest abs error vs the drift reference")
+    group.add_argument("--min-top1-agreement", type=fraction, default=None, help="least top-1 agreement with it")
+    group.add_argument("--min-accuracy", type=fraction, default=None, help="least device accuracy against class --labels")
+    group.add_argument("--max-rmse", type=non_negative, default=None,
                        help="largest device rmse against regression --labels (real units)")
-    group.add_argument("--float-rtol", type=float, default=DEFAULT_FLOAT_RTOL,
+    group.add_argument("--float-rtol", type=non_negative, default=DEFAULT_FLOAT_RTOL,
                        help="float outputs match TFLM when |device - tflm| <= RTOL * max|tflm| of the sample's "
                             f"output (relative; integer outputs must be bit exact; default {DEFAULT_FLOAT_RTOL:g})")
 
@@ -94,8 +97,8 @@ def verify_on(url: str, board: Board, model: Path, args: argparse.Namespace, *, 
         labels = args.labels
     outputs = {"json_path": args.report, "junit_path": args.junit, "html_path": args.html,
                "outputs_path": args.save_outputs}
-    with DeviceLink.open(url, timeout=args.timeout, invoke_timeout=args.invoke_timeout,
-                         baud=board.serial.baud) as link:
+    with board_lock(board, url), DeviceLink.open(url, timeout=args.timeout, invoke_timeout=args.invoke_timeout,
+                                                 baud=board.serial.baud) as link:
         try:
             report = verify_model(link, model, inputs, labels, board=board, n=args.n,
                                   thresholds=thresholds_from(args), float_model=args.float_model,
@@ -119,12 +122,13 @@ def run(args: argparse.Namespace) -> int:
         from tinydeploy.rig.labgrid_place import run_on_labgrid_place
 
         return run_on_labgrid_place(args, verify_on)
-    from tinydeploy.pipeline import read_session
+    from tinydeploy.pipeline import session_status
 
     board = get_board(args.board)
-    session = read_session(board) if (board.is_emulated or board.is_native) and not args.port else None
-    if session is None and (board.is_emulated or board.is_native) and not args.port:
-        raise UserError(f"no firmware is running for {board.id}",
+    local = (board.is_emulated or board.is_native) and not args.port
+    session, gone = session_status(board) if local else (None, None)
+    if session is None and local:
+        raise UserError(f"no firmware is running for {board.id}" + (f": {gone}" if gone else ""),
                         hint=f"start it with: deploy flash MODEL --board {board.id}  (or give --port URL)")
     port = session["url"] if session else find_port(board, args.port)
     model = args.model or (session or {}).get("model_path")
