@@ -185,6 +185,10 @@ def _children(pid: int) -> list[str]:
     return found
 
 
+def _firmware_running(pid: int) -> bool:
+    return any(name.startswith("firmware") for name in _children(pid))  # the native build's firmware.elf
+
+
 def _state(pid: int) -> str | None:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -238,8 +242,9 @@ def test_sigterm_mid_run_on_native_stops_the_firmware_process(tmp_path, inputs):
                               "--report", str(report)])
     try:
         # The native firmware is deploy's child while the run lasts; end deploy while it is there.
-        _wait_for(lambda: _children(run.pid) or run.proc.poll() is not None, 300, "the native firmware to start")
-        assert _children(run.pid), run.stderr
+        _wait_for(lambda: _firmware_running(run.pid) or run.proc.poll() is not None, 300,
+                  "the native firmware to start")
+        assert _firmware_running(run.pid), run.stderr
         time.sleep(1.0)
         os.kill(run.pid, signal.SIGTERM)
         result = run.finish(timeout=30)
