@@ -371,7 +371,8 @@ class _Axes:
     """A plot area with linear x/y scales, tick marks, grid lines and axis titles, drawn as SVG."""
 
     def __init__(self, title: str, xlabel: str, ylabel: str, x: tuple[float, float], y: tuple[float, float],
-                 width: int = 560, height: int = 260) -> None:
+                 width: int = 560, height: int = 260, integer_x: bool = False) -> None:
+        self.integer_x = integer_x  # x ticks on whole numbers only (LSB, instruction counts)
         self.width, self.height = width, height
         self.left, self.right, self.top, self.bottom = 64, 16, 26, 46
         self.x0, self.x1 = x if x[1] > x[0] else (x[0] - 0.5, x[0] + 0.5)
@@ -398,7 +399,10 @@ class _Axes:
 
     def _axes(self, xlabel: str, ylabel: str) -> None:
         bottom, p = self.top + self.plot_h, self.parts
-        for tick in nice_ticks(self.x0, self.x1):
+        x_ticks = nice_ticks(self.x0, self.x1)
+        if self.integer_x:
+            x_ticks = [t for t in x_ticks if t == int(t)] or [float(round((self.x0 + self.x1) / 2))]
+        for tick in x_ticks:
             x = self.px(tick)
             p.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#333"/>')
             p.append(f'<text x="{x:.1f}" y="{bottom + 15}" text-anchor="middle">{_tick_label(tick)}</text>')
@@ -437,7 +441,7 @@ def svg_histogram(values: np.ndarray, title: str, xlabel: str, *, bins: int = 30
         edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
     counts, edges = np.histogram(values, bins=edges)
     axes = _Axes(title, xlabel, "count", (float(edges[0]), float(edges[-1])), (0.0, float(max(counts.max(), 1))),
-                 width, height)
+                 width, height, integer_x=integer)
     for i, count in enumerate(counts):
         x, x_end = axes.px(edges[i]), axes.px(edges[i + 1])
         y = axes.py(count)
