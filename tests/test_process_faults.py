@@ -371,3 +371,25 @@ def test_a_dead_or_reused_session_pid_counts_as_gone(native_fw, cache):
     path.write_text(json.dumps({"pid": os.getpid(), "start_time": 1, "url": "socket://127.0.0.1:1"}))
     session, why = pipeline.session_status(board)
     assert session is None and "its pid now belongs to another program" in why
+
+
+def test_a_real_board_is_held_from_upload_to_verify(cache, capsys, tmp_path):
+    """Two runs on one real board: the second is refused before its upload could disturb the first."""
+    from tinydeploy import pipeline
+    from tinydeploy.build.pio import BuildResult
+    from tinydeploy.flash.lock import BOARD_PREFIX
+
+    board = get_board("nano33")
+    first = hold_in_subprocess("nano33", BOARD_PREFIX + "nano33")  # e.g. a deploy run verifying it
+    try:
+        fw = pipeline.BuiltFirmware(board=board, runtime="aot", model_path=MODEL, model_sha256="0" * 64,
+                                    project_dir=tmp_path, build=BuildResult(
+                                        project_dir=tmp_path, env="nano33", elf=tmp_path / "f.elf", bin=None,
+                                        flash_bytes=0, ram_bytes=0, log=tmp_path / "log"))
+        with pytest.raises(BoardBusy, match=rf"^board busy: nano33 is used by pid {first.pid} \(deploy verify"):
+            pipeline.upload(fw)  # refused before PlatformIO is even started
+        assert cli.main(["verify", "--board", "nano33", "--model", str(MODEL)]) == 2
+        assert f"board busy: nano33 is used by pid {first.pid}" in capsys.readouterr().err
+    finally:
+        first.kill()
+        first.wait()

@@ -31,7 +31,7 @@ from tinydeploy.boards import Board
 from tinydeploy.build.pio import BuildResult, build_project, first_error_lines, run_pio
 from tinydeploy.errors import UserError
 from tinydeploy.files import write_atomic
-from tinydeploy.flash.lock import check_free
+from tinydeploy.flash.lock import board_key, board_lock, check_free
 from tinydeploy.model.graph import load_model
 from tinydeploy.paths import cache_dir
 from tinydeploy.plan.fit import check_fit, confirm_fit, estimate_fit
@@ -199,13 +199,15 @@ def _locked(path: Path) -> Iterator[None]:
 # --- flash --------------------------------------------------------------------------------------------
 
 
-def upload(fw: BuiltFirmware, *, timeout: float = 300) -> None:
-    """PlatformIO's uploader for a real board (the emulated ones 'upload' by starting QEMU instead)."""
-    result = run_pio(["run", "-d", str(fw.project_dir), "-e", fw.build.env, "-t", "upload"],
-                     board=fw.board, timeout=timeout)
-    if result.returncode != 0:
-        raise UserError(f"upload to {fw.board.id} failed:\n{first_error_lines(result.stdout)}",
-                        hint="is the board connected and in its bootloader? (deploy doctor lists serial ports)")
+def upload(fw: BuiltFirmware, *, timeout: float = 300, port: str | None = None) -> None:
+    """PlatformIO's uploader for a real board (the emulated ones 'upload' by starting QEMU instead); refused
+    (BoardBusy) while another process flashes or verifies the board."""
+    with board_lock(fw.board, board_key(fw.board, port)):
+        result = run_pio(["run", "-d", str(fw.project_dir), "-e", fw.build.env, "-t", "upload"],
+                         board=fw.board, timeout=timeout)
+        if result.returncode != 0:
+            raise UserError(f"upload to {fw.board.id} failed:\n{first_error_lines(result.stdout)}",
+                            hint="is the board connected and in its bootloader? (deploy doctor lists serial ports)")
 
 
 @contextmanager
@@ -229,8 +231,9 @@ def started_device(fw: BuiltFirmware, *, port: str | None = None, timeout: float
         return
     from tinydeploy.link import find_port
 
-    upload(fw)
-    yield find_port(fw.board, port)
+    with board_lock(fw.board, board_key(fw.board, port)):  # from the upload to the end of the verify
+        upload(fw, port=port)
+        yield find_port(fw.board, port)
 
 
 # --- detached emulated sessions (deploy flash --board qemu-m4 leaves QEMU serving) ---------------------

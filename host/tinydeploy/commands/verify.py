@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from tinydeploy.boards import Board, get_board
 from tinydeploy.commands.argtypes import (array_file, cosine, existing_file, existing_path, fraction, non_negative,
                                           output_file, positive_int, positive_seconds)
 from tinydeploy.errors import UserError
-from tinydeploy.flash.lock import board_lock
+from tinydeploy.flash.lock import board_key, board_lock
 from tinydeploy.link import DeviceLink, find_port
 from tinydeploy.verify import Thresholds, VerifyReport, print_summary, verify_model, write_reports
 from tinydeploy.verify.metrics import DEFAULT_FLOAT_RTOL
@@ -130,11 +131,14 @@ def run(args: argparse.Namespace) -> int:
     if session is None and local:
         raise UserError(f"no firmware is running for {board.id}" + (f": {gone}" if gone else ""),
                         hint=f"start it with: deploy flash MODEL --board {board.id}  (or give --port URL)")
-    port = session["url"] if session else find_port(board, args.port)
     model = args.model or (session or {}).get("model_path")
     if not model:
         raise UserError("which model does the firmware run?", hint="pass --model M.tflite")
     firmware = args.firmware or (session or {}).get("elf")
-    verify_on(port, board, Path(model), args, firmware=Path(firmware) if firmware else None,
-              arena_estimate=(session or {}).get("arena_estimate"))
+    # A real board is held as a board too, not only by its port: a `deploy flash` of it is refused meanwhile.
+    held = nullcontext() if board.is_emulated or board.is_native else board_lock(board, board_key(board, args.port))
+    with held:
+        port = session["url"] if session else find_port(board, args.port)
+        verify_on(port, board, Path(model), args, firmware=Path(firmware) if firmware else None,
+                  arena_estimate=(session or {}).get("arena_estimate"))
     return 0

@@ -49,6 +49,15 @@ def device_key(url: str) -> str:
     return url
 
 
+def board_key(board: Board, port: str | None) -> str:
+    """What names a real board while it is flashed and verified: the port when one is given, else the board
+    itself (its port is found by USB VID:PID, and may change when it re-enumerates after an upload)."""
+    return port if port else f"{BOARD_PREFIX}{board.id}"
+
+
+BOARD_PREFIX = "board:"
+
+
 def lock_path(url: str) -> Path:
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", device_key(url)).strip("_") or "device"
     return cache_dir() / "locks" / f"{name}.lock"
@@ -125,5 +134,6 @@ def _busy(board_id: str, url: str, note: dict) -> BoardBusy:
     pid, command = note.get("pid"), note.get("command")
     who = f"pid {pid}" if pid else "another process"
     what = f" ({command})" if command else ""
-    return BoardBusy(f"board busy: {board_id} is used by {who}{what} on {url}",
+    where = "" if url.startswith(BOARD_PREFIX) else f" on {url}"
+    return BoardBusy(f"board busy: {board_id} is used by {who}{what}{where}",
                      hint="wait for it to finish" + (f", or stop it (kill {pid})" if pid else ""))
