@@ -193,3 +193,23 @@ def test_compare_tensor_says_where():
     assert diff["mismatches"] == 2 and diff["max_abs_diff"] == 5 and diff["where"] == [0, 1, 2, 3]
     assert (diff["device"], diff["reference"]) == (5, 0)
     assert html_fragment(None) == "" and html_fragment({"layers": []}) == ""
+
+
+def test_cli_without_layer_support_keeps_the_verify_report(tmp_path, capsys):
+    """`deploy verify --layers` on firmware built without it: exit 2 with the rebuild hint, and the report of
+    the inferences already verified is still written."""
+    from tinydeploy import cli
+
+    sys.path.insert(0, str(FIXTURES))
+    from fakedev import FakeDevice, build
+    from test_verify import MODEL, fake_for
+
+    exe = build(fake_for(MODEL, identity=True), tmp_path / "fake")
+    x = np.random.default_rng(0).uniform(-0.9, 0.9, (2, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    with FakeDevice(exe) as dev:
+        status = cli.main(["verify", "--board", "native", "--port", dev.url, "--model", str(MODEL), "--inputs",
+                           str(tmp_path / "x.npy"), "--no-litert", "--layers", "--report", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert status == 2 and "no per-layer support" in err and "--layers" in err and "Traceback" not in err
+    assert json.loads((tmp_path / "r.json").read_text())["n_inputs"] == 2

@@ -102,7 +102,11 @@ def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | 
     if layers and measured.error is None:
         from tinydeploy.verify.layers import layers_for_report
 
-        report.extras["layers"] = layers_for_report(link, model, batches, measured.outputs, tflm, layers)
+        try:
+            report.extras["layers"] = layers_for_report(link, model, batches, measured.outputs, tflm, layers)
+        except UserError as err:  # e.g. firmware without per-layer support: the verify part still counts
+            err.partial_report = report  # type: ignore[attr-defined]
+            raise
     if measured.error is not None:
         measured.error.partial_report = report  # type: ignore[attr-defined]
         raise measured.error
