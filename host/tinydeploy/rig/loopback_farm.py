@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tinydeploy.errors import LinkError, ToolMissingError, UserError
 from tinydeploy.flash.qemu import QemuRunner, _die_with_parent, _free_port
-from tinydeploy.procs import stop_group
+from tinydeploy.procs import spawn_group, stop_group
 from tinydeploy.rig.firmware_cache import Firmware
 
 STARTUP_TIMEOUT_S = 30.0
@@ -171,8 +171,8 @@ class LoopbackFarm:
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "wb")
         self._logs.append(log)
-        proc = subprocess.Popen(_die_with_parent(cmd), cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = spawn_group(_die_with_parent(cmd), cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
+                           stderr=subprocess.STDOUT)  # its own group, ended with the farm or by procs.stop_all()
         self._procs.append(proc)
         return proc
 
