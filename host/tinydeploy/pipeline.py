@@ -83,8 +83,9 @@ def prepare_model(model: Path, *, rep_data: str | None = None, rep_samples: int 
 # --- render + build -----------------------------------------------------------------------------------
 
 
-def project_dir_for(board: Board, runtime: str, model_sha256: str) -> Path:
-    return cache_dir() / "projects" / f"{board.id}-{runtime}-{model_sha256[:12]}"
+def project_dir_for(board: Board, runtime: str, model_sha256: str, *, layers: bool = False) -> Path:
+    """Firmware with per-layer profiling (--layers) is built beside the plain one, so neither evicts the other."""
+    return cache_dir() / "projects" / f"{board.id}-{runtime}-{model_sha256[:12]}{'-layers' if layers else ''}"
 
 
 def render_project(model_path: Path, board: Board, runtime: str, out_dir: Path, **options: Any) -> Any:
@@ -93,12 +94,13 @@ def render_project(model_path: Path, board: Board, runtime: str, out_dir: Path, 
     if runtime == "aot":
         from tinydeploy.render.aot import render_aot
 
-        return render_aot(model_path, board, out_dir, optimized=options.get("optimized", True))
+        return render_aot(model_path, board, out_dir, optimized=options.get("optimized", True),
+                          layers=bool(options.get("layers")))
     from tinydeploy.config import tflm_options
     from tinydeploy.render.tflm import render_tflm
 
     cli = {k: options.get(k) for k in ("arena_bytes", "tflm_path")}
-    return render_tflm(model_path, board, out_dir, **tflm_options(cli))
+    return render_tflm(model_path, board, out_dir, **tflm_options(cli), layers=bool(options.get("layers")))
 
 
 def check_runtime(runtime: str) -> None:
@@ -110,7 +112,8 @@ def build_firmware(model_path: Path, board: Board, runtime: str = "aot", *, out_
                    **options: Any) -> BuiltFirmware:
     """Render and build (cached): the firmware that runs `model_path` on `board` with `runtime`."""
     model = load_model(model_path)
-    project = Path(out_dir) if out_dir else project_dir_for(board, runtime, model.sha256)
+    layers = bool(options.get("layers"))
+    project = Path(out_dir) if out_dir else project_dir_for(board, runtime, model.sha256, layers=layers)
     project.mkdir(parents=True, exist_ok=True)
     # Several processes (pytest-xdist workers, a user's second terminal) may build the same project.
     with _locked(project / ".tinydeploy.lock"):

@@ -38,7 +38,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_options(args: argparse.Namespace) -> dict:
     return {"tflm_path": args.tflm_path, "arena_bytes": args.arena_bytes,
-            "optimized": not args.reference_kernels}
+            "optimized": not args.reference_kernels, "layers": bool(getattr(args, "layers", None))}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,6 +64,10 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invoke-timeout", type=positive_seconds, default=60.0,
                         help="seconds to wait for one inference to finish (default 60)")
     parser.add_argument("--no-litert", action="store_true", help="skip the LiteRT drift reference")
+    parser.add_argument("--layers", nargs="?", const="latency", choices=("latency", "outputs"),
+                        help="per-layer latency table (firmware built with --layers; `deploy run --layers` does "
+                             "it); --layers=outputs also diffs every layer's output against TFLM and names the "
+                             "first that diverges")
     group = parser.add_argument_group("thresholds (a failed one exits with status 1)")
     group.add_argument("--min-exact-match", type=fraction, default=1.0,
                        help="share of inputs that must match TFLM bit for bit (default 1.0)")
@@ -103,7 +107,8 @@ def verify_on(url: str, board: Board, model: Path, args: argparse.Namespace, *, 
         try:
             report = verify_model(link, model, inputs, labels, board=board, n=args.n,
                                   thresholds=thresholds_from(args), float_model=args.float_model,
-                                  firmware=firmware, litert=not args.no_litert, arena_estimate=arena_estimate)
+                                  firmware=firmware, litert=not args.no_litert, arena_estimate=arena_estimate,
+                                  layers=getattr(args, "layers", None))
         except BaseException as err:  # Ctrl-C or a dead link: keep what was measured
             partial = getattr(err, "partial_report", None)
             if partial is not None:
@@ -112,6 +117,10 @@ def verify_on(url: str, board: Board, model: Path, args: argparse.Namespace, *, 
                     print(f"partial report written to {path}", file=sys.stderr)
             raise
     print_summary(report)
+    if report.extras.get("layers"):
+        from tinydeploy.verify.layers import print_layers
+
+        print_layers(report.extras["layers"])
     for path in write_reports(report, **outputs):
         print(f"report written to {path}", file=sys.stderr)
     report.check()
