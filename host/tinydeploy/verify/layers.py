@@ -218,7 +218,7 @@ def table_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for row in sorted(section["layers"], key=lambda r: -r["latency"]):
         cells = [f"#{row['op']}", row["opcode"], row["tensor"], _fmt(row["macs"]), _fmt(row["latency"]),
-                 _fmt(row["per_mac"]), f"{row['share'] * 100:.1f} %"]
+                 _fmt(row["per_mac"]), f"{row['share'] * 100:.1f}%"]
         if diffed:
             cells.append(_fmt(row.get("diff", {}).get("max_abs_diff")))
         rows.append(cells)
@@ -273,8 +273,10 @@ def html_fragment(section: dict[str, Any] | None) -> str:
         return ""
     esc = html.escape
     header, rows = table_rows(section)
+    cell_style = ["", "", ' style="word-break:break-all"'] + [' class="num"'] * (len(header) - 3)
     table = ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
-             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+             + "".join("<tr>" + "".join(f"<td{style}>{esc(c)}</td>" for style, c in zip(cell_style, r)) + "</tr>"
+                       for r in rows) + "</table>")
     notes = "".join(f"<p>{esc(line)}</p>" for line in footer_lines(section))
     return (f'<section id="layers"><h2>Per-layer latency</h2>{latency_chart(section)}{notes}{table}</section>')
 
