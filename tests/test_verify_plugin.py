@@ -24,6 +24,14 @@ def test_infer_is_dequantized(deployed_model):
     expected = dequantize_output(run_reference("tflm", deployed_model.firmware.model_path, [q])[0], out)
     assert np.array_equal(real.output.reshape(expected.shape), expected)
     assert real.unit == "ns" and real.latency > 0
+
+
+def test_verify_holds_the_arena_and_scores_labels(deployed_model):
+    x = np.random.default_rng(0).uniform(-1, 1, (10, 16)).astype(np.float32)
+    report = deployed_model.verify(x, np.arange(10) % 4)
+    assert report.memory["arena_estimate_bytes"] == report.memory["arena_used_bytes"] > 0
+    assert "memory.arena_used_bytes" in [c.name for c in report.checks] and report.passed
+    assert report.outputs[0]["labels"]["device"]["n_classes"] == 4
 '''
 
 
@@ -35,4 +43,4 @@ def test_fixture_infer_returns_real_values_and_raw_on_request(tmp_path):
            *([] if installed else ["-p", "tinydeploy.rig.pytest_plugin"]), "-q", "test_inner.py", "--tinydeploy-board", "native",
            "--tinydeploy-model", str(fc_model(16, 4))]
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert "1 passed" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]

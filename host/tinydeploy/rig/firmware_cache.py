@@ -27,6 +27,7 @@ class Firmware:
     elf: Path
     project_dir: Path
     built_now: bool  # False when the stamp was reused (no render, no PlatformIO run)
+    arena_estimate: int | None = None  # the host's arena estimate, held against the device's figure by verify
 
 
 def cached_firmware(model_path: str | Path, board: Board, runtime: str = "aot", **options) -> Firmware:
@@ -38,4 +39,5 @@ def cached_firmware(model_path: str | Path, board: Board, runtime: str = "aot", 
         raise UserError(f"{model_path}: no such model file", hint="pass --tinydeploy-model PATH.tflite")
     fw = build_firmware(model_path, board, runtime, **options)
     return Firmware(board=board, runtime=runtime, model_path=model_path, model_sha256=fw.model_sha256,
-                    elf=fw.build.elf, project_dir=fw.project_dir, built_now=fw.built_now)
+                    elf=fw.build.elf, project_dir=fw.project_dir, built_now=fw.built_now,
+                    arena_estimate=fw.arena_estimate)

@@ -312,7 +312,8 @@ class DeployedModel:
         with self.device.exclusive() as link:
             try:
                 report = verify_model(link, self.firmware.model_path, inputs, labels, board=self.board, n=n,
-                                      thresholds=limits, progress=False, firmware=self.firmware.elf, litert=litert)
+                                      thresholds=limits, progress=False, firmware=self.firmware.elf, litert=litert,
+                                      arena_estimate=getattr(self.firmware, "arena_estimate", None))
             except BaseException as err:
                 partial = getattr(err, "partial_report", None)
                 if partial is not None:
@@ -340,6 +341,7 @@ class DeployedModel:
             "tinydeploy_latency_unit": report.latency.get("unit"),
             "tinydeploy_accuracy": (report.fidelity.get("device_accuracy") or {}).get("accuracy")
             if isinstance(report.fidelity.get("device_accuracy"), dict) else report.fidelity.get("device_accuracy"),
+            "tinydeploy_rmse": report.fidelity.get("device_rmse"),  # against regression labels
             "tinydeploy_report_json": str(json_path),
         }
         for key, value in properties.items():
