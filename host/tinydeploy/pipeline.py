@@ -138,7 +138,10 @@ def _fit_before_build(model: Any, board: Board, runtime: str, rendered: Any) -> 
         return None
     fit = estimate_fit(model, board, runtime, arena_bytes=getattr(rendered, "arena_bytes", None),
                        weights_bytes=getattr(rendered, "weights_bytes", None))
-    return check_fit(fit, model.path.name if getattr(model, "path", None) else "the model")
+    check_fit(fit, model.path.name if getattr(model, "path", None) else "the model")
+    if os.isatty(2):  # before a build that may take minutes, as Edge Impulse shows it before deploying
+        os.write(2, f"{board.id}: {fit.describe()}\n".encode())
+    return fit
 
 
 def _arena_estimate(runtime: str, rendered: Any) -> int | None:
