@@ -1,11 +1,11 @@
-"""The tflm sketch's bare-metal path end to end on qemu-m4, with a stand-in TFLM.
+"""The tflm sketch's bare-metal path end to end on qemu-m4, with a stand-in create_tflm_tree.py tree.
 
 TFLM's sources are not available here (test_tflm_qemu.py runs the real thing when TFLM_PATH is set).  This test
 writes a tiny stand-in tree from scratch -- the MicroInterpreter/MicroMutableOpResolver API the sketch uses, a
 trivial "interpreter" (one int8 [1,4] input, output = input + 1, arena use = 100 B per registered op + 8) --
-in both --tflm-path layouts, and checks everything around TFLM for real: the generated library.json and
-platformio.ini under PlatformIO, the harness link, HELLO (runtime, model hash, arena size and use, specs),
-an inference, and the arena-too-small error message.
+in the tflm-tree layout (`.cc` sources, no Arduino glue), and checks the generated library.json and
+platformio.ini under PlatformIO, the harness link, HELLO (runtime, model hash, arena size and use, specs) and an
+inference.  The Arduino library's layout, guards and glue have their own stand-in: test_tflm_standin_*.py.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _build_and_hello(project: Path, board):
     return info, result
 
 
-@pytest.mark.parametrize("layout", ["tflm-tree", "arduino"])
+@pytest.mark.parametrize("layout", ["tflm-tree"])
 def test_bare_metal_sketch_with_stand_in_tflm(model_path, tmp_path, monkeypatch, layout):
     from tinydeploy.model.graph import load_model
 
@@ -156,16 +156,3 @@ def test_bare_metal_sketch_with_stand_in_tflm(model_path, tmp_path, monkeypatch,
     assert [(t.dtype, t.shape, t.scale, t.zero_point) for t in info.inputs] == [(np.dtype("int8"), (1, 4), 0.5, -3)]
     assert [(t.shape, t.scale, t.zero_point) for t in info.outputs] == [((1, 4), 0.25, 7)]
     np.testing.assert_array_equal(result.outputs[0], [[2, 3, 4, -127]])
-
-
-def test_arena_too_small_is_reported_in_hello(model_path, tmp_path, monkeypatch):
-    monkeypatch.delenv("TFLM_PATH", raising=False)
-    tree = _write_fake_tree(tmp_path / "tflm", [op.resolver_method for op in TFLM_OPS.values()])
-    board = get_board("qemu-m4")
-    rendered = render_tflm(model_path, board, tmp_path / "project", tflm_path=tree, arena_bytes=256)
-    from tinydeploy.errors import UserError
-
-    # The host client turns HELLO's runtime error into a UserError carrying the device's message.
-    with pytest.raises(UserError) as info:
-        _build_and_hello(rendered.project_dir, board)
-    assert f"arena too small: need {rendered.arena.required} bytes, have 256" in str(info.value)

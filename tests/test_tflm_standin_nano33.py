@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tflm_standin import arduino_core_dir, write_standin
+from tflm_standin import arduino_core_dir, log_softmax_model, reshape_model, write_standin
 from tinydeploy.boards import get_board
+from tinydeploy.errors import UserError
 from tinydeploy.render.tflm import LOCAL_LIB_DIR, Templates, render_tflm
 
 ARM_GXX = shutil.which("arm-none-eabi-g++")
@@ -33,23 +34,12 @@ NANO33_DEFINES = ["-DARDUINO=10819", "-DARDUINO_ARCH_MBED"]
 
 
 @pytest.fixture(scope="module")
-def reshape_model(tmp_path_factory) -> Path:
-    """A model built here: int8 RESHAPE, the one op the stand-in interpreter executes."""
+def models(tmp_path_factory) -> dict[str, Path]:
     pytest.importorskip("tflite_micro")
-    tf = pytest.importorskip("tensorflow")
-    import numpy as np
-
-    inp = tf.keras.Input((8,), batch_size=1)
-    model = tf.keras.Model(inp, tf.keras.layers.Reshape((2, 4))(inp))
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 8)).astype(np.float32)] for _ in range(16))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    path = tmp_path_factory.mktemp("models") / "reshape_int8.tflite"
-    path.write_bytes(converter.convert())
-    return path
+    pytest.importorskip("tensorflow")
+    out = tmp_path_factory.mktemp("models")
+    return {"reshape": reshape_model(out / "reshape_int8.tflite"),
+            "log_softmax": log_softmax_model(out / "log_softmax.tflite")}
 
 
 def _filtered(root: Path, src_filter: list[str]) -> list[Path]:
@@ -119,10 +109,10 @@ def build_nano33(project: Path, out: Path, extra_sources: tuple[Path, ...] = ())
 
 
 @pytest.mark.parametrize("flavour", ["pinned", "head"])
-def test_nano33_project_links_against_the_arduino_library(reshape_model, tmp_path, monkeypatch, flavour):
+def test_nano33_project_links_against_the_arduino_library(models, tmp_path, monkeypatch, flavour):
     monkeypatch.delenv("TFLM_PATH", raising=False)
     lib = write_standin(tmp_path / "Arduino_TensorFlowLite", flavour)
-    render_tflm(reshape_model, get_board("nano33"), tmp_path / "project", tflm_path=lib)
+    render_tflm(models["reshape"], get_board("nano33"), tmp_path / "project", tflm_path=lib)
     src = tmp_path / "project" / "src"
     assert not (src / "td_tflm_debug_log.cc").exists()  # system_setup.cpp defines DebugLog on the Nano 33 BLE
     assert "#include <TensorFlowLite.h>" in (src / "tflm_runtime.cc").read_text()
@@ -155,3 +145,28 @@ def test_standin_has_the_real_librarys_traps(tmp_path):
     # ... and with -DARDUINO=100 the two sources compile.
     for name in ("tensorflow/lite/kernels/kernel_util.cpp", "tensorflow/lite/micro/kernels/cmsis_nn/conv.cpp"):
         assert _compile(src / name, tmp_path / "ok.o", [*flags, "-DARDUINO=100"]).returncode == 0
+
+
+def test_resolver_methods_follow_the_library(models, tmp_path, monkeypatch):
+    """LOG_SOFTMAX has no AddLogSoftmax() at the pinned commit: read from a local tree's header, recorded for
+    the fetched pinned ref; a tree (or ref) that has it renders."""
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    pinned = write_standin(tmp_path / "pinned", "pinned")
+    with pytest.raises(UserError, match=r"cannot register LOG_SOFTMAX \(MicroMutableOpResolver::AddLogSoftmax\(\)\)"):
+        render_tflm(models["log_softmax"], get_board("qemu-m4"), tmp_path / "p1", tflm_path=pinned)
+    with pytest.raises(UserError, match="TFLM Arduino library at 0b8e7c15c7e5 cannot register LOG_SOFTMAX"):
+        render_tflm(models["log_softmax"], get_board("nano33"), tmp_path / "p2")
+    head = write_standin(tmp_path / "head", "head")
+    result = render_tflm(models["log_softmax"], get_board("qemu-m4"), tmp_path / "p3", tflm_path=head)
+    assert [op.method for op in result.ops] == ["AddLogSoftmax"]
+    render_tflm(models["log_softmax"], get_board("nano33"), tmp_path / "p4", tflm_ref="7948b85e")
+
+
+def test_fetched_library_debug_log_per_board(models, tmp_path, monkeypatch):
+    """The pinned library (lib_deps) defines DebugLog on the Nano 33 BLE only: other Arduino boards get ours."""
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    render_tflm(models["reshape"], get_board("nano33"), tmp_path / "nano33")
+    assert not (tmp_path / "nano33/src/td_tflm_debug_log.cc").exists()
+    render_tflm(models["reshape"], get_board("pico"), tmp_path / "pico")
+    log = (tmp_path / "pico/src/td_tflm_debug_log.cc").read_text()
+    assert "DebugLog(const char *s)" in log  # the pinned debug_log.h's signature

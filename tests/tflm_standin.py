@@ -84,3 +84,29 @@ def write_standin(dest: Path, flavour: str = "pinned") -> Path:
 def arduino_core_dir() -> Path:
     """Arduino.h / Wire.h / a do-nothing core (main() -> setup(), loop()) for compile-and-link tests."""
     return FIXTURE / "arduino_core"
+
+
+def reshape_model(path: Path) -> Path:
+    """An int8 Keras model built here whose only op is RESHAPE (what the stand-in interpreter executes)."""
+    return _convert(path, lambda tf, inp: tf.keras.layers.Reshape((2, 4))(inp), int8=True)
+
+
+def log_softmax_model(path: Path) -> Path:
+    """A float32 model with one LOG_SOFTMAX: its resolver method is missing at the pinned commit."""
+    return _convert(path, lambda tf, inp: tf.keras.layers.Lambda(lambda x: tf.nn.log_softmax(x))(inp), int8=False)
+
+
+def _convert(path: Path, body, *, int8: bool) -> Path:
+    import numpy as np
+    import tensorflow as tf
+
+    inp = tf.keras.Input((8,), batch_size=1)
+    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, body(tf, inp)))
+    if int8:
+        rng = np.random.default_rng(0)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 8)).astype(np.float32)] for _ in range(16))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    Path(path).write_bytes(converter.convert())
+    return Path(path)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tinydeploy.boards import Board
-from tinydeploy.build.pio import BuildResult, build_project, first_error_lines, run_pio
+from tinydeploy.build.pio import DEFAULT_BUILD_TIMEOUT_S, BuildResult, build_project, first_error_lines, run_pio
 from tinydeploy.errors import UserError
 from tinydeploy.files import write_atomic
 from tinydeploy.flash.lock import board_key, board_lock, check_free
@@ -123,7 +123,7 @@ def build_firmware(model_path: Path, board: Board, runtime: str = "aot", *, out_
         build = _unchanged_build(project, board)
         built_now = build is None
         if build is None:
-            build = build_project(project, board)
+            build = build_project(project, board, timeout=options.get("build_timeout") or DEFAULT_BUILD_TIMEOUT_S)
             _record_build(project, build)
     if fit is not None:
         fit = confirm_fit(fit, build.flash_bytes, build.ram_bytes, Path(model_path).name)
@@ -152,14 +152,15 @@ def _arena_estimate(runtime: str, rendered: Any) -> int | None:
     return getattr(estimate, "required", None)
 
 
-
 BUILD_STAMP = ".tinydeploy-build.json"
 
 
 def _project_digest(project: Path) -> str:
     """sha256 over everything PlatformIO builds from: platformio.ini and src/ (names and contents)."""
     digest = hashlib.sha256()
-    files = [project / "platformio.ini", *sorted(p for p in (project / "src").rglob("*") if p.is_file())]
+    files = [project / "platformio.ini", *sorted(p for p in (project / "src").rglob("*") if p.is_file()),
+             # a local library's cache marker: its key changes with the library's sources (build/libcache.py)
+             *sorted((project / "lib").glob("*/tinydeploy-libcache.json"))]
     for path in files:
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

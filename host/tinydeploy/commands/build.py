@@ -21,18 +21,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--project", "-p", type=Path,
         help="PlatformIO project directory (default: the repository's firmware for that board)",
     )
-    parser.add_argument("--timeout", type=float, default=600, help="seconds before the build is stopped")
+    parser.add_argument("--build-timeout", "--timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
+                        help="seconds before the build is stopped (default 1800: a clean TFLM build takes ~12 min "
+                             "on 2 cores)")
     parser.add_argument("--json", action="store_true", help="machine-readable result")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinydeploy.build.pio import build_project, ensure_platform
+    from tinydeploy.build.pio import DEFAULT_BUILD_TIMEOUT_S, build_project, ensure_platform
 
     board = get_board(args.board)
     ensure_platform(board)  # fails fast, naming the platform, before anything is written
     project = args.project or default_project(board)
-    result = build_project(project, board, timeout=args.timeout)
+    result = build_project(project, board, timeout=args.timeout or DEFAULT_BUILD_TIMEOUT_S)
     if args.json:
         print(json.dumps({
             "board": board.id, "project": str(result.project_dir), "elf": str(result.elf),

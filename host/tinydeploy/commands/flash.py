@@ -34,11 +34,15 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arena-bytes", type=positive_int, help="tflm: tensor arena size (default: measured + margin)")
     parser.add_argument("--reference-kernels", action="store_true",
                         help="aot: use the reference kernels instead of the optimized ones")
+    parser.add_argument("--build-timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop the PlatformIO build after this long (default 1800: a clean TFLM build takes "
+                             "~12 min on 2 cores, and is cached for later models)")
 
 
 def build_options(args: argparse.Namespace) -> dict:
     return {"tflm_path": args.tflm_path, "arena_bytes": args.arena_bytes,
-            "optimized": not args.reference_kernels, "layers": bool(getattr(args, "layers", None))}
+            "optimized": not args.reference_kernels, "layers": bool(getattr(args, "layers", None)),
+            "build_timeout": getattr(args, "build_timeout", None)}
 
 
 def run(args: argparse.Namespace) -> int:
