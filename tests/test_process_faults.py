@@ -29,7 +29,7 @@ import pytest
 
 from tinydeploy import cli, procs
 from tinydeploy.boards import get_board
-from tinydeploy.flash.lock import BoardBusy, board_lock, holder
+from tinydeploy.flash.lock import BoardBusy, board_lock, holder, lock_path
 from tinydeploy.link import protocol as P
 from tinydeploy.link.transport import open_transport
 from tinydeploy.model.graph import load_model
@@ -303,7 +303,7 @@ def test_lock_names_its_holder_and_dies_with_it_even_on_sigkill(cache, tmp_path)
     assert holder(url) is None
     with board_lock("nano33", url), board_lock("nano33", url):  # free again; nesting in one process is fine
         assert holder(url)["pid"] == os.getpid()
-    assert holder(url) is None
+    assert holder(url) is None and not lock_path(url).exists()  # a clean release leaves no file behind
 
 
 # -- background sessions: busy, dead, zombie -----------------------------------------------------------

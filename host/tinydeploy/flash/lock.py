@@ -10,7 +10,8 @@ would blame the firmware.  So whoever talks to a device holds its lock for as lo
 
 The lock is an fcntl.flock on a file in the project cache (locks/), one per device: the session or port
 URL, with serial device paths resolved (two names of one tty are one device).  The kernel drops a flock
-when its holder exits or crashes, so a lock is never stale; the file's text only says who holds it.
+when its holder exits or crashes, so a lock is never stale; the file's text only says who holds it, and
+a clean release removes the file.
 A process may take the same lock again while it holds it (nested with-blocks share it).
 """
 
@@ -77,26 +78,28 @@ def board_lock(board: Board | str, url: str) -> Iterator[None]:
             _HELD[key] -= 1
         return
     path = lock_path(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:  # "a+": opening must not wipe the holder's note before we own it
-        _acquire(handle, board_id, url)
-        _HELD[key] = 1
-        try:
-            yield
-        finally:
-            del _HELD[key]
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    handle = _acquire(path, board_id, url)
+    _HELD[key] = 1
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        # Unlinked while still locked: a process that opened this file meanwhile finds it gone once it
+        # gets the lock, and starts over on a new one (see _acquire), so the cache keeps no lock files.
+        path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def holder(url: str) -> dict | None:
     """Who holds the device's lock ({"pid", "command", "board"}), or None when it is free."""
-    path = lock_path(url)
-    if not path.exists():
+    try:
+        handle = open(lock_path(url))
+    except FileNotFoundError:
         return None
-    with open(path, "a+") as handle:
+    with handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return _note(handle) or {"pid": None, "command": "", "board": ""}
         fcntl.flock(handle, fcntl.LOCK_UN)
@@ -110,16 +113,33 @@ def check_free(board: Board | str, url: str) -> None:
         raise _busy(board if isinstance(board, str) else board.id, url, held)
 
 
-def _acquire(handle: IO[str], board_id: str, url: str) -> None:
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise _busy(board_id, url, _note(handle) or {}) from None
+def _acquire(path: Path, board_id: str, url: str) -> IO[str]:
+    """The open, locked lock file with our note in it; BoardBusy when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(path, "a+")  # "a+": opening must not wipe the holder's note before we own it
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            note = _note(handle) or {}
+            handle.close()
+            raise _busy(board_id, url, note) from None
+        if _same_file(handle, path):
+            break
+        handle.close()  # its holder released (and removed) it between our open and our lock: again
     handle.truncate(0)
     note = {"pid": os.getpid(), "board": board_id, "url": url,
             "command": " ".join(_COMMAND or ["python", "(tinydeploy API)"])[:_MAX_COMMAND_CHARS]}
     handle.write(json.dumps(note) + "\n")
     handle.flush()
+    return handle
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _note(handle: IO[str]) -> dict | None:
