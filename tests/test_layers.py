@@ -96,7 +96,7 @@ def test_latency_table_covers_every_layer(layers_exe, model_path):
     assert section["layers_total"] <= section["invoke_latency"]
     text = layers_table(section)
     lines = text.splitlines()
-    costs = [float(line.split()[4].replace(",", "")) for line in lines[1:8]]
+    costs = [float(line.split()[3].replace(",", "")) for line in lines[1:8]]
     assert costs == sorted(costs, reverse=True)  # most expensive first
     assert "outside the layers" in text and "DEPTHWISE_CONV_2D" in text
 

@@ -209,20 +209,24 @@ def describe_divergence(section: dict[str, Any]) -> str:
 
 
 def table_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the per-layer table, most expensive layer first."""
+    """Header and rows of the per-layer table, most expensive layer first.  Columns: op, layer, then the
+    numbers (right-aligned), the output tensor's name last (the one that may be cut to fit a terminal)."""
     short = UNIT_SHORT.get(section["unit"], section["unit"])
-    header = ["op", "layer", "output tensor", "MACs", short, f"{short}/MAC", "share"]
     diffed = section.get("outputs_compared")
-    if diffed:
-        header.append("max |diff|")
+    header = ["op", "layer", "MACs", short, f"{short}/MAC", "share", *(["max |diff|"] if diffed else []),
+              "output tensor"]
     rows = []
     for row in sorted(section["layers"], key=lambda r: -r["latency"]):
-        cells = [f"#{row['op']}", row["opcode"], row["tensor"], _fmt(row["macs"]), _fmt(row["latency"]),
-                 _fmt(row["per_mac"]), f"{row['share'] * 100:.1f}%"]
+        cells = [f"#{row['op']}", row["opcode"], _fmt(row["macs"]), _fmt(row["latency"]), _fmt(row["per_mac"]),
+                 f"{row['share'] * 100:.1f}%"]
         if diffed:
             cells.append(_fmt(row.get("diff", {}).get("max_abs_diff")))
-        rows.append(cells)
+        rows.append([*cells, row["tensor"]])
     return header, rows
+
+
+def _numeric(column: int, header: list[str]) -> bool:
+    return 2 <= column < len(header) - 1
 
 
 def footer_lines(section: dict[str, Any]) -> list[str]:
@@ -239,20 +243,37 @@ def footer_lines(section: dict[str, Any]) -> list[str]:
 
 
 def print_layers(section: dict[str, Any], console: Any = None) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     console = console or Console()
     header, rows = table_rows(section)
-    table = Table(title=f"per-layer latency ({section['runtime']}, {section['label']})")
+    table = Table(title=f"per-layer latency ({section['runtime']}, {section['label']})", box=box.SIMPLE_HEAD)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    # Every column but the tensor name keeps its width; the name gets what is left of the terminal.
+    room = max(16, console.width - sum(w + 2 for w in widths[:-1]) - 8)
     for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i < 3 else "right", overflow="fold", no_wrap=i != 2)
-    for cells in rows:
-        table.add_row(*(Text(c) for c in cells))
+        table.add_column(name, justify="right" if _numeric(i, header) else "left", no_wrap=True,
+                         min_width=min(widths[i], room) if i == len(header) - 1 else widths[i])
+    for cells, name in zip(rows, _short_names([r[-1] for r in rows], room)):
+        table.add_row(*(Text(c) for c in cells[:-1]), Text(name))
     console.print(table)
     for line in footer_lines(section):
         console.print(Text(line), style="red" if line.startswith("first diverging") else None)
+
+
+def _short_names(names: list[str], width: int) -> list[str]:
+    """Tensor names that fit `width` characters for the terminal (the reports keep them whole): the first part
+    of a fused name ("a/conv/Relu;a/conv/BiasAdd"), without the model-name component most names share, cut
+    at the end."""
+    names = [n.split(";")[0] for n in names]
+    heads = [n.split("/", 1)[0] + "/" for n in names if "/" in n]
+    common = max(set(heads), key=heads.count) if heads else ""
+    if common and heads.count(common) * 2 >= len(names):
+        names = [n[len(common):] if n.startswith(common) else n for n in names]
+    return [n if len(n) <= width else n[: max(1, width - 1)] + "…" for n in names]
 
 
 def layers_table(section: dict[str, Any]) -> str:
@@ -261,7 +282,8 @@ def layers_table(section: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.rjust(w) if _numeric(i, header) else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     return "\n".join([line(header), *(line(r) for r in rows), *footer_lines(section)])
 
@@ -273,7 +295,8 @@ def html_fragment(section: dict[str, Any] | None) -> str:
         return ""
     esc = html.escape
     header, rows = table_rows(section)
-    cell_style = ["", "", ' style="word-break:break-all"'] + [' class="num"'] * (len(header) - 3)
+    cell_style = [' class="num"' if _numeric(i, header) else "" for i in range(len(header) - 1)]
+    cell_style.append(' style="word-break:break-all"')
     table = ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
              + "".join("<tr>" + "".join(f"<td{style}>{esc(c)}</td>" for style, c in zip(cell_style, r)) + "</tr>"
                        for r in rows) + "</table>")
