@@ -109,6 +109,8 @@ def test_labels_are_classes_or_targets_by_what_they_hold(tmp_path):
     assert targets.kind == "targets" and targets.values.shape == (3, 1)
     binary = load_labels(np.array([0, 1, 1]), regressor, 3)[0]  # a sigmoid head with 0/1 labels
     assert binary.is_classification and binary.n_classes == 2
+    assert load_labels(np.array([0.0, 1.0, 1.0], np.float32), regressor, 3)[0].is_classification  # Keras keeps them float
+    assert load_labels(np.array([0.0, 2.0, 1.0], np.float32), regressor, 3)[0].kind == "targets"  # counts: regression
     np.save(tmp_path / "y.npy", np.array([0.1, 0.2]))
     assert load_labels(str(tmp_path / "y.npy"), regressor, 2)[0].kind == "targets"
 

@@ -169,8 +169,11 @@ def _check_labels(labels: np.ndarray, model: Model, k: int, count: int, where: s
     flat = labels.reshape(count, -1)
     if values > 1 and flat.shape[1] == values and _one_hot(flat):
         return Labels(k, "classes", flat.argmax(axis=1).astype(np.int64), values, where)
-    if labels.dtype.kind in "biu" or (labels.dtype.kind == "f" and values > 1 and flat.shape[1] == 1
-                                      and (flat == np.round(flat)).all()):
+    whole = labels.dtype.kind == "f" and flat.shape[1] == 1 and bool((flat == np.round(flat)).all())
+    # Float whole numbers: class indices for a multi-value output; for a 1-value (sigmoid) output only 0/1
+    # (Keras users keep binary labels as float32), other values there are regression targets.
+    binary = values == 1 and bool(np.isin(flat, (0, 1)).all())
+    if labels.dtype.kind in "biu" or (whole and (values > 1 or binary)):
         return _class_indices(flat, k, tensor.name, values, where)
     if flat.shape[1] == values:
         return Labels(k, "targets", flat.astype(np.float64), 0, where)
