@@ -58,8 +58,9 @@ def build_firmware(model_path: Path, out: Path, flags: list[str]) -> Path:
     fw = firmware_dir()
     sources = [*sorted((fw / "harness").glob("*.c")), fw / "platform" / "native" / "native_platform.c",
                out / "model.c", *program.kernel_sources]
-    cmd = ["gcc", "-std=gnu99", "-O1", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", *flags,
-           "-DTD_TX_BUF=256", f"-I{out}", f"-I{fw / 'harness'}", f"-I{fw / 'include'}",
+    if not any(f.startswith("-DTD_TX_BUF=") for f in flags):
+        flags = [*flags, "-DTD_TX_BUF=256"]
+    cmd = ["gcc", "-std=gnu99", "-O1", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", *flags, f"-I{out}", f"-I{fw / 'harness'}", f"-I{fw / 'include'}",
            *[f"-I{d}" for d in program.include_dirs], *map(str, sources), "-o", str(out / "firmware"), "-lm"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out / "firmware"
@@ -213,3 +214,21 @@ def test_cli_without_layer_support_keeps_the_verify_report(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and "no per-layer support" in err and "--layers" in err and "Traceback" not in err
     assert json.loads((tmp_path / "r.json").read_text())["n_inputs"] == 2
+
+
+def test_many_layers_and_big_outputs_in_small_frames(tmp_path):
+    """16 layers and 2 KB layer outputs through 160-byte frames: LAYERS answered in pages, each output read
+    in 148-byte chunks, and still every layer matches TFLM."""
+    from aotutil_builder import OpSpec, TensorSpec, write_tflite
+
+    n = 16
+    tensors = [TensorSpec((1, 16, 16, 8), "int8", scale=0.05 * (1 + k % 3), zero_point=k % 5 - 2, name=f"relu_{k}")
+               for k in range(n + 1)]
+    path = write_tflite(tensors, [OpSpec("RELU", [k], [k + 1]) for k in range(n)], [0], [n])
+    exe = build_firmware(path, tmp_path, ["-DTD_LAYERS", "-DTD_TX_BUF=160"])
+    x = [np.random.default_rng(5).integers(-128, 128, (1, 16, 16, 8), dtype=np.int8)]
+    with NativeRunner(exe) as run, DeviceLink.open(run.url) as link:
+        assert link.info.max_output_chunk == 160 - 10 and len(link._layers_page(0).entries) < n
+        section = measure_layers(link, load_model(path), [x], outputs=True)
+    assert [r["op"] for r in section["layers"]] == list(range(n))
+    assert section["first_divergence"] is None and all(r["bytes"] == 2048 for r in section["layers"])
