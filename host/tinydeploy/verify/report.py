@@ -27,6 +27,7 @@ UNIT_LABELS = {"instructions": "instructions (emulated)", "cycles": "cycles", "n
 METRIC_COLUMNS = ("acc", "rmse", "mae", "l2r", "cos", "max_abs")  # ST Edge AI validate's, plus max |error|
 MAX_MATRIX_CLASSES = 40  # larger confusion matrices stay in the JSON report only
 MAX_SCATTER_POINTS = 2000
+MAX_TERMINAL_CLASSES = 12  # confusion matrices printed in the terminal summary up to this many classes
 
 
 @dataclass
@@ -296,17 +297,20 @@ def summary_rows(report: VerifyReport) -> list[tuple[str, str]]:
     return rows
 
 
-def output_table_rows(report: VerifyReport) -> list[tuple[str, str, dict]]:
+def output_table_rows(report: VerifyReport, *, long: bool = True) -> list[tuple[str, str, dict]]:
     """(output, compared with, metrics) rows of the ST-validate style table."""
     rows = []
     for row in report.outputs:
-        label = f"{row['index']}: {row['name']} {row['dtype']}{row['shape']}"
+        label = f"{row['index']}: {row['name']}" + (f" {row['dtype']}{row['shape']}" if long else "")
         for ref in ("tflm", "litert", "float"):
             if ref in row:
                 rows.append((label, ref, row[ref]))
-        truth = row.get("labels", {}).get("device")
-        if truth:
-            rows.append((label, "labels", truth))
+        truth = row.get("labels", {})
+        if "device" in truth:
+            rows.append((label, "labels", truth["device"]))
+        for ref in ("float", "litert"):  # what the references score against the same labels
+            if ref in truth:
+                rows.append((label, f"labels ({ref})", truth[ref]))
     return rows
 
 
@@ -324,7 +328,7 @@ def print_summary(report: VerifyReport, console: Any = None) -> None:
         style = "green" if key == "PASS" else "red" if key == "FAIL" else None
         table.add_row(Text(key), Text(value), style=style)  # Text: "[ns]" is not rich markup
     console.print(table)
-    rows = output_table_rows(report)
+    rows = output_table_rows(report, long=False)  # the terminal is narrow: dtype and shape are in the files
     if rows:
         per_output = Table(title="per output (real units)")
         for column in ("output", "vs", *METRIC_COLUMNS):
@@ -332,6 +336,23 @@ def print_summary(report: VerifyReport, console: Any = None) -> None:
         for label, ref, m in rows:
             per_output.add_row(Text(label), ref, *(_metric_cell(c, m.get(c)) for c in METRIC_COLUMNS))
         console.print(per_output)
+    for row in report.outputs:
+        truth = row.get("labels", {}).get("device", {})
+        if truth.get("confusion_matrix") and truth["n_classes"] <= MAX_TERMINAL_CLASSES:
+            console.print(_confusion_table(truth, f"output {row['name']}: confusion matrix (rows: true, columns: predicted)"))
+
+
+def _confusion_table(truth: dict, title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("true \\ pred")
+    for c in range(truth["n_classes"]):
+        table.add_column(str(c), justify="right")
+    table.add_column("accuracy", justify="right")
+    for c, (counts, acc) in enumerate(zip(truth["confusion_matrix"], truth["per_class_accuracy"])):
+        table.add_row(str(c), *(str(v) for v in counts), _pct(acc))
+    return table
 
 
 def _metric_cell(column: str, value: Any) -> str:
@@ -569,7 +590,9 @@ def _differences_section(report: VerifyReport) -> str:
 
 def html_sections(report: VerifyReport) -> list[str]:
     """The page's sections in order; each builder returns an HTML fragment ("" leaves it out).  A new
-    section (e.g. the per-layer latency of --layers) is one more builder in this list."""
+    section is one more builder in this list: figures a section needs travel in `report.extras` (also
+    written to the JSON under their key), e.g. for --layers:
+        lambda r: layers.html_fragment(r.extras.get("layers")),"""
     from tinydeploy.verify.layers import html_fragment as layers_fragment
 
     builders: list[Callable[[VerifyReport], str]] = [
