@@ -24,8 +24,8 @@ from tinydeploy.link.client import DeviceLink, InferResult, UnsupportedRequest
 from tinydeploy.link.protocol import LayerEntry, LayersPage
 from tinydeploy.macs import op_macs
 from tinydeploy.model.graph import Model
+from tinydeploy.verify.report import UNIT_LABELS
 
-UNIT_LABELS = {"instructions": "instructions (emulated)", "cycles": "cycles", "ns": "ns"}
 UNIT_SHORT = {"instructions": "instr", "cycles": "cycles", "ns": "ns"}
 MODES = ("latency", "outputs")
 MAX_PROFILED_SAMPLES = 3
