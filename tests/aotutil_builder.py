@@ -62,6 +62,14 @@ OPTIONS_OF_OP = {
     "LEAKY_RELU": "LeakyReluOptions",
     "GATHER": "GatherOptions",
     "SPLIT": "SplitOptions",
+    "SPLIT_V": "SplitVOptions",
+    "UNPACK": "UnpackOptions",
+    "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions",
+    "BATCH_MATMUL": "BatchMatMulOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
 }
 
 _TYPE_CODES = {name: code for code, name in TENSOR_TYPES.items()}

@@ -140,6 +140,75 @@ def _dequantize(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | No
     return (scale * (src.data.astype(np.int64) - int(src.quant.zero_point[0]))).astype(np.float32)
 
 
+def _const_ints(t: Tensor) -> list[int]:
+    return [int(v) for v in np.asarray(t.data).reshape(-1)]
+
+
+@_evaluator("TILE")
+def _tile(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 2 or ins[0].data is None or ins[1].data is None:
+        return None
+    return np.tile(ins[0].data, _const_ints(ins[1]))
+
+
+@_evaluator("BROADCAST_TO")
+def _broadcast_to(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 2 or ins[0].data is None:
+        return None
+    return np.broadcast_to(ins[0].data, out.shape)
+
+
+@_evaluator("FILL")
+def _fill(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 2 or ins[0].data is None or ins[1].data is None or ins[1].data.size != 1:
+        return None
+    return np.full(_const_ints(ins[0]), np.asarray(ins[1].data).reshape(-1)[0], dtype=out.numpy_dtype)
+
+
+@_evaluator("ZEROS_LIKE")
+def _zeros_like(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    # the output does not depend on the input's values, only on its (static) shape
+    return np.zeros(out.shape, dtype=out.numpy_dtype) if _static_shape(out) else None
+
+
+@_evaluator("SLICE")
+def _slice(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 3 or any(t.data is None for t in ins[:3]):
+        return None
+    begin, size = _const_ints(ins[1]), _const_ints(ins[2])
+    data = ins[0].data
+    return data[tuple(slice(b, data.shape[k] if s == -1 else b + s) for k, (b, s) in enumerate(zip(begin, size)))]
+
+
+@_evaluator("GATHER")
+def _gather(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 2 or ins[0].data is None or ins[1].data is None or op.options.get("batch_dims", 0):
+        return None
+    idx = np.asarray(ins[1].data).astype(np.int64)
+    axis = int(op.options.get("axis", 0))
+    if (idx < 0).any() or (idx >= ins[0].data.shape[axis]).any():
+        return None  # TFLM fails such an op at run time: leave the error to the lowering
+    return np.take(ins[0].data, idx, axis=axis)
+
+
+@_evaluator("GATHER_ND")
+def _gather_nd(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 2 or ins[0].data is None or ins[1].data is None:
+        return None
+    data, idx = ins[0].data, np.asarray(ins[1].data).astype(np.int64)
+    depth = idx.shape[-1]
+    if (idx < 0).any() or (idx >= np.array(data.shape[:depth])).any():
+        return None
+    return data[tuple(np.moveaxis(idx, -1, 0))]
+
+
+@_evaluator("TRANSPOSE")
+def _transpose(op: Operator, ins: list[Tensor], out: Tensor) -> np.ndarray | None:
+    if len(ins) < 2 or ins[0].data is None or ins[1].data is None:
+        return None
+    return np.transpose(ins[0].data, _const_ints(ins[1]))
+
+
 def fold_constants(model: Model) -> FoldResult:
     """Evaluate every op whose result is constant; drop ops whose outputs nobody reads."""
     folded_model = copy.copy(model)
