@@ -89,6 +89,9 @@ def test_float_outputs_match_within_a_relative_tolerance_and_never_in_lsb():
     off[1, 0] = 0.6  # a real error: 20 % of the sample's largest value
     result = metrics.exactness([off], [ref])
     assert result["exact_match_rate"] == 0.5 and result["mismatched_samples"] == [1]
+    special = np.array([[np.inf, 1.0, np.nan]], np.float32)
+    assert metrics.exactness([special[:, :2]], [special[:, :2]])["exact_match_rate"] == 1.0  # inf == inf
+    assert metrics.exactness([special], [special])["exact_match_rate"] == 0.0  # a NaN output is never right
     # integer outputs stay bit exact, in LSB
     ints = metrics.exactness([np.array([[3, 4]], np.int8)], [np.array([[3, 5]], np.int8)])
     assert ints["max_abs_diff_lsb"] == 1 and "max_rel_diff" not in ints and ints["exact_match_rate"] == 0.0
