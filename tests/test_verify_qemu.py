@@ -4,6 +4,7 @@ with the harness, run under QEMU, compared with the real TFLM/LiteRT references.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from tinydeploy.boards import get_board
 from tinydeploy.link import DeviceLink
 from tinydeploy.verify import verify_model, write_reports
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -42,3 +45,26 @@ def test_aot_model_verifies_exactly_on_qemu_m4(tmp_path):
     assert data["latency"]["min"] > 1000
     assert data["memory"]["flash_bytes"] > 0 and data["memory"]["stack_bytes"] > 0
     assert data["runtime"] == "aot" and data["link"]["retries"] == 0
+
+
+def test_run_reports_a_regression_head_with_labels_on_qemu_m4(tmp_path, capsys):
+    """deploy run on the emulated Cortex-M4, as a user runs it: the fit line from the real build, targets
+    scored in real units, latency in instructions, the arena estimate held against the device's figure."""
+    import numpy as np
+
+    from test_verify_metrics import fc_model
+    from tinydeploy.cli import main
+
+    x = np.random.default_rng(5).uniform(-1, 1, (16, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", x.sum(axis=1).astype(np.float32))
+    assert main(["run", str(fc_model(8, 1)), "--board", "qemu-m4", "--inputs", str(tmp_path / "x.npy"),
+                 "--labels", str(tmp_path / "y.npy"), "--no-litert", "--report", str(tmp_path / "r.json"),
+                 "--save-outputs", str(tmp_path / "o.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "fit: needs " in out and "qemu-m4 has 4 MB: fits" in out and "(built)" in out
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["latency"]["unit"] == "instructions" and data["fidelity"]["tflm"]["exact_match_rate"] == 1.0
+    assert data["outputs"][0]["labels"]["device"]["rmse"] > 0 and data["outputs"][0]["task"] == "regression"
+    assert data["memory"]["arena_estimate_bytes"] == data["memory"]["arena_used_bytes"] > 0
+    assert len(np.load(tmp_path / "o.npz")["device_0"]) == 16
