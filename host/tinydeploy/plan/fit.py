@@ -7,8 +7,10 @@
 
 The estimate is the model's share, which is known exactly (constant tensors in flash, the tensor arena in
 RAM), plus the firmware around it, which is not: the runtime's code (a base and a share per distinct op)
-and its static RAM and stack, and the Arduino core on Arduino boards.  Those figures are measured builds
-(below), rounded up, so an estimate errs on the large side; the build's real sizes replace it afterwards.
+and its static RAM and stack, and the Arduino core on Arduino boards.  The aot figures are measured builds
+(below), rounded up, so an aot estimate errs on the large side (checked in tests/test_fit.py); the tflm and
+Arduino figures are typical sizes, not measured here (neither builds offline).  The build's real sizes
+replace the estimate afterwards.
 The board's flash and RAM come from its boards/*.toml (0 for the native board: no limit).
 """
 
