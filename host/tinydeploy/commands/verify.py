@@ -70,8 +70,10 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
                              "first that diverges")
     group = parser.add_argument_group("thresholds (a failed one exits with status 1)")
     group.add_argument("--min-exact-match", type=fraction, default=1.0,
-                       help="share of inputs that must match TFLM bit for bit (default 1.0)")
-    group.add_argument("--max-lsb", type=non_negative, default=None, help="largest allowed |device - tflm| in LSB")
+                       help="share of inputs that must match TFLM: integer outputs bit for bit, float outputs "
+                            "within --float-rtol (default 1.0)")
+    group.add_argument("--max-lsb", type=non_negative, default=None,
+                       help="largest allowed |device - tflm| in LSB (integer outputs)")
     group.add_argument("--min-cosine", type=cosine, default=None, help="least cosine similarity to the drift reference")
     group.add_argument("--max-abs-error", type=non_negative, default=None, help="largest abs error vs the drift reference")
     group.add_argument("--min-top1-agreement", type=fraction, default=None, help="least top-1 agreement with it")
