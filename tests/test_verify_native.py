@@ -114,6 +114,13 @@ def test_bad_labels_stop_the_run_with_one_line(tmp_path, capsys, labels, message
     assert code == 2 and message in err and "Traceback" not in err
 
 
+def test_labels_without_inputs_are_a_usage_error(tmp_path, capsys):
+    np.save(tmp_path / "y.npy", np.arange(20) % 4)  # random inputs would be scored against them
+    code = main(["run", str(fc_model(16, 4)), "--board", "native", "--labels", str(tmp_path / "y.npy"), "--no-litert"])
+    err = capsys.readouterr().err
+    assert code == 2 and "labels need the inputs they belong to" in err and "--inputs" in err
+
+
 def test_min_accuracy_with_regression_targets_is_a_usage_error(tmp_path, capsys):
     x_path, _ = inputs_for(tmp_path, 8)
     np.save(tmp_path / "y.npy", np.linspace(0, 1, N).astype(np.float32))

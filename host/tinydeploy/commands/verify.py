@@ -98,10 +98,13 @@ def verify_on(url: str, board: Board, model: Path, args: argparse.Namespace, *, 
     is interrupted); raises CheckFailed when a threshold fails."""
     from tinydeploy.verify.inputs import random_inputs
 
-    if inputs is None:
-        inputs = args.inputs if args.inputs else random_inputs(model, DEFAULT_RANDOM_INPUTS)
     if labels is None:
         labels = args.labels
+    if inputs is None:
+        if labels is not None and not args.inputs:
+            raise UserError(f"--labels {labels}: labels need the inputs they belong to",
+                            hint="pass --inputs X.npy (one input per label, in the same order)")
+        inputs = args.inputs if args.inputs else random_inputs(model, DEFAULT_RANDOM_INPUTS)
     outputs = {"json_path": args.report, "junit_path": args.junit, "html_path": args.html,
                "outputs_path": args.save_outputs}
     with board_lock(board, url), DeviceLink.open(url, timeout=args.timeout, invoke_timeout=args.invoke_timeout,
