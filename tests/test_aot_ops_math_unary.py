@@ -114,5 +114,5 @@ def test_int8_float_only_ops_are_refused_with_a_fix(opcode: str) -> None:
     x = c.activation((1, 4), "int8", _quant(np.random.default_rng(0)))
     y = c.activation((1, 4), "int8", (0.1, 0))
     c.op(opcode, [x], y)
-    with pytest.raises(UnsupportedOpError, match=rf"{opcode} from int8.*float32 only.*keep this op in float32"):
+    with pytest.raises(UnsupportedOpError, match=rf"{opcode} from int8.*float32 only.*--mode float32"):
         build_native(c.write())

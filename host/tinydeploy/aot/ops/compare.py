@@ -75,13 +75,14 @@ def broadcast_strides(shape: Sequence[int], out: Sequence[int]) -> list[int] | N
 
 @lowering("SELECT_V2")
 def lower_select_v2(op: Operator, ctx: LoweringContext) -> None:
+    """SELECT_V2 broadcasts all three operands.  (SELECT, v1, is not registered by TFLite Micro: left out.)"""
     cond, x, y_in, out = ctx.input(op, 0), ctx.input(op, 1), ctx.input(op, 2), ctx.output(op, 0)
     if cond.dtype != "bool" or not (x.dtype == y_in.dtype == out.dtype) or out.dtype not in ELEMENT_BITS:
-        raise ctx.unsupported(op, f"SELECT_V2 with condition {cond.dtype} and values {x.dtype}, {y_in.dtype} -> "
+        raise ctx.unsupported(op, f"{op.opcode} with condition {cond.dtype} and values {x.dtype}, {y_in.dtype} -> "
                                   f"{out.dtype}: TFLite Micro and aot need a bool condition and int8, int16 or float32 values "
                                   "of one type")
     if x.dtype == "int8" and (scale_zp(x) != scale_zp(out) or scale_zp(y_in) != scale_zp(out)):
-        raise ctx.unsupported(op, "int8 SELECT_V2 copies values: inputs and output need one quantization")
+        raise ctx.unsupported(op, f"int8 {op.opcode} copies values: inputs and output need one quantization")
     strides = [broadcast_strides(t.shape, out.shape) for t in (cond, x, y_in)]
     if any(s is None for s in strides):
         raise ctx.unsupported(op, f"shapes {list(cond.shape)}, {list(x.shape)}, {list(y_in.shape)} do not "

@@ -53,7 +53,8 @@ def unary_operands(op: Operator, ctx: LoweringContext) -> tuple[Tensor, Tensor]:
     x, y = ctx.input(op, 0), ctx.output(op, 0)
     dtypes = DTYPES[op.opcode]
     if x.dtype != y.dtype or x.dtype not in dtypes:
-        fix = ("keep this op in float32 (e.g. convert with float fallback or run it before QUANTIZE)"
+        fix = ("TFLite Micro has no such kernel either: convert with --mode float32, or replace the layer that "
+               "produces it (e.g. Keras selu and exponential give int8 EXP; elu converts to ELU)"
                if dtypes == ("float32",) else f"use {' or '.join(dtypes)}")
         raise ctx.unsupported(op, f"{op.opcode} from {x.dtype} to {y.dtype}: TFLite Micro and aot run it on "
                                   f"{', '.join(dtypes)} only; {fix}")
