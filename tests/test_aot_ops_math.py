@@ -10,6 +10,9 @@ are compared bit for bit (the kernels use the same IEEE single operations as TFL
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,8 +20,9 @@ import pytest
 
 from aotutil import assert_bitexact_with_tflm, build_native, random_inputs
 from aotutil_builder import TensorSpec
-from test_aot_ops_elementwise import ACTS, Cases, _broadcast_shapes, _quant
+from test_aot_ops_elementwise import ACTS, CORTEX_M, Cases, _broadcast_shapes, _quant
 from tinydeploy.errors import UnsupportedOpError
+from tinydeploy.paths import firmware_dir
 
 SEEDS = [1, 2]
 CaseFn = Callable[[Cases, np.random.Generator, str], None]
@@ -95,3 +99,21 @@ def test_int8_div_is_refused_with_a_fix() -> None:
     c.op("DIV", [a, b], y, {}, model_inputs=[a, b])
     with pytest.raises(UnsupportedOpError, match=r"DIV.*int8.*float32"):
         build_native(c.write())
+
+
+# --- every kernel of the math families compiles warning-free for Cortex-M ----------------------------------
+
+MATH_KERNELS = ["sub", "maximum", "minimum", "squared_difference", "div", "abs", "neg", "square", "sqrt", "rsqrt",
+                "exp", "log", "ceil", "floor", "round", "elu", "hard_swish", "prelu", "reduce_max", "reduce_min",
+                "sum", "arg_max", "arg_min", "comparisons", "select_v2", "cast"]
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+@pytest.mark.parametrize("cpu", sorted(CORTEX_M))
+def test_math_kernels_compile_for_cortex_m(cpu: str, tmp_path: Path) -> None:
+    src = firmware_dir() / "aot" / "kernels"
+    for k in MATH_KERNELS:
+        cmd = ["arm-none-eabi-gcc", *CORTEX_M[cpu], "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wshadow",
+               "-c", str(src / f"{k}.c"), "-o", str(tmp_path / f"{k}.o")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"{k}.c for {cpu}:\n{proc.stderr}"
