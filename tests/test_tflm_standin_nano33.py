@@ -33,6 +33,12 @@ CPU_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d1
 NANO33_DEFINES = ["-DARDUINO=10819", "-DARDUINO_ARCH_MBED"]
 
 
+@pytest.fixture(autouse=True)
+def private_lib_cache(tmp_path, monkeypatch) -> None:
+    """Renders must not see (or fill) the user's library cache."""
+    monkeypatch.setenv("TINYDEPLOY_LIB_CACHE", str(tmp_path / "lib-cache"))
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     pytest.importorskip("tflite_micro")
@@ -94,7 +100,9 @@ def build_nano33(project: Path, out: Path, extra_sources: tuple[Path, ...] = ())
     core = arduino_core_dir()
     common = [*NANO33_DEFINES, *(f"-D{m}" for m in get_board("nano33").platformio.board_macros), f"-I{core}",
               *_ini_flags(project), f"-I{project / 'include'}"]
-    units = [(src, common + manifest["build"]["flags"]) for src in _filtered(root, manifest["build"]["srcFilter"])]
+    lib_flags = [f for f in manifest["build"]["flags"] if not f.startswith(("-L", "-l"))]
+    link_flags = [f for f in manifest["build"]["flags"] if f.startswith(("-L", "-l"))]  # a cached archive
+    units = [(src, common + lib_flags) for src in _filtered(root, manifest["build"]["srcFilter"])]
     units += [(src, common) for src in sorted((project / "src").rglob("*")) if src.suffix in (".c", ".cc", ".cpp")]
     units += [(core / "arduino_core.cpp", common), *((src, common) for src in extra_sources)]
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +113,7 @@ def build_nano33(project: Path, out: Path, extra_sources: tuple[Path, ...] = ())
         assert result.returncode == 0, f"{src}:\n{result.stderr}"
         objects.append(str(obj))
     return subprocess.run([ARM_GXX, *CPU_FLAGS, "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
-                           *objects, "-o", str(out / "firmware.elf")], capture_output=True, text=True)
+                           *objects, *link_flags, "-o", str(out / "firmware.elf")], capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("flavour", ["pinned", "head"])
@@ -170,3 +178,36 @@ def test_fetched_library_debug_log_per_board(models, tmp_path, monkeypatch):
     render_tflm(models["reshape"], get_board("pico"), tmp_path / "pico")
     log = (tmp_path / "pico/src/td_tflm_debug_log.cc").read_text()
     assert "DebugLog(const char *s)" in log  # the pinned debug_log.h's signature
+
+
+def test_fetched_library_is_kept_and_linked_by_the_next_model(models, tmp_path, monkeypatch):
+    """lib_deps on a real board: after the first build the fetched library and its archive are kept, and the
+    next model's project links that archive instead of fetching and compiling the library again."""
+    from tinydeploy.build import libcache
+
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    monkeypatch.setenv("TINYDEPLOY_LIB_CACHE", str(tmp_path / "lib-cache"))
+    board = get_board("nano33")
+    first = render_tflm(models["reshape"], board, tmp_path / "first")
+    assert first.lib_deps[0].endswith("#0b8e7c15c7e50811121825817a88f023a575f46a")
+    # What `pio run` does for the first model: fetch the library into .pio/libdeps/, build it as an archive.
+    fetched = write_standin(tmp_path / "first/.pio/libdeps/nano33/Arduino_TensorFlowLite", "pinned")
+    build_dir = tmp_path / "first/.pio/build/nano33"
+    objects = []
+    flags = [*NANO33_DEFINES, "-DARDUINO_ARDUINO_NANO33BLE", f"-I{arduino_core_dir()}", f"-I{fetched / 'src'}",
+             "-DTF_LITE_STATIC_MEMORY"]
+    for i, src in enumerate(_filtered(fetched / "src", ["+<*>"])):
+        obj = tmp_path / f"lib{i:02d}.o"
+        assert _compile(src, obj, flags).returncode == 0
+        objects.append(str(obj))
+    (build_dir / "lib1a2").mkdir(parents=True)
+    subprocess.run(["arm-none-eabi-ar", "rcs", str(build_dir / "lib1a2/libArduino_TensorFlowLite.a"), *objects],
+                   check=True)
+    assert libcache.after_build(tmp_path / "first", build_dir)
+
+    second = render_tflm(models["reshape"], board, tmp_path / "second")
+    assert second.lib_deps == ["tflite-micro-local"] and "lib-cache" in str(second.tree.root)
+    assert libcache.before_build(tmp_path / "second") == ["tflite-micro-local"]
+    assert not (tmp_path / "second/src/td_tflm_debug_log.cc").exists()  # still the library's, on the Nano 33
+    linked = build_nano33(tmp_path / "second", tmp_path / "obj")
+    assert linked.returncode == 0, linked.stderr

@@ -9,6 +9,11 @@ library (`lib/<name>/tinydeploy-libcache.json`: the cache key and both manifests
   prebuilt variant (no sources, `-L<dir> -l<name>`); otherwise the from-source variant (an archive).
 * after a successful from-source build: the archive PlatformIO produced is copied into the cache.
 
+A library PlatformIO fetched through `lib_deps` (the TFLM Arduino library on a real board) is cached the same
+way: the project carries FETCHED_MARKER; after the first successful build the fetched library (from
+.pio/libdeps/) and its archive are kept under the key, and the renderer uses that copy, prebuilt, for every
+later model (`cached_library`).
+
 The key (computed by the renderer, `cache_key`) covers everything the objects depend on: the library
 tree's digest, the board and its PlatformIO platform, the toolchain, and every compile flag.
 """
@@ -29,6 +34,8 @@ from tinydeploy.files import write_if_changed
 from tinydeploy.paths import cache_dir
 
 MARKER = "tinydeploy-libcache.json"
+FETCHED_MARKER = ".tinydeploy-libcache-fetched.json"  # at the project's root: lib/ holds libraries only
+LIBRARY_COPY = "library"
 ARCHIVE_NAME = "cached"  # -> lib<name>-cached.a
 
 
@@ -93,6 +100,23 @@ def prebuilt_manifest(manifest: dict, key: str, name: str) -> dict:
     return prebuilt
 
 
+def write_fetched_marker(project_dir: Path, *, key: str, name: str, probe: str) -> None:
+    """Mark a project whose lib_deps library (recognised by the file `probe` inside it) is to be kept, under
+    `key`, as library `name` once it has been built."""
+    write_if_changed(Path(project_dir) / FETCHED_MARKER,
+                     json.dumps({"key": key, "name": name, "probe": probe}, indent=2) + "\n")
+
+
+def clear_fetched_marker(project_dir: Path) -> None:
+    (Path(project_dir) / FETCHED_MARKER).unlink(missing_ok=True)
+
+
+def cached_library(key: str, name: str) -> Path | None:
+    """The kept copy of a fetched library whose archive is cached under `key`, else None."""
+    copy = cache_root() / key / LIBRARY_COPY
+    return copy if copy.is_dir() and archive_path(key, name).is_file() else None
+
+
 def _markers(project_dir: Path) -> list[tuple[Path, dict]]:
     found = []
     for marker in sorted((Path(project_dir) / "lib").glob(f"*/{MARKER}")):
@@ -119,6 +143,9 @@ def before_build(project_dir: Path) -> list[str]:
 def after_build(project_dir: Path, build_dir: Path) -> list[Path]:
     """Store the archives a from-source build produced (atomically); returns what was stored."""
     stored = []
+    fetched = _store_fetched(Path(project_dir), Path(build_dir))
+    if fetched is not None:
+        stored.append(fetched)
     for _lib_dir, mark in _markers(project_dir):
         key, name = mark["key"], mark["name"]
         target = archive_path(key, name)
@@ -128,9 +155,46 @@ def after_build(project_dir: Path, build_dir: Path) -> list[Path]:
         if not built:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        os.close(fd)
-        shutil.copyfile(built[0], tmp)
-        os.replace(tmp, target)
+        _copy_atomic(built[0], target)
         stored.append(target)
     return stored
+
+
+def _store_fetched(project_dir: Path, build_dir: Path) -> Path | None:
+    """Keep the lib_deps library a marked project built (a copy of it, then its archive: the archive's
+    presence says the copy is complete)."""
+    try:
+        mark = json.loads((project_dir / FETCHED_MARKER).read_text(encoding="utf-8"))
+        key, name, probe = mark["key"], mark["name"], mark["probe"]
+    except (OSError, ValueError, KeyError):
+        return None
+    target = archive_path(key, name)
+    libdeps = project_dir / ".pio" / "libdeps" / build_dir.name
+    if target.is_file() or not libdeps.is_dir():
+        return None
+    for lib in sorted(libdeps.iterdir()):
+        built = sorted(build_dir.glob(f"lib*/lib{lib.name}.a"))
+        if not (lib / probe).is_file() or not built:
+            continue
+        copy = target.parent / LIBRARY_COPY
+        if not copy.is_dir():
+            cache_root().mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=cache_root()))
+            shutil.copytree(lib, staging / LIBRARY_COPY, ignore=shutil.ignore_patterns(".git", "examples"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(staging / LIBRARY_COPY, copy)
+            except OSError:  # another build kept it first
+                pass
+            shutil.rmtree(staging, ignore_errors=True)
+        _copy_atomic(built[0], target)
+        return target
+    return None
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(fd)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

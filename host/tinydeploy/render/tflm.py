@@ -40,7 +40,7 @@ from tinydeploy.tflm import arena as arena_mod
 from tinydeploy.tflm import preflight
 from tinydeploy.tflm.ops import resolver_method
 from tinydeploy.tflm.refs import known_ref
-from tinydeploy.tflm.tree import TflmTree, glue_defines_debug_log, locate
+from tinydeploy.tflm.tree import TflmTree, detect, glue_defines_debug_log, locate
 
 # The TFLM Arduino library (Arduino_TensorFlowLite).  The default commit is one whose API the templates were
 # checked against: MicroInterpreter(model, resolver, arena, size) without an ErrorReporter, arena_used_bytes(),
@@ -86,6 +86,15 @@ def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: i
     model = load_model(model_path)
     tree = locate(tflm_path)
     arduino = board.platformio.framework == "arduino"
+    defines = {"TD_HARNESS_NO_MAIN": ""} if arduino else {}
+    if layers:
+        defines["TD_LAYERS"] = ""
+    # On Arduino boards this renderer supplies td_platform itself (arduino_platform.cpp): keep write_project
+    # from adding (or requiring) firmware/platform/<board.firmware_platform>/.
+    project_board = dataclasses.replace(board, firmware_platform="") if arduino else board
+    fetched_key = _fetched_library_key(project_board, defines, tflm_git, tflm_ref) if tree is None and arduino else None
+    if fetched_key is not None and (kept := libcache.cached_library(fetched_key, LOCAL_LIB_NAME)) is not None:
+        tree = detect(kept)  # the library lib_deps fetched for an earlier model, compiled: link it
     if not arduino and tree is None:
         raise UserError(
             f"the tflm runtime on board {board.id} ({board.kind}, no Arduino framework) needs a local TFLM tree",
@@ -109,27 +118,29 @@ def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: i
     # A local tree is named explicitly: its headers are also on the global include path (the sketch needs
     # them), which hides the library from PlatformIO's dependency finder.
     lib_deps = [LOCAL_LIB_NAME] if tree is not None else [f"{tflm_git}#{tflm_ref}"]
-    defines = {"TD_HARNESS_NO_MAIN": ""} if arduino else {}
     if tree is not None:
         defines.update(tree.bare_metal_defines(arduino))
-    if layers:
-        defines["TD_LAYERS"] = ""
+    # A kept lib_deps library is compiled as the Arduino tooling built it: with the fetched build's flags.
+    cmsis_flag = ["-DCMSIS_NN"] if tree and tree.cmsis_nn and fetched_key is None else []
     spec = ProjectSpec(
-        # On Arduino boards this renderer supplies td_platform itself (arduino_platform.cpp): keep
-        # write_project from adding (or requiring) firmware/platform/<board.firmware_platform>/.
-        board=dataclasses.replace(board, firmware_platform="") if arduino else board,
+        board=project_board,
         runtime="tflm",
         files=files,
         include_dirs=[str(d) for d in tree.include_dirs] if tree else [],
         defines=defines,
-        build_flags=[*TFLM_BUILD_FLAGS, *(["-DCMSIS_NN"] if tree and tree.cmsis_nn else [])],
+        build_flags=[*TFLM_BUILD_FLAGS, *cmsis_flag],
         lib_deps=lib_deps,
         model_sha256=model.sha256,
     )
     out_dir = Path(out_dir)
     if tree is not None:
-        _write_local_library(renderer, tree, out_dir, spec, arduino)
+        _write_local_library(renderer, tree, out_dir, spec, arduino, key=fetched_key)
     write_project(spec, out_dir)
+    if tree is None and fetched_key is not None:
+        libcache.write_fetched_marker(out_dir, key=fetched_key, name=LOCAL_LIB_NAME,
+                                      probe="src/tensorflow/lite/micro/micro_interpreter.cpp")
+    else:
+        libcache.clear_fetched_marker(out_dir)
     produced = [f"src/{f.path}" for f in files] + ([f"{LOCAL_LIB_DIR}/library.json"] if tree else [])
     return RenderResult(project_dir=out_dir, board=board, files=produced, ops=ops, op_count=len(ops),
                         arena_bytes=arena_size, arena=estimate,
@@ -246,8 +257,16 @@ def arduino_files(renderer: "Templates", board: Board) -> list[GeneratedFile]:
             GeneratedFile("arduino_platform.cpp", renderer.render("arduino_platform.cpp.j2", **values))]
 
 
+def _fetched_library_key(board: Board, defines: dict[str, str], git: str, ref: str) -> str:
+    """The cache key of the lib_deps library as PlatformIO builds it for this board: git URL and commit in
+    place of a tree digest, and the flags the fetched build compiles it with."""
+    flags = project_build_flags(ProjectSpec(board=board, runtime="tflm", files=[], defines=defines,
+                                            build_flags=list(TFLM_BUILD_FLAGS)))
+    return libcache.cache_key(tree_digest=f"{git}#{ref}", board=board, flags=flags)
+
+
 def _write_local_library(renderer: "Templates", tree: TflmTree, out_dir: Path, spec: ProjectSpec,
-                         arduino: bool) -> None:
+                         arduino: bool, key: str | None = None) -> None:
     """library.json for the local tree, and the marker that lets every model of this board reuse its
     compiled archive (build/libcache.py): the key covers the tree, the board and every flag it sees."""
     flags = [*tree.build_flags(), *TFLM_BUILD_FLAGS]
@@ -260,8 +279,8 @@ def _write_local_library(renderer: "Templates", tree: TflmTree, out_dir: Path, s
                         hint="docs/tflm.md lists the variables each template receives") from None
     lib_dir = out_dir / LOCAL_LIB_DIR
     write_if_changed(lib_dir / "library.json", text)
-    key = libcache.cache_key(tree_digest=tree.digest, board=spec.board,
-                             flags=[*project_build_flags(spec), *flags, *manifest.get("build", {}).get("srcFilter", [])])
+    key = key or libcache.cache_key(tree_digest=tree.digest, board=spec.board,
+                                    flags=[*project_build_flags(spec), *flags, *manifest.get("build", {}).get("srcFilter", [])])
     libcache.write_marker(lib_dir, key=key, name=LOCAL_LIB_NAME, manifest=manifest)
 
 
