@@ -150,3 +150,17 @@ def test_build_timeout_option_reaches_the_build(monkeypatch, tmp_path):
     model.write_bytes(b"")
     main(["run", str(model), "--runtime", "tflm", "--build-timeout", "1234"])
     assert seen["build_timeout"] == 1234.0
+
+
+def test_build_out_of_time_says_how_to_give_it_more(tmp_path):
+    """The message names the option and the partial log, and does not suggest a hang."""
+    from tinydeploy.boards import get_board
+    from tinydeploy.commands.build import default_project
+
+    board = get_board("qemu-m4")
+    project = default_project(board)
+    with pytest.raises(pio.UserError) as info:
+        pio.build_project(project, board, timeout=0.05, progress=False)
+    text = f"{info.value} {info.value.hint}"
+    assert "did not finish within 0.05 s" in text and "--build-timeout" in text
+    assert "tinydeploy-build.log" in text and "hang" not in text
