@@ -408,16 +408,23 @@ def main(argv: list[str] | None = None) -> int:
     timeout = float(os.environ.get("TINYDEPLOY_PIO_TIMEOUT", "1800"))
     try:
         provision()
-        # Here pio's output goes straight to the terminal; it still runs in its own process group, which is
-        # stopped as a whole on timeout, Ctrl-C or SIGTERM.
-        with signals_as_interrupts(), owned_group(spawn_group(pio_argv(*args), env=pio_env())) as proc:
+        # pio stays in our process group here, in the terminal's foreground: it may read the terminal (an
+        # interactive QEMU upload), and a Ctrl-C reaches it as well as us.
+        proc = subprocess.Popen(pio_argv(*args), env=pio_env())
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise UserError(f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
+                            hint="raise TINYDEPLOY_PIO_TIMEOUT if it legitimately needs longer") from None
+        except KeyboardInterrupt:
             try:
-                return proc.wait(timeout=timeout)
+                proc.wait(timeout=30)  # it got the Ctrl-C too: let it finish cleanly, within bounds
             except subprocess.TimeoutExpired:
-                raise UserError(f"`pio {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
-                                hint="raise TINYDEPLOY_PIO_TIMEOUT if it legitimately needs longer") from None
-            except KeyboardInterrupt:
-                return 130
+                proc.kill()
+                proc.wait()
+            return 130
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
