@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from tinydeploy.boards import Board, get_board
+from tinydeploy.commands.argtypes import positive_seconds
 from tinydeploy.errors import UserError
 from tinydeploy.paths import cache_dir, firmware_dir, repo_root
 
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--project", "-p", type=Path,
         help="PlatformIO project directory (default: the repository's firmware for that board)",
     )
-    parser.add_argument("--build-timeout", "--timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--build-timeout", "--timeout", dest="timeout", type=positive_seconds, default=None,
+                        metavar="SECONDS",
                         help="seconds before the build is stopped (default 1800: a clean TFLM build takes ~12 min "
                              "on 2 cores)")
     parser.add_argument("--json", action="store_true", help="machine-readable result")

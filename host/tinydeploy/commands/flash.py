@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from tinydeploy.boards import get_board
-from tinydeploy.commands.argtypes import array_file, existing_path, positive_int
+from tinydeploy.commands.argtypes import array_file, existing_path, positive_int, positive_seconds
 from tinydeploy.errors import UserError
 
 
@@ -34,7 +34,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arena-bytes", type=positive_int, help="tflm: tensor arena size (default: measured + margin)")
     parser.add_argument("--reference-kernels", action="store_true",
                         help="aot: use the reference kernels instead of the optimized ones")
-    parser.add_argument("--build-timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--build-timeout", type=positive_seconds, default=None, metavar="SECONDS",
                         help="stop the PlatformIO build after this long (default 1800: a clean TFLM build takes "
                              "~12 min on 2 cores, and is cached for later models)")
 
