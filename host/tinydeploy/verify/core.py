@@ -88,7 +88,7 @@ def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | 
         raise UserError(f"{where}: no inputs to verify", hint="give a non-empty array, and -n > 0")
     batches = [b[:total] for b in batches]
     truth = load_labels(labels, model, count, where)
-    _check_label_thresholds(truth, thresholds, labels)
+    _check_label_thresholds(truth, thresholds)
     sizes = _firmware_memory(firmware, board)
 
     try:
@@ -113,7 +113,7 @@ def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | 
     return report
 
 
-def _check_label_thresholds(truth: list[Labels], t: Thresholds, source: LabelSource) -> None:
+def _check_label_thresholds(truth: list[Labels], t: Thresholds) -> None:
     """A threshold that cannot be measured with the labels given is a usage error, not a failed check."""
     first = truth[0] if truth else None
     if t.min_accuracy is not None and (first is None or not first.is_classification):
