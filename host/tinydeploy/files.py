@@ -9,13 +9,32 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, content: str | bytes) -> Path:
-    """Write `content` to `path` through a unique temporary file in the same directory and a rename."""
+def current_umask() -> int:
+    """The process umask (read without changing it where /proc tells; else set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, content: str | bytes, *, mode: int = 0o666) -> Path:
+    """Write `content` to `path` through a unique temporary file in the same directory and a rename.
+
+    The file gets `mode` less the umask, as open() would give it (mkstemp's own 0600 would make every
+    report and model private to its writer).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

@@ -24,7 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="calibration samples to use (default 200)")
     parser.add_argument("--io-dtype", choices=IO_DTYPES, help="input/output dtype (default: the mode's own)")
     parser.add_argument("--eval-data", metavar="X", help="inputs to compare float vs converted outputs on")
-    parser.add_argument("--eval-labels", metavar="Y", help="class labels for --eval-data (.npy, .npz, .csv)")
+    parser.add_argument("--eval-labels", metavar="Y",
+                        help="labels for --eval-data (.npy, .npz, .csv): class indices/one-hot, or regression "
+                             "targets; gives accuracy (or rmse/mae) of the float and converted models")
+    parser.add_argument("--converter", default="auto", choices=("auto", "keras3", "legacy"),
+                        help="Keras models: auto (default: LSTMs through legacy Keras for the fused LSTM op, "
+                             "the rest Keras 3), keras3 (recurrent layers unrolled), legacy (tf_keras)")
     parser.add_argument("--train-data", metavar="X.npz", help="--mode qat: training data with x and y arrays")
     parser.add_argument("--epochs", type=int, default=2, help="--mode qat: fine-tuning epochs (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = convert_model(args.model, args.mode, output=args.output, rep_data=args.rep_data,
                            rep_samples=args.rep_samples, io_dtype=args.io_dtype, eval_data=args.eval_data,
-                           eval_labels=args.eval_labels, progress=not args.json)
+                           eval_labels=args.eval_labels, progress=not args.json, converter=args.converter)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -66,7 +71,8 @@ def print_report(result) -> None:  # result: ConvertResult
 
     console = Console(file=sys.stdout, highlight=False)
     target = result.output or result.source
-    console.print(f"[bold]{result.source}[/] -> [bold]{target}[/]  mode {result.mode}, io {result.io_dtype}")
+    via = f", {result.converter} converter" if getattr(result, "converter", None) else ""
+    console.print(f"[bold]{result.source}[/] -> [bold]{target}[/]  mode {result.mode}, io {result.io_dtype}{via}")
     sizes = Table(show_header=True, box=None, pad_edge=False)
     sizes.add_column("")
     sizes.add_column("bytes", justify="right")
@@ -85,6 +91,11 @@ def print_report(result) -> None:  # result: ConvertResult
         if ev.float_accuracy is not None:
             table.add_row("accuracy float", f"{ev.float_accuracy:.2%}")
             table.add_row("accuracy converted", f"{ev.converted_accuracy:.2%}")
+        if ev.float_rmse is not None:
+            table.add_row("rmse float vs targets", f"{ev.float_rmse:.4g}")
+            table.add_row("rmse converted vs targets", f"{ev.converted_rmse:.4g}")
+            table.add_row("mae float vs targets", f"{ev.float_mae:.4g}")
+            table.add_row("mae converted vs targets", f"{ev.converted_mae:.4g}")
         if ev.top1_agreement is not None:
             table.add_row("top-1 agreement", f"{ev.top1_agreement:.2%}")
         table.add_row("max abs error", f"{ev.max_abs_error:.4g}")

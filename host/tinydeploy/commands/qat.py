@@ -21,14 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the .tflite")
     parser.add_argument("--io-dtype", choices=("int8", "uint8", "float32"), default=None)
     parser.add_argument("--eval-data", metavar="X", help="inputs to compare float vs QAT model on")
-    parser.add_argument("--eval-labels", metavar="Y", help="class labels for --eval-data")
+    parser.add_argument("--eval-labels", metavar="Y",
+                        help="labels for --eval-data: class indices/one-hot or regression targets")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before QAT is abandoned")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run_qat)
 
 
 def run_qat(args: argparse.Namespace) -> int:
-    from tinydeploy.convert.pipeline import ConvertResult, check_runnable, evaluate, load_eval_set
+    from tinydeploy.convert.pipeline import ConvertResult, evaluate, load_eval_set
     from tinydeploy.files import write_atomic
     from tinydeploy.convert.qat import QatRequest, run_qat_subprocess
     from tinydeploy.errors import UserError
@@ -41,6 +42,8 @@ def run_qat(args: argparse.Namespace) -> int:
         raise UserError("missing -o/--output: where should the .tflite go?", hint="add -o model.tflite")
     if args.epochs <= 0:
         raise UserError(f"--epochs must be positive, got {args.epochs}")
+    if getattr(args, "eval_labels", None) and not getattr(args, "eval_data", None):
+        load_eval_set(None, args.eval_labels, [])  # raises: labels without the inputs they label
     model_path = Path(args.model)
     if str(model_path).startswith("zoo:"):
         from tinydeploy import zoo
@@ -62,7 +65,6 @@ def run_qat(args: argparse.Namespace) -> int:
         with spinner(f"QAT: fine-tuning {model_path.name} for {args.epochs} epoch(s)", enabled=not args.json):
             worker_result = run_qat_subprocess(request, timeout_s=getattr(args, "timeout", 1800.0))
         model = load_model(staged)
-        check_runnable(model, str(output))
         write_atomic(output, model.raw)
     model = load_model(output)
     result = ConvertResult(model_path, "keras", "qat", request.io_dtype, output, model_path.stat().st_size, None,
@@ -73,7 +75,7 @@ def run_qat(args: argparse.Namespace) -> int:
 
         source = open_source(model_path)
         eval_set = load_eval_set(args.eval_data, args.eval_labels, source.inputs)
-        result.evaluation = evaluate(source.keras_model, output, *eval_set)
+        result.evaluation = evaluate(source.keras_model, output, *eval_set, progress=not args.json)
     if args.json:
         print(json.dumps({**result.to_json(), "training": worker_result}, indent=2))
     else:

@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     board = get_board(args.board)
     model = pipeline.prepare_model(Path(args.model), rep_data=args.rep_data)
+    if model != Path(args.model) and not args.float_model:
+        args.float_model = args.model  # the Keras model / SavedModel we quantized is the float reference
     fw = pipeline.build_firmware(model, board, args.runtime, **build_options(args))
     print(fw.describe())
     with pipeline.started_device(fw, port=args.port) as url:

@@ -243,6 +243,11 @@ def load_inputs(spec_text: str, specs: Sequence[InputSpec], *, what: str = "cali
 
 def load_labels(spec_text: str, count: int, *, source_hint: str = "--eval-labels") -> np.ndarray:
     """Class labels (1-D int, or one-hot -> argmax) for `count` samples."""
+    return check_labels(read_label_array(spec_text, source_hint=source_hint), count, spec_text)
+
+
+def read_label_array(spec_text: str, *, source_hint: str = "--eval-labels") -> np.ndarray:
+    """The label array of a .npy/.npz/.csv file as stored: class indices, one-hot rows or float targets."""
     path = Path(spec_text)
     if not path.exists():
         raise UserError(f"{spec_text}: no such file ({source_hint})")
@@ -261,7 +266,7 @@ def load_labels(spec_text: str, count: int, *, source_hint: str = "--eval-labels
             labels = labels[:, 0]
     else:
         raise UserError(f"{path}: unknown label format '{suffix}'", hint="use .npy, .npz or .csv")
-    return check_labels(labels, count, str(path))
+    return np.asarray(labels)
 
 
 def check_labels(labels: np.ndarray, count: int, source: str) -> np.ndarray:

@@ -4,8 +4,9 @@ tfmot works with TF 2.21 only through `tf_keras` (Keras 2), and only when TF_USE
 before TensorFlow is imported.  The rest of tinydeploy uses Keras 3, so QAT runs in its own Python process
 (`python -m tinydeploy.convert.qat REQUEST.json`) started by `run_qat_subprocess()` with that variable set.
 
-In the worker, a Keras 3 model (.keras, or .h5 saved by Keras 3) is loaded with Keras 3 and rebuilt layer by
-layer in tf_keras (same layer types, configs and weights); a tf_keras .h5 loads directly.  tfmot then wraps
+In the worker, a Keras 3 model (.keras, or .h5 saved by Keras 3; functional or Sequential) is loaded with
+Keras 3 and rebuilt in tf_keras by tinydeploy.convert.legacy (same layer types, configs and weights); a
+tf_keras .h5 loads directly.  tfmot then wraps
 it (a layer it cannot wrap is a UserError naming the layer), it is fine-tuned on the training data, and the
 result is converted to a full-integer .tflite with a fixed batch size of 1.
 
@@ -15,7 +16,6 @@ Result (JSON): {"ok": true, "history": {...}, "train_samples": N} or {"ok": fals
 
 from __future__ import annotations
 
-import inspect as pyinspect
 import json
 import os
 import subprocess
@@ -71,79 +71,13 @@ def run_qat_subprocess(request: QatRequest, *, timeout_s: float = DEFAULT_TIMEOU
     return result
 
 
-# --- worker side: Keras 3 -> tf_keras -------------------------------------------------------------------
-
-
-def _clean_config(tfk_cls: type, config: dict[str, Any]) -> dict[str, Any]:
-    """Keep the config keys the tf_keras layer accepts; Keras 3 dtype policies become plain dtype names."""
-    accepted = set(pyinspect.signature(tfk_cls.__init__).parameters) | {"name", "trainable", "dtype"}
-    result = {}
-    for key, value in config.items():
-        if key not in accepted or key.endswith("initializer"):
-            continue  # initializers do not matter: the weights are copied over
-        if key == "dtype" and isinstance(value, dict):
-            value = value.get("config", {}).get("name", "float32")
-        if isinstance(value, dict) and "class_name" in value:  # initializers, regularizers, constraints
-            value = {"class_name": value["class_name"], "config": value.get("config", {})}
-        result[key] = value
-    return result
-
-
-def keras3_to_tf_keras(model: Any, tfk: Any, *, batch_size: int | None) -> Any:
-    """Rebuild a Keras 3 functional/sequential model in tf_keras with the same layers and weights."""
-    tensors: dict[int, Any] = {}
-    new_inputs = []
-    for t in model.inputs:
-        new = tfk.Input(shape=tuple(t.shape[1:]), batch_size=batch_size, name=t.name.split(":")[0])
-        tensors[id(t)] = new
-        new_inputs.append(new)
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        cls_name = type(layer).__name__
-        tfk_cls = getattr(tfk.layers, cls_name, None)
-        if tfk_cls is None:
-            raise UserError(f"QAT cannot rebuild layer '{layer.name}' ({cls_name}): tf_keras has no such layer",
-                            hint="QAT supports models made of standard Keras layers")
-        try:
-            new_layer = tfk_cls.from_config(_clean_config(tfk_cls, layer.get_config()))
-        except Exception as err:
-            text = " ".join(str(err).split())[:300]
-            raise UserError(f"QAT cannot rebuild layer '{layer.name}' ({cls_name}) in tf_keras: {text}") from None
-        if len(layer._inbound_nodes) != 1:
-            raise UserError(f"QAT: layer '{layer.name}' is called {len(layer._inbound_nodes)} times; shared "
-                            "layers are not supported")
-        node = layer._inbound_nodes[0]
-        arg = node.arguments.args[0] if node.arguments.args else node.input_tensors
-        if isinstance(arg, (list, tuple)):
-            out = new_layer([tensors[id(t)] for t in arg])
-        else:
-            out = new_layer(tensors[id(arg)])
-        outs = out if isinstance(out, (list, tuple)) else [out]
-        for old, new in zip(node.output_tensors, outs):
-            tensors[id(old)] = new
-        new_layer.set_weights(layer.get_weights())
-    outputs = [tensors[id(t)] for t in model.outputs]
-    return tfk.Model(new_inputs, outputs if len(outputs) > 1 else outputs[0], name=model.name)
+# --- worker side ----------------------------------------------------------------------------------------
 
 
 def _load_for_qat(path: Path, tfk: Any) -> Any:
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir() or path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
-        raise UserError(f"{path}: QAT needs a Keras model file (.keras or .h5)")
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        try:
-            return tfk.models.load_model(str(path), compile=False)
-        except Exception:
-            pass  # saved by Keras 3: rebuild below
-    import keras  # Keras 3, importable beside tf_keras
+    from tinydeploy.convert.legacy import load_as_tf_keras
 
-    try:
-        model3 = keras.models.load_model(str(path), compile=False)
-    except Exception as err:
-        raise UserError(f"{path}: cannot load the Keras model ({' '.join(str(err).split())[:200]})") from None
-    return keras3_to_tf_keras(model3, tfk, batch_size=None)
+    return load_as_tf_keras(path, tfk, batch_size=None, purpose="QAT")
 
 
 def _quantize(model: Any, tfmot: Any) -> Any:
@@ -165,14 +99,33 @@ def _quantize(model: Any, tfmot: Any) -> Any:
         raise UserError(f"QAT cannot wrap the model: {' '.join(str(err).split())[:300]}") from None
 
 
-def _loss_for(model: Any, y: np.ndarray) -> tuple[str, list[str]]:
-    out_shape = tuple(model.outputs[0].shape[1:])
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-        return "sparse_categorical_crossentropy", ["accuracy"]
-    if y.shape[1:] == out_shape:
-        return "mse", []
-    raise UserError(f"QAT training labels have shape {y.shape}, expected (N,) class indices or (N, "
-                    f"{', '.join(map(str, out_shape))}) targets")
+def _final_activation(model: Any) -> str | None:
+    config = model.layers[-1].get_config() if model.layers else {}
+    activation = config.get("activation")
+    return activation if isinstance(activation, str) else None
+
+
+def _loss_for(model: Any, y: np.ndarray) -> tuple[str, list[str], np.ndarray]:
+    """The loss (and metrics) that fit the labels and the output, and the labels shaped for Keras.
+
+    (N,) class indices for a class-score output: sparse categorical cross-entropy; one-hot rows: categorical;
+    anything with one value per output element (an (N,) target for an (N, 1) output included, as Keras takes
+    it): binary cross-entropy for a sigmoid unit with 0/1 labels, mean squared error otherwise."""
+    out_shape = tuple(int(d) for d in model.outputs[0].shape[1:])
+    per_sample = int(np.prod(out_shape)) if out_shape else 1
+    integral = y.dtype.kind in "iub" or bool(np.all(y == np.round(y)))
+    if y.ndim == 1 and per_sample > 1 and integral:
+        return "sparse_categorical_crossentropy", ["accuracy"], y.astype(np.int64)
+    if y.size != len(y) * per_sample:
+        raise UserError(f"QAT training labels have shape {y.shape}, expected (N,) class indices or (N, "
+                        f"{', '.join(map(str, out_shape))}) targets")
+    targets = y.reshape((len(y), *out_shape)).astype(np.float32)
+    if per_sample > 1 and integral and np.all(targets.reshape(len(y), -1).sum(axis=1) == 1) \
+            and set(np.unique(targets)) <= {0.0, 1.0}:
+        return "categorical_crossentropy", ["accuracy"], targets
+    if per_sample == 1 and _final_activation(model) == "sigmoid" and set(np.unique(targets)) <= {0.0, 1.0}:
+        return "binary_crossentropy", ["accuracy"], targets
+    return "mse", ["mae"], targets
 
 
 def _train_arrays(request: QatRequest, model: Any) -> tuple[list[np.ndarray], np.ndarray]:
@@ -238,7 +191,7 @@ def worker(request: QatRequest) -> dict[str, Any]:
     model = _load_for_qat(Path(request.model), tfk)
     xs, y = _train_arrays(request, model)
     qat_model = _quantize(model, tfmot)
-    loss, metrics = _loss_for(model, y)
+    loss, metrics, y = _loss_for(model, y)
     qat_model.compile(optimizer=tfk.optimizers.Adam(request.learning_rate), loss=loss, metrics=metrics)
     history = qat_model.fit(xs if len(xs) > 1 else xs[0], y, epochs=request.epochs,
                             batch_size=request.batch_size, verbose=0)

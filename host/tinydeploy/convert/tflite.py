@@ -127,8 +127,62 @@ def keras_to_tflite(model: Any, mode: str, *, calibration: CalibrationData | Non
 
 def saved_model_to_tflite(path: Path, mode: str, *, calibration: CalibrationData | None = None,
                           io_dtype: str | None = None) -> bytes:
+    """Convert a SavedModel (`tf.saved_model.save(model, dir)` or `model.export(dir)`) through its serving
+    signature traced with batch size 1, variables frozen into constants.
+
+    `from_saved_model` keeps the batch dimension unknown and the weights as resource variables: a Keras 3
+    Dense then becomes BATCH_MATMUL fed by READ_VARIABLE ops, which no micro runtime runs and which the int8
+    calibrator cannot even invoke.  Tracing the signature with static shapes lets the converter freeze the
+    variables and fuse the layers into FULLY_CONNECTED / CONV_2D as for a Keras model.
+    """
     tf = import_tf()
     io_type = check_mode(mode, io_dtype)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
+    loaded, concrete = batch_one_signature(tf, path)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded)
     _configure(converter, tf, mode, io_type, calibration)
     return _run(converter, str(path))
+
+
+def saved_model_signature(tf: Any, path: Path) -> tuple[Any, Any]:
+    """(the loaded SavedModel, its serving signature); UserError naming the directory when either fails."""
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as err:  # TF raises many types for corrupt or foreign directories
+        raise UserError(f"{path}: cannot load the SavedModel ({' '.join(str(err).split())[:200]})") from None
+    signatures = getattr(loaded, "signatures", {})
+    if "serving_default" not in signatures:
+        found = ", ".join(sorted(signatures)) or "none"
+        raise UserError(f"{path}: the SavedModel has no 'serving_default' signature (signatures: {found})",
+                        hint="save it with tf.saved_model.save(model, DIR) or model.export(DIR)")
+    return loaded, signatures["serving_default"]
+
+
+def signature_inputs(path: Path, signature: Any) -> list[tuple[str, tuple[int, ...], Any]]:
+    """(name, shape without batch, dtype) of each signature input, sorted by name (the converter's order)."""
+    args, kwargs = signature.structured_input_signature
+    if args:
+        raise UserError(f"{path}: the serving signature takes positional inputs; expected named ones")
+    result = []
+    for name in sorted(kwargs):
+        dims = tuple(kwargs[name].shape)
+        if not dims or any(d is None for d in dims[1:]):
+            raise UserError(f"{path}: input '{name}' has an unknown dimension {dims}: micro runtimes need "
+                            "static shapes", hint="save the model with a full input shape (keras.Input(shape))")
+        if dims[0] not in (None, 1):
+            raise UserError(f"{path}: input '{name}' has a fixed batch size of {dims[0]}; micro runtimes run "
+                            "one sample at a time", hint="save the model with batch size 1 or unknown")
+        result.append((name, tuple(int(d) for d in dims[1:]), kwargs[name].dtype))
+    return result
+
+
+def batch_one_signature(tf: Any, path: Path) -> tuple[Any, Any]:
+    """(loaded SavedModel, concrete function of its serving signature with every input's batch size 1)."""
+    loaded, signature = saved_model_signature(tf, path)
+    inputs = signature_inputs(path, signature)
+    names = [name for name, _, _ in inputs]
+    specs = [tf.TensorSpec((1, *shape), dtype, name=name) for name, shape, dtype in inputs]
+
+    def serve(*tensors: Any) -> Any:
+        return signature(**dict(zip(names, tensors)))
+
+    return loaded, tf.function(serve, input_signature=specs).get_concrete_function()
