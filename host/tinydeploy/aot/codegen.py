@@ -21,12 +21,13 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from tinydeploy.aot.bounds import check_op_bounds
 from tinydeploy.aot.fold import FoldResult, fold_constants
 from tinydeploy.aot.lowering import LoweringContext, TargetFeatures, lookup
 from tinydeploy.errors import UnsupportedOpError, UserError
 from tinydeploy.model.graph import Model, Operator, Tensor
 from tinydeploy.paths import firmware_dir, templates_dir
-from tinydeploy.plan.memory import MemoryPlan, Scratch, plan_memory
+from tinydeploy.plan.memory import MemoryPlan, Scratch, check_plan, plan_memory
 
 C_TYPES = {
     "int8": "int8_t",
@@ -41,6 +42,7 @@ C_TYPES = {
 DTYPE_CODES = {"float32": 0, "int32": 2, "uint8": 3, "int16": 7, "int8": 9, "bool": 6, "int64": 4}
 
 ADVICE = "use --runtime tflm"
+MAX_ARENA_BYTES = (1 << 31) - 1
 
 
 def kernels_dir() -> Path:
@@ -321,6 +323,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
         ctx.op = op
         out_names = ", ".join(f"'{fmodel.tensors[t].name}'" for t in op.outputs if t >= 0)
         ctx.ops.append(OpCode(op.index, op.opcode, f"#{op.index} {op.opcode} -> {out_names}"))
+        check_op_bounds(fmodel, op)  # the kernel's accesses lie within the op's tensors
         lower(op, ctx)
         if not ctx.ops[-1].lines:
             ctx.ops[-1].comment += " (no code: its output is its input's bytes)"
@@ -336,6 +339,10 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
 
     plan = plan_memory(fmodel, inplace=ctx.inplace, aliases=ctx.aliases, scratch=ctx.scratch_list,
                        skip_ops=folded.skipped)
+    check_plan(plan)  # ... and every tensor and scratch buffer within the arena
+    if plan.arena_bytes > MAX_ARENA_BYTES:
+        raise UserError(f"{fmodel.path or 'model'}: the aot arena would need {plan.arena_bytes} bytes, more than "
+                        f"the firmware's 32-bit offsets address; the model is far too large for a microcontroller")
     missing = ctx.arena_tensors - set(plan.offsets)
     if missing:  # a lowering touched a tensor the planner does not know: a bug, not a user error
         raise RuntimeError(f"aot codegen: tensors {sorted(missing)} have no arena offset")

@@ -276,12 +276,15 @@ def _place(ordered: list[Buffer], *, best_fit: bool) -> dict[int, int]:
 
 
 def check_plan(plan: MemoryPlan) -> None:
-    """Assert the plan's invariant: no two buffers live at the same time share a byte."""
+    """The plan's invariant: every buffer aligned and inside the arena, and no two buffers live at the same
+    time share a byte.  A violation is a planner bug that would corrupt memory silently: RuntimeError."""
     bufs = plan.buffers
     for i, a in enumerate(bufs):
-        assert a.offset >= 0 and a.offset % a.align == 0, f"buffer {a.label} misaligned at {a.offset}"
-        assert a.offset + a.nbytes <= plan.arena_bytes, f"buffer {a.label} past the arena end"
+        if a.offset < 0 or a.offset % a.align:
+            raise RuntimeError(f"memory plan: buffer {a.label} misaligned at {a.offset}")
+        if a.offset + a.nbytes > plan.arena_bytes:
+            raise RuntimeError(f"memory plan: buffer {a.label} ({a.offset}+{a.nbytes} B) past the arena end "
+                               f"({plan.arena_bytes} B)")
         for b in bufs[i + 1:]:
-            if a.overlaps_in_time(b):
-                disjoint = a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset
-                assert disjoint, f"buffers {a.label} and {b.label} overlap while both live"
+            if a.overlaps_in_time(b) and not (a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset):
+                raise RuntimeError(f"memory plan: buffers {a.label} and {b.label} overlap while both live")
