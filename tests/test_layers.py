@@ -26,7 +26,8 @@ from tinydeploy.macs import op_macs
 from tinydeploy.model.graph import load_model
 from tinydeploy.paths import firmware_dir
 from tinydeploy.verify import verify_model, write_reports
-from tinydeploy.verify.layers import compare_tensor, html_fragment, layers_table, measure_layers
+from tinydeploy.verify.layers import (compare_tensor, describe_divergence, html_fragment, layers_table,
+                                      measure_layers)
 
 from aotutil import single_op_tflite
 
@@ -122,7 +123,12 @@ def test_corrupt_layer_is_named(corrupt_exe, model_path, tmp_path):
     assert first["tensor"] == model.tensors[model.operators[CORRUPT_OP].outputs[0]].name
     assert first["mismatches"] == 1 and first["where"] == [0, 0, 0, 0] and first["max_abs_diff"] > 0
     assert all(r["diff"]["mismatches"] == 0 for r in section["layers"][:CORRUPT_OP])
-    assert f"first diverging layer: #{CORRUPT_OP} CONV_2D" in layers_table(section)
+    out = model.tensors[model.operators[CORRUPT_OP].outputs[0]]
+    assert first["diff_unit"] == "LSB"
+    assert first["max_abs_diff_real"] == pytest.approx(first["max_abs_diff"] * float(out.quant.scale[0]))
+    text = layers_table(section)
+    assert f"first diverging layer: #{CORRUPT_OP} CONV_2D" in text
+    assert f"max |diff| {first['max_abs_diff']} LSB (" in text and " in real units)" in text
     written = write_reports(report, json_path=tmp_path / "r.json", html_path=tmp_path / "r.html")
     data = json.loads(written[0].read_text())
     assert data["layers"]["first_divergence"]["op"] == CORRUPT_OP and len(data["layers"]["layers"]) == 7
@@ -194,6 +200,20 @@ def test_compare_tensor_says_where():
     assert diff["mismatches"] == 2 and diff["max_abs_diff"] == 5 and diff["where"] == [0, 1, 2, 3]
     assert (diff["device"], diff["reference"]) == (5, 0)
     assert html_fragment(None) == "" and html_fragment({"layers": []}) == ""
+
+
+def test_divergence_line_says_the_unit():
+    """An int8 layer's difference is in LSB and, through its scale, in real units; a float layer's is real."""
+    row = {"layer": 2, "op": 2, "opcode": "ADD", "tensor": "t", "mismatches": 3, "where": [0, 1],
+           "device": 7, "reference": 4, "max_abs_diff": 3}
+    int8 = {"outputs_compared": True, "layers": [{}] * 3,
+            "first_divergence": row | {"diff_unit": "LSB", "max_abs_diff_real": 0.375}}
+    assert "max |diff| 3 LSB (0.375 in real units) at [0, 1] (device 7, tflm 4), 3 values differ" \
+        in describe_divergence(int8)
+    unquantized = int8 | {"first_divergence": row | {"diff_unit": "LSB", "max_abs_diff_real": None}}
+    assert "max |diff| 3 LSB at [0, 1]" in describe_divergence(unquantized)
+    real = int8 | {"first_divergence": row | {"max_abs_diff": 0.5, "diff_unit": "real"}}
+    assert "max |diff| 0.5 at [0, 1]" in describe_divergence(real)
 
 
 def test_cli_without_layer_support_keeps_the_verify_report(tmp_path, capsys):

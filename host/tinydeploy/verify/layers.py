@@ -104,9 +104,19 @@ def diff_layers(link: DeviceLink, model: Model, sample: Sequence[np.ndarray], en
         raw = link.read_layer(k, entry.nbytes)
         device = np.frombuffer(raw, dtype=np.dtype(tensor.numpy_dtype).newbyteorder("<")).astype(tensor.numpy_dtype)
         row["diff"] = compare_tensor(device, reference[entry.tensor], tuple(tensor.shape))
+        row["diff"].update(_units(tensor, row["diff"]["max_abs_diff"]))
         if first is None and row["diff"]["mismatches"]:
             first = {key: row[key] for key in ("layer", "op", "opcode", "tensor")} | row["diff"]
     return {"outputs_compared": True, "first_divergence": first}
+
+
+def _units(tensor: Any, max_abs_diff: float | int | None) -> dict[str, Any]:
+    """What a difference of this tensor means: LSB of an integer tensor and, when quantized, real units."""
+    if tensor.dtype.startswith("float"):
+        return {"diff_unit": "real"}
+    scale = float(tensor.quant.scale[0]) if tensor.quant is not None and tensor.quant.scale.size else 0.0
+    real = max_abs_diff * scale if scale and max_abs_diff is not None else None
+    return {"diff_unit": "LSB", "max_abs_diff_real": real}
 
 
 def compare_tensor(device: np.ndarray, reference: np.ndarray, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -203,9 +213,12 @@ def describe_divergence(section: dict[str, Any]) -> str:
     if not first:
         return f"every layer output matches TFLM bit for bit ({len(section['layers'])} layers)"
     where = "[" + ", ".join(str(i) for i in first["where"]) + "]" if first.get("where") else "?"
+    size = f"{_fmt(first['max_abs_diff'])}" + (" LSB" if first.get("diff_unit") == "LSB" else "")
+    if first.get("max_abs_diff_real") is not None:
+        size += f" ({_fmt(first['max_abs_diff_real'])} in real units)"
     return (f"first diverging layer: #{first['op']} {first['opcode']} -> '{first['tensor']}': max |diff| "
-            f"{_fmt(first['max_abs_diff'])} at {where} (device {_fmt(first['device'])}, tflm "
-            f"{_fmt(first['reference'])}), {first['mismatches']:,} values differ")
+            f"{size} at {where} (device {_fmt(first['device'])}, tflm {_fmt(first['reference'])}), "
+            f"{first['mismatches']:,} values differ")
 
 
 def table_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
