@@ -50,4 +50,13 @@ TD_INLINE int32_t td_mul_by_quantized_multiplier_greater_than_one(int32_t x, int
   return td_sat_rounding_doubling_high_mul((int32_t)((uint32_t)x << shift), multiplier);
 }
 
+/* TFLM's MultiplyByQuantizedMultiplier for an int64 accumulator (the 16x8 kernels): the Q31 multiplier
+ * rounded to Q15, one rounding shift.  |x| < 2^47 and a result that fits int32, as TFLM assumes. */
+TD_INLINE int32_t td_mul_by_quantized_multiplier_s64(int64_t x, int32_t multiplier, int shift) {
+  const int32_t reduced = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
+  const int total_shift = 15 - shift;
+  const int64_t rounded = x * (int64_t)reduced + ((int64_t)1 << (total_shift - 1));
+  return (int32_t)(rounded >> total_shift);
+}
+
 #endif /* TD_FIXEDPOINT_H */
