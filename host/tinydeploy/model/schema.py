@@ -278,6 +278,7 @@ OPTION_TYPE_CODES: dict[str, int] = {
     "SplitVOptions": 79,
     "UnpackOptions": 64,
     "BatchMatMulOptions": 101,
+    "UnidirectionalSequenceLSTMOptions": 71,
 }
 
 # (snake_case name, field slot index, scalar type or "[type]" for a vector, default)
@@ -351,6 +352,14 @@ OPTION_FIELDS: dict[str, list[tuple[str, int, str, object]]] = {
     "UnpackOptions": [("num", 0, "int32", 0), ("axis", 1, "int32", 0)],
     "BatchMatMulOptions": [("adj_x", 0, "bool", False), ("adj_y", 1, "bool", False),
                            ("asymmetric_quantize_inputs", 2, "bool", False)],
+    "UnidirectionalSequenceLSTMOptions": [
+        ("fused_activation_function", 0, "int8", 0),
+        ("cell_clip", 1, "float32", 0.0),
+        ("proj_clip", 2, "float32", 0.0),
+        ("time_major", 3, "bool", False),
+        ("asymmetric_quantize_inputs", 4, "bool", False),
+        ("diagonal_recurrent_tensors", 5, "bool", False),
+    ],
 }
 
 # Bytes per element of each tensor type as the runtimes lay them out (sub-byte types: one byte per element
