@@ -145,3 +145,73 @@ def test_fully_connected_s16_random(bias_kind: str) -> None:
     for _ in range(10 if bias_kind == "int64" else 4):
         _fc_case(c, rng, bias_kind)
     _check(c)
+
+
+def _broadcast_shapes(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    out = tuple(int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 5))))
+    a, b = list(out), list(out)
+    for shape in (a, b):
+        for k in range(len(shape)):
+            if rng.random() < 0.25:
+                shape[k] = 1
+    if rng.random() < 0.3:
+        b = b[int(rng.integers(0, len(b))):] or [1]  # lower rank
+    full_a = [max(x, y) for x, y in zip(a, [1] * (len(a) - len(b)) + b)]
+    return tuple(a), tuple(b), tuple(full_a)
+
+
+def test_add_s16_random() -> None:
+    rng = np.random.default_rng(1900)
+    c = Cases()
+    for _ in range(12):
+        sa, sb = _log_uniform(rng, 1e-5, 1e-2), _log_uniform(rng, 1e-5, 1e-2)
+        a_shape, b_shape, out_shape = _broadcast_shapes(rng)
+        a = c.tensor(TensorSpec(a_shape, "int16", scale=sa))
+        b = c.tensor(TensorSpec(b_shape, "int16", scale=sb))
+        y = c.tensor(TensorSpec(out_shape, "int16", scale=(sa + sb) * rng.uniform(0.3, 2.0)))
+        c.op("ADD", [a, b], y, {"fused_activation_function": str(rng.choice(ACTS))}, a, b)
+    _check(c, count=8)
+
+
+def test_softmax_s16_random() -> None:
+    rng = np.random.default_rng(2000)
+    c = Cases()
+    for scale in (1e-5, 1e-4, 3e-4, 1e-3, 1e-2, 0.1):
+        for beta in (1.0, float(rng.uniform(0.1, 3.0))):
+            shape = (1, int(rng.integers(1, 4)), int(rng.integers(1, 40)))
+            x = c.tensor(TensorSpec(shape, "int16", scale=scale * rng.uniform(0.8, 1.25)))
+            y = c.tensor(TensorSpec(shape, "int16", scale=1 / 32768))
+            c.op("SOFTMAX", [x], y, {"beta": beta}, x)
+    _check(c, count=10)
+
+
+LUT_PROGRAM = r"""
+#include <math.h>
+#include <stdio.h>
+static float one_over(float v) { return 1.0f / (1.0f + v); }
+static void gen(float (*f)(float), float lo, float hi) {
+  const float step = (hi - lo) / 512, half = step / 2, scaling = 65536.0f / 2.0f;
+  for (int i = 0; i < 512; i++) {
+    float val = f(lo + i * step), mid = f(lo + i * step + half), next = f(lo + (i + 1) * step);
+    float sample = roundf(val * scaling);
+    float interp = roundf((next * scaling + roundf(val * scaling)) / 2);
+    float bias = roundf((interp - roundf(mid * scaling)) / 2);
+    float v = fminf(fmaxf(sample - bias, -32768.0f), 32767.0f);
+    printf("%d\n", (int)v);
+  }
+  printf("%d\n", (int)fminf(fmaxf(roundf(f(hi) * scaling), -32768.0f), 32767.0f));
+}
+int main(void) { gen(expf, -10.0f, 0.0f); gen(one_over, 0.0f, 1.0f); return 0; }
+"""
+
+
+def test_softmax_luts_match_float32_libm(tmp_path: Path) -> None:
+    """The generator's tables equal the same float32 recipe run on the host libm's expf (TFLM's build)."""
+    src = tmp_path / "lut.c"
+    src.write_text(LUT_PROGRAM)
+    exe = tmp_path / "lut"
+    subprocess.run(["gcc", "-std=c99", "-O0", "-ffp-contract=off", str(src), "-o", str(exe), "-lm"], check=True)
+    values = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split(), int)
+    exp_lut, recip_lut = softmax_luts()
+    assert np.array_equal(values[:513], exp_lut)
+    assert np.array_equal(values[513:], recip_lut)

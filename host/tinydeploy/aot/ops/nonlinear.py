@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext, lowering
+from tinydeploy.aot.ops.int16x8 import lower_softmax_s16
 from tinydeploy.aot.quant import (
     INT32_MAX,
     mul_by_pot,
@@ -211,8 +212,12 @@ def lower_softmax(op: Operator, ctx: LoweringContext) -> None:
         ctx.allow_inplace(op, x, y)
         ctx.emit(f"td_softmax_f32({ctx.ptr(x)}, {ctx.ptr(y)}, {outer}, {depth}, {_c_float(beta)});")
         return
+    if x.dtype == "int16":
+        lower_softmax_s16(op, ctx, outer, depth)
+        return
     if x.dtype != "int8" or y.dtype not in ("int8", "int16"):
         raise ctx.unsupported(op, f"softmax from {x.dtype} to {y.dtype} (aot supports int8->int8, int8->int16, "
+                                  "int16->int16, "
                                   "float32->float32)")
     _require_quantized(op, ctx, x, y)
     in_scale, _ = _scale_zp(x)
