@@ -215,3 +215,23 @@ def test_softmax_luts_match_float32_libm(tmp_path: Path) -> None:
     exp_lut, recip_lut = softmax_luts()
     assert np.array_equal(values[:513], exp_lut)
     assert np.array_equal(values[513:], recip_lut)
+
+
+def test_pools_s16_random() -> None:
+    rng = np.random.default_rng(2100)
+    c = Cases()
+    for k in range(12):
+        while True:
+            in_h, in_w, ch = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 5))
+            fh, fw, sh, sw = (int(v) for v in rng.integers(1, 4, size=4))
+            padding = str(rng.choice(["SAME", "VALID"]))
+            oh, ow = compute_out_size(padding, in_h, fh, sh), compute_out_size(padding, in_w, fw, sw)
+            if oh >= 1 and ow >= 1:
+                break
+        scale = _log_uniform(rng, 1e-5, 1e-2)
+        x = c.tensor(TensorSpec((1, in_h, in_w, ch), "int16", scale=scale))
+        y = c.tensor(TensorSpec((1, oh, ow, ch), "int16", scale=scale))
+        c.op("AVERAGE_POOL_2D" if k % 2 else "MAX_POOL_2D", [x], y,
+             {"padding": padding, "stride_h": sh, "stride_w": sw, "filter_height": fh, "filter_width": fw,
+              "fused_activation_function": str(rng.choice(ACTS))}, x)
+    _check(c, count=8)

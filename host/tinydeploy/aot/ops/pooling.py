@@ -1,4 +1,4 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D (int8 and float32, NHWC) as TFLite Micro's reference kernels run them.
+"""AVERAGE_POOL_2D and MAX_POOL_2D (int8, int16 and float32, NHWC) as TFLite Micro's reference kernels run them.
 
 Padding follows TFLite's ComputePaddingHeightWidth: SAME pads (out - 1) * stride + filter - in in total,
 the smaller half before; windows count only in-bounds inputs.  The int8 average rounds half away from zero
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tinydeploy.aot.lowering import LoweringContext, compute_padding, lowering
 from tinydeploy.aot.ops.elementwise import check_quantized, float_range, int8_range, scale_zp
+from tinydeploy.aot.ops.int16x8 import activation_range_s16
 from tinydeploy.model.graph import Operator
 
 
@@ -18,8 +19,8 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
     o = op.options
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise ctx.unsupported(op, "pooling needs 4-D NHWC tensors")
-    if x.dtype != y.dtype or x.dtype not in ("int8", "float32"):
-        raise ctx.unsupported(op, f"types {x.dtype} -> {y.dtype} (int8 or float32 only)")
+    if x.dtype != y.dtype or x.dtype not in ("int8", "int16", "float32"):
+        raise ctx.unsupported(op, f"types {x.dtype} -> {y.dtype} (int8, int16 or float32 only)")
     padding = o.get("padding", "SAME")
     if padding not in ("SAME", "VALID"):
         raise ctx.unsupported(op, f"padding {padding}")
@@ -42,8 +43,8 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
         (sx, zx), (sy, zy) = scale_zp(x), scale_zp(y)
         if abs(sx - sy) > 1e-6 or zx != zy:
             raise ctx.unsupported(op, "int8 pooling needs the same input and output quantization (as TFLM)")
-        lo, hi = int8_range(op, ctx, y)
-        suffix = "s8"
+        lo, hi = int8_range(op, ctx, y) if x.dtype == "int8" else activation_range_s16(op, ctx, y)
+        suffix = "s8" if x.dtype == "int8" else "s16"
     if (kind, suffix, ctx.target.optimized, oh, ow, ph, pw, fw) == ("avg_pool", "s8", True, 1, 1, 0, 0, iw):
         # one window from the corner, as wide as the input (no padding and one output row imply fh <= ih):
         # the single-window kernel
@@ -56,6 +57,8 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
     ctx.kernel("avg_pool")  # avg_pool.h declares the geometry both pools share
     if kind == "max_pool":
         ctx.kernel("max_pool")
+    if suffix == "s16":
+        ctx.kernel("pool_s16")  # pool_s16.c: both int16 pools
     geom = ", ".join(str(v) for v in (n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw))
     ctx.emit("{\n"
              f"  static const td_pool_geom geom = {{{geom}}};\n"
