@@ -1,0 +1,113 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM on the aot runtime, bit-exact with TFLite Micro's host interpreter.
+
+The models are Keras LSTMs as a user writes them (tf_keras, which the converter keeps as the fused LSTM
+op): a keyword-spotting shape (49 frames x 10 features -> LSTM(16) -> Dense(4, softmax)), a sequence output
+read straight from the LSTM (return_sequences=True), and two stacked LSTMs; each converted float32 and
+full-int8 (int8 I/O, int16 cell state) and run natively on the `native` board's generated C against TFLM,
+one sample at a time as verify runs them (TFLM resets the state tensors after each sample; the aot code
+starts every invoke from a zero state).  A GRU (which the converter unrolls into plain ops) is checked too.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aotutil import assert_bitexact_with_tflm, random_inputs, single_op_tflite
+from tinydeploy.model.graph import load_model
+from tinydeploy.paths import firmware_dir
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _keras():
+    import tf_keras
+
+    return tf_keras
+
+
+def kws_lstm(x):
+    k = _keras()
+    return k.layers.Dense(4, activation="softmax")(k.layers.LSTM(16)(x))
+
+
+def sequence_lstm(x):
+    return _keras().layers.LSTM(12, return_sequences=True)(x)
+
+
+def stacked_lstm(x):
+    k = _keras()
+    return k.layers.LSTM(8)(k.layers.LSTM(16, return_sequences=True)(x))
+
+
+def kws_gru(x):
+    k = _keras()
+    return k.layers.Dense(4, activation="softmax")(k.layers.GRU(8, unroll=True)(x))
+
+
+def _rep_data(shape: tuple[int, ...]) -> list[list[np.ndarray]]:
+    """Calibration like real features: smooth-ish sequences in about [-2, 2]."""
+    rng = np.random.default_rng(7)
+    walk = np.cumsum(rng.normal(0, 0.4, size=(48, *shape)), axis=2)
+    return [[np.clip(s, -2.5, 2.5).astype(np.float32)] for s in walk]
+
+
+MODELS = {
+    "kws": (kws_lstm, (1, 49, 10)),
+    "sequence": (sequence_lstm, (1, 20, 8)),
+    "stacked": (stacked_lstm, (1, 16, 10)),
+}
+
+
+def _model(name: str, int8: bool, build=None, shape=None) -> Path:
+    build, shape = (build, shape) if build else MODELS[name]
+    return single_op_tflite(build, [shape], int8=int8, rep_data=_rep_data(shape), key=f"lstm-{name}-v1")
+
+
+@pytest.mark.parametrize("int8", [False, True], ids=["float32", "int8"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_lstm_model_exact_with_tflm(name: str, int8: bool) -> None:
+    path = _model(name, int8)
+    model = load_model(path)
+    lstms = [op for op in model.operators if op.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstms) == (2 if name == "stacked" else 1), [op.opcode for op in model.operators]
+    if int8:
+        assert model.tensors[lstms[0].inputs[19]].dtype == "int16"  # TFLM's integer LSTM: int16 cell state
+    # several samples one after the other: a state leaking from one invoke into the next would show
+    assert_bitexact_with_tflm(path, random_inputs(path, 6, seed=3))
+
+
+def test_lstm_int8_sequence_output_covers_the_range() -> None:
+    """The int8 sequence model's raw LSTM output (no head to hide a 1-LSB slip) spans many codes."""
+    path = _model("sequence", True)
+    native = assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=5))
+    out = native.run_batch(random_inputs(path, 4, seed=5))[0]
+    assert len(np.unique(out)) > 40
+
+
+def test_gru_unrolled_runs_exact() -> None:
+    """A Keras GRU converts to plain ops (FULLY_CONNECTED, SPLIT, LOGISTIC, TANH, MUL, ADD, SUB, ...)."""
+    for int8 in (False, True):
+        path = _model("gru", int8, kws_gru, (1, 12, 6))
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {op.opcode for op in load_model(path).operators}
+        assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=1))
+
+
+def test_sigmoid_table_is_tflms() -> None:
+    """The kernel's sigmoid table equals the one in the tflite-micro host interpreter binary."""
+    import tflite_micro
+
+    so = Path(tflite_micro.__file__).parent / "python" / "tflite_micro" / "_runtime.so"
+    blob = so.read_bytes()
+    at = blob.find(struct.pack("<4H", 32768, 33451, 34133, 34813))
+    assert at >= 0, "no sigmoid table found in the TFLM binary"
+    theirs = np.frombuffer(blob[at:at + 512], dtype="<u2").tolist()
+    src = (firmware_dir() / "aot" / "kernels" / "lstm_s8.c").read_text()
+    body = src.split("td_sigmoid_q16[256] = {", 1)[1].split("};", 1)[0]
+    ours = [int(v) for v in body.replace("\n", " ").split(",") if v.strip()]
+    assert ours == theirs
