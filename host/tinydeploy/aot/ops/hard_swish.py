@@ -48,8 +48,10 @@ def sdhm16(a: int, b: int) -> int:
 
 
 def rdbpot(x: int, exponent: int) -> int:
-    """gemmlowp RoundingDivideByPOT (half away from zero)."""
-    mask = (1 << exponent) - 1
+    """gemmlowp RoundingDivideByPOT on int16 (half away from zero).  The mask is int16 too: from exponent 16
+    on, (1 << exponent) - 1 truncates to -1, and TFLM's result is then +1 for x >= 0 and -1 below (tiny
+    input scales, e.g. random-weight MobileNetV3, give reluish exponents around -20)."""
+    mask = wrap16((1 << exponent) - 1)
     remainder = x & mask
     threshold = (mask >> 1) + (1 if x < 0 else 0)
     return (x >> exponent) + (1 if remainder > threshold else 0)
