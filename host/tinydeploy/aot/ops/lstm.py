@@ -13,8 +13,11 @@ op scratch.
 
 Integer parameters, as TFLM's PrepareGateParametersInteger computes them: each gate's input FC (with the
 gate bias) and recurrent FC (no bias) requantize to int16 at the float32 scale 0.00024414062 (2^-12, Q3.12);
-sigmoid/tanh outputs have the float32 scale 0.00003051757 (which is 2^-15 less 4 ulp, and so enters the
-multipliers as it is); the cell state scale is a power of two (its exponent sets the tanh input shift).
+sigmoid/tanh outputs have the scale 2^-15 exactly (Q0.15; taking the float32 of the literal 0.00003051757
+that TFLM's source once had, 2^-15 less 4 ulp, puts a few values in 10^4 1 LSB off the host interpreter).
+The gate FC multipliers use the float32 product of input and weight scales (GetQuantizedConvolutionMultipler);
+the double product gives the same outputs on every model tried.  The cell state scale is a power of two
+(its exponent sets the tanh input shift).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ W_IN, W_REC, BIAS = 1, 5, 12  # + gate index
 UNSUPPORTED_INPUTS = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 17: "projection",
                       20: "layer norm", 21: "layer norm", 22: "layer norm", 23: "layer norm"}
 GATE_INPUT_SCALE = np.float32(0.00024414062)  # TFLM's nonlinear_input_scale (Q3.12)
-GATE_OUTPUT_SCALE = np.float32(0.00003051757)  # TFLM's nonlinear_output_scale (~Q0.15)
+GATE_OUTPUT_SCALE = np.float32(2.0 ** -15)  # TFLM's nonlinear_output_scale (Q0.15): exactly 2^-15 (measured)
 CELL_ACTIVATIONS = {"TANH": 0, "SIGMOID": 1}  # TD_LSTM_ACT_*: TFLM's gate code has these two only
 
 
