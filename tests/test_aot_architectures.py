@@ -99,6 +99,18 @@ def transformer_encoder(keras: Any) -> Any:
     return keras.Model(inp, layers.Dense(4, activation="softmax")(layers.GlobalAveragePooling1D()(x)))
 
 
+def layernorm_mlp(keras: Any) -> Any:
+    """The transformer block without attention (a token-wise MLP with residuals): proves LayerNormalization's
+    int8 graph (MEAN, SQUARED_DIFFERENCE, RSQRT, MUL, ADD, a float NEG between DEQUANTIZE and QUANTIZE)
+    independently of BATCH_MATMUL."""
+    layers = keras.layers
+    inp = keras.Input((16, 24))
+    x = layers.LayerNormalization()(layers.Dense(32)(inp))
+    ff = layers.Dense(32)(layers.Dense(64, activation="relu")(x))
+    x = layers.LayerNormalization(epsilon=1e-3)(layers.Add()([x, ff]))
+    return keras.Model(inp, layers.Dense(4)(layers.GlobalAveragePooling1D()(x)))
+
+
 def conv_autoencoder(keras: Any) -> Any:
     """Strided convs down, Conv2DTranspose and UpSampling2D back up.  Bilinear up-sampling: Keras 3's nearest
     UpSampling2D converts to TILE, which TFLite Micro has no kernel for (no reference to compare with)."""
@@ -120,9 +132,11 @@ ARCHITECTURES: dict[str, Builder] = {
     "inception_block": inception_block,
     "dilated_convs": dilated_convs,
     "transformer_encoder": transformer_encoder,
+    "layernorm_mlp": layernorm_mlp,
     "conv_autoencoder": conv_autoencoder,
 }
-FLOAT32 = ["audio_conv1d", "inception_block", "dilated_convs", "transformer_encoder", "conv_autoencoder"]
+FLOAT32 = ["audio_conv1d", "inception_block", "dilated_convs", "transformer_encoder", "layernorm_mlp",
+           "conv_autoencoder"]
 # Ops other helpers are adding right now; the test xfails (not strict) naming them until they land.
 IN_PROGRESS = {"transformer_encoder": "BATCH_MATMUL", "conv_autoencoder": "TRANSPOSE_CONV"}
 
