@@ -144,14 +144,14 @@ IN_PROGRESS = {"transformer_encoder": "BATCH_MATMUL", "conv_autoencoder": "TRANS
 # --- conversion, once per session and cached on disk -----------------------------------------------------------
 
 
-def _convert(name: str, mode: str) -> Path:
+def convert_cached(name: str, builder: Builder, mode: str) -> Path:
+    """builder(keras) converted by tinydeploy's converter as `deploy convert` does; kept under the test cache."""
     import keras
     import tensorflow as tf
 
     from tinydeploy.convert.pipeline import with_batch_one
     from tinydeploy.convert.tflite import keras_to_tflite
 
-    builder = ARCHITECTURES[name]
     ident = f"{inspect.getsource(builder)}|{mode}|{CALIBRATION_SAMPLES}|{tf.__version__}|{keras.__version__}|v1"
     path = cache_root() / "architectures" / f"{name}-{mode}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.tflite"
     if path.exists():
@@ -175,7 +175,7 @@ def converted() -> Callable[[str, str], Path]:
 
     def get(name: str, mode: str) -> Path:
         if (name, mode) not in done:
-            done[(name, mode)] = _convert(name, mode)
+            done[(name, mode)] = convert_cached(name, ARCHITECTURES[name], mode)
         return done[(name, mode)]
 
     return get
