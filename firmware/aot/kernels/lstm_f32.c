@@ -13,9 +13,9 @@ static void td_lstm_fc_f32(const float *x, const float *w, const float *bias, in
   for (int32_t r = 0; r < rows; ++r)
     for (int32_t o = 0; o < n_out; ++o) {
       float total = 0.0f;
-      for (int32_t d = 0; d < depth; ++d) total += x[(size_t)r * depth + d] * w[(size_t)o * depth + d];
+      for (int32_t d = 0; d < depth; ++d) total += x[(size_t)r * (size_t)depth + (size_t)d] * w[(size_t)o * (size_t)depth + (size_t)d];
       const float v = total + (bias ? bias[o] : 0.0f);
-      y[(size_t)r * n_out + o] = v < -FLT_MAX ? -FLT_MAX : (v > FLT_MAX ? FLT_MAX : v);
+      y[(size_t)r * (size_t)n_out + (size_t)o] = v < -FLT_MAX ? -FLT_MAX : (v > FLT_MAX ? FLT_MAX : v);
     }
 }
 
@@ -35,7 +35,7 @@ void td_lstm_f32(const td_lstm_f32_params *p, const float *x, float *h, float *c
   const int32_t n = p->rows * p->n_cell;
   float *forget = scratch, *input = scratch + n, *cell = scratch + 2 * n, *tmp = scratch + 3 * n;
   for (int32_t t = 0; t < p->steps; ++t) {
-    const float *xt = x + (size_t)t * p->in_stride;
+    const float *xt = x + (size_t)t * (size_t)p->in_stride;
     td_lstm_gate_f32(p, TD_LSTM_GATE_FORGET, TD_LSTM_ACT_SIGMOID, xt, h, forget, tmp);
     td_lstm_gate_f32(p, TD_LSTM_GATE_INPUT, TD_LSTM_ACT_SIGMOID, xt, h, input, tmp);
     td_lstm_gate_f32(p, TD_LSTM_GATE_CELL, p->cell_act, xt, h, cell, tmp);
@@ -52,7 +52,7 @@ void td_lstm_f32(const td_lstm_f32_params *p, const float *x, float *h, float *c
     float *output_gate = input; /* the input gate's buffer is free again */
     td_lstm_gate_f32(p, TD_LSTM_GATE_OUTPUT, TD_LSTM_ACT_SIGMOID, xt, h, output_gate, tmp);
     td_tanh_f32(c, forget, n);
-    float *yt = out + (size_t)t * p->out_stride;
+    float *yt = out + (size_t)t * (size_t)p->out_stride;
     for (int32_t i = 0; i < n; ++i) {
       h[i] = forget[i] * output_gate[i];
       yt[i] = h[i];

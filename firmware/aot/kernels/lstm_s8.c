@@ -76,11 +76,11 @@ static void td_lstm_fc_s8(const int8_t *x, int32_t x_offset, const int8_t *w, co
   for (int32_t r = 0; r < rows; ++r)
     for (int32_t o = 0; o < n_out; ++o) {
       int32_t acc = 0;
-      const int8_t *xr = x + (size_t)r * depth, *wo = w + (size_t)o * depth;
+      const int8_t *xr = x + (size_t)r * (size_t)depth, *wo = w + (size_t)o * (size_t)depth;
       for (int32_t d = 0; d < depth; ++d) acc += (int32_t)wo[d] * ((int32_t)xr[d] + x_offset);
       if (bias) acc += bias[o];
       acc = td_mul_by_quantized_multiplier(acc, rq->mult, rq->shift);
-      y[(size_t)r * n_out + o] = (int16_t)td_clamp_i32(acc, -32768, 32767);
+      y[(size_t)r * (size_t)n_out + (size_t)o] = (int16_t)td_clamp_i32(acc, -32768, 32767);
     }
 }
 
@@ -110,7 +110,7 @@ void td_lstm_s8(const td_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t 
   const int32_t n = p->rows * p->n_cell;
   int16_t *forget = scratch, *input = scratch + n, *cell = scratch + 2 * n, *tmp = scratch + 3 * n;
   for (int32_t t = 0; t < p->steps; ++t) {
-    const int8_t *xt = x + (size_t)t * p->in_stride;
+    const int8_t *xt = x + (size_t)t * (size_t)p->in_stride;
     td_lstm_gate_s8(p, TD_LSTM_GATE_FORGET, TD_LSTM_ACT_SIGMOID, xt, h, forget, tmp);
     td_lstm_gate_s8(p, TD_LSTM_GATE_INPUT, TD_LSTM_ACT_SIGMOID, xt, h, input, tmp);
     td_lstm_gate_s8(p, TD_LSTM_GATE_CELL, p->cell_act, xt, h, cell, tmp);
@@ -123,7 +123,7 @@ void td_lstm_s8(const td_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t 
     }
     int16_t *output_gate = input; /* the input gate's buffer is free again */
     td_lstm_gate_s8(p, TD_LSTM_GATE_OUTPUT, TD_LSTM_ACT_SIGMOID, xt, h, output_gate, tmp);
-    int8_t *yt = out + (size_t)t * p->out_stride;
+    int8_t *yt = out + (size_t)t * (size_t)p->out_stride;
     for (int32_t i = 0; i < n; ++i) {
       const int16_t squashed = td_lstm_tanh_s16(c[i], p->tanh_mult, p->tanh_shift);
       h[i] = (int8_t)td_lstm_mul(squashed, output_gate[i], &p->hidden_mul);
