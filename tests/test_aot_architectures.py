@@ -4,7 +4,7 @@ the `native` board, every output exact with the TFLite Micro interpreter.
 Each architecture is a Keras 3 model (keras.applications with weights=None, small inputs; or a few standard
 layers), rebuilt with batch size 1 and converted by tinydeploy.convert (`with_batch_one` + `keras_to_tflite`,
 what `deploy convert` runs in its worker) to full int8 with a synthetic uniform representative dataset, and
-to float32 for the small ones.  Conversions are the slow part (the TF converter takes 10-50 s on a big
+to float32 for the small ones and int16x8 for two.  Conversions are the slow part (the TF converter takes 10-50 s on a big
 graph), so each is done once per session and kept on disk under the aot test cache, keyed by the builder's
 source and the TF/Keras versions.
 
@@ -137,8 +137,13 @@ ARCHITECTURES: dict[str, Builder] = {
 }
 FLOAT32 = ["audio_conv1d", "inception_block", "dilated_convs", "transformer_encoder", "layernorm_mlp",
            "conv_autoencoder"]
+# int16 activations, int8 weights: two small nets (each conversion costs seconds)
+INT16X8 = ["inception_block", "dilated_convs"]
 # Ops other helpers are adding right now; the test xfails (not strict) naming them until they land.
-IN_PROGRESS = {"transformer_encoder": "BATCH_MATMUL", "conv_autoencoder": "TRANSPOSE_CONV"}
+IN_PROGRESS = {("transformer_encoder", "int8"): "BATCH_MATMUL", ("transformer_encoder", "float32"): "BATCH_MATMUL",
+               ("conv_autoencoder", "int8"): "TRANSPOSE_CONV", ("conv_autoencoder", "float32"): "TRANSPOSE_CONV",
+               ("inception_block", "int16x8"): "int16 QUANTIZE (requantize)",
+               ("dilated_convs", "int16x8"): "int16 MEAN"}
 
 
 # --- conversion, once per session and cached on disk -----------------------------------------------------------
@@ -161,7 +166,7 @@ def convert_cached(name: str, builder: Builder, mode: str) -> Path:
     rng = np.random.default_rng(0)
     calibration = [rng.uniform(-1, 1, (CALIBRATION_SAMPLES, *t.shape[1:])).astype(np.float32)
                    for t in model.inputs]
-    data = keras_to_tflite(model, mode, calibration=calibration if mode == "int8" else None, what=name)
+    data = keras_to_tflite(model, mode, calibration=calibration if mode in ("int8", "int16x8") else None, what=name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_bytes(data)
@@ -192,9 +197,10 @@ def aot_missing_ops(path: Path) -> list[str]:
 def _cases() -> list[Any]:
     cases = []
     for name in ARCHITECTURES:
-        for mode in ["int8", "float32"] if name in FLOAT32 else ["int8"]:
-            marks = ([pytest.mark.xfail(strict=False, reason=f"aot has no {IN_PROGRESS[name]} yet (being added)")]
-                     if name in IN_PROGRESS else [])
+        modes = ["int8"] + ["float32"] * (name in FLOAT32) + ["int16x8"] * (name in INT16X8)
+        for mode in modes:
+            missing = IN_PROGRESS.get((name, mode))
+            marks = [pytest.mark.xfail(strict=False, reason=f"aot has no {missing} yet (being added)")] if missing else []
             cases.append(pytest.param(name, mode, marks=marks, id=f"{name}-{mode}"))
     return cases
 
