@@ -302,12 +302,16 @@ def convert_model(path: Path, mode: str, *, output: Path | None, rep_data: str |
     result = ConvertResult(path, kind, mode, io_type, output, disk_bytes(path),
                            params * 4 if params is not None else None, len(tflite), report.op_counts,
                            warnings=[*warnings, *report.warnings], converter=converted_by.route)
-    if output is not None:
-        write_atomic(output, tflite)
+    # The evaluation set is checked against the model before anything is written: a bad --eval-data or
+    # --eval-labels leaves no output file behind.
+    eval_set = None
     if eval_data:
         specs = [InputSpec(name, shape) for name, shape in converted_by.inputs]
-        result.evaluation = _evaluate_bytes(path, tflite, output, load_eval_set(eval_data, eval_labels, specs),
-                                            progress)
+        eval_set = load_eval_set(eval_data, eval_labels, specs)
+    if output is not None:
+        write_atomic(output, tflite)
+    if eval_set is not None:
+        result.evaluation = _evaluate_bytes(path, tflite, output, eval_set, progress)
     return result
 
 
