@@ -187,3 +187,23 @@ def test_tflm_sketch_reports_per_node_latency(tmp_path, monkeypatch):
     latencies = [r["latency"] for r in rows]
     assert latencies == sorted(latencies) and latencies[0] > 0  # node k spins (k + 1) x 200 times
     assert "SOFTMAX" in layers_table(section)
+
+
+def test_deploy_run_tflm_layers_with_the_arduino_library(tmp_path, monkeypatch, capsys):
+    """`deploy run MODEL --runtime tflm --tflm-path TREE --board qemu-m4 --layers` through the CLI, with the
+    stand-in of the TFLM Arduino library (tests/tflm_standin.py): its interpreter calls the sketch's
+    MicroProfilerInterface around every node and its schema serves the layer table.  (--layers=outputs is
+    refused for tflm: test_tflm_sketch_reports_per_node_latency.)"""
+    from tinydeploy.cli import main
+    from tflm_standin import reshape_model, write_standin
+
+    pytest.importorskip("tflite_micro")
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    monkeypatch.setenv("TINYDEPLOY_LIB_CACHE", str(tmp_path / "lib-cache"))
+    model = reshape_model(tmp_path / "reshape_int8.tflite")
+    lib = write_standin(tmp_path / "Arduino_TensorFlowLite", "pinned")
+    assert main(["run", str(model), "--runtime", "tflm", "--tflm-path", str(lib), "--board", "qemu-m4", "-n", "2",
+                 "--no-litert", "--build-timeout", "300", "--layers"]) == 0
+    out = capsys.readouterr().out
+    assert "per-layer latency (tflm, instructions (emulated))" in out and "instr/MAC" in out
+    assert "RESHAPE" in out and "100.0%" in out and "outside the layers" in out
