@@ -25,6 +25,8 @@ from tinydeploy.aot.bounds import check_op_bounds
 from tinydeploy.aot.fold import FoldResult, fold_constants
 from tinydeploy.aot.lowering import LoweringContext, TargetFeatures, lookup
 from tinydeploy.errors import UnsupportedOpError, UserError
+from tinydeploy.model.dynamic import FIX as DYNAMIC_FIX
+from tinydeploy.model.dynamic import dynamic_dims_error
 from tinydeploy.model.graph import Model, Operator, Tensor
 from tinydeploy.paths import firmware_dir, templates_dir
 from tinydeploy.plan.memory import MemoryPlan, Scratch, check_plan, plan_memory
@@ -384,6 +386,9 @@ def generate_from_path(model_path: Path, target: TargetFeatures | None = None) -
 
 
 def _check_model(model: Model) -> None:
+    dynamic = dynamic_dims_error(model)
+    if dynamic:  # a -1 batch alone runs as batch 1 (tinydeploy.model.dynamic)
+        raise UserError(f"{model.path or 'model'}: {dynamic}; {DYNAMIC_FIX}")
     if model.num_subgraphs > 1:
         raise UnsupportedOpError(
             f"{model.path or 'model'}: has {model.num_subgraphs} subgraphs (control flow); the aot runtime runs "

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinydeploy.model.dynamic import dynamic_batch
 from tinydeploy.model.graph import Model, Operator, Tensor
 
 
@@ -43,7 +44,10 @@ def _evaluator(*names: str) -> Callable[[Evaluator], Evaluator]:
 
 
 def _static_shape(t: Tensor) -> bool:
-    return all(d > 0 for d in t.shape) and (t.shape_signature is None or all(d > 0 for d in t.shape_signature))
+    """The recorded shape is the run-time shape: no dynamic dimension, or a dynamic batch (run as 1; models
+    with other dynamic dimensions are refused before folding, see tinydeploy.model.dynamic)."""
+    sig = t.shape_signature
+    return all(d > 0 for d in t.shape) and (sig is None or all(d > 0 for d in sig) or dynamic_batch(t))
 
 
 @_evaluator("SHAPE")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinydeploy.errors import UnsupportedOpError, UserError
+from tinydeploy.model.dynamic import FIX as DYNAMIC_FIX
+from tinydeploy.model.dynamic import dynamic_dims_error
 from tinydeploy.model.graph import Model, Operator
 from tinydeploy.tflm.arena import HostMeasurement, measure_host
 from tinydeploy.tflm.ops import TFLM_OPS, resolver_method
@@ -120,14 +122,9 @@ def _float16(model: Model) -> list[Problem]:
 
 
 def _dynamic_shapes(model: Model) -> list[Problem]:
-    problems = []
-    for t in model.input_tensors:
-        if t.shape_signature and any(d < 0 for d in t.shape_signature):
-            problems.append(Problem("error", f"input tensor '{t.name}'",
-                                    f"dynamic shape {list(t.shape_signature)}: TFLM needs static shapes",
-                                    "build the Keras model with a fixed batch size: "
-                                    "keras.Input(shape, batch_size=1), then re-convert"))
-    return problems
+    """A -1 batch is run as batch 1 (TFLM ignores shape_signature); other dynamic dimensions are refused."""
+    error = dynamic_dims_error(model)
+    return [Problem("error", "model", error, DYNAMIC_FIX)] if error else []
 
 
 def _alignment(model: Model) -> list[Problem]:
