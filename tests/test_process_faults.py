@@ -393,3 +393,44 @@ def test_a_real_board_is_held_from_upload_to_verify(cache, capsys, tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+@pytest.mark.qemu
+def test_two_verifies_on_a_qemu_session_the_second_is_busy_the_first_keeps_its_partial_report(
+        cache, tmp_path, inputs, capsys):
+    """The campaign's reproducer on the emulator itself: `deploy flash --board qemu-m4` leaves QEMU serving
+    (one client at a time on its UART socket); a second verify used to time out and ask whether the board
+    runs tinydeploy firmware."""
+    from tinydeploy import pipeline
+    from tinydeploy.build.pio import BuildResult
+
+    elf = build_for_board(fake_model(), "qemu-m4", tmp_path / "fw")
+    fw = pipeline.BuiltFirmware(board=get_board("qemu-m4"), runtime="aot", model_path=MODEL,
+                                model_sha256=load_model(MODEL).sha256, project_dir=tmp_path, build=BuildResult(
+                                    project_dir=tmp_path, env="qemu-m4", elf=elf, bin=None, flash_bytes=0,
+                                    ram_bytes=0, log=tmp_path / "log"))
+    many = tmp_path / "many.npy"
+    np.save(many, np.repeat(np.load(inputs), 50, axis=0))
+    session = pipeline.start_detached(fw)
+    try:
+        report = tmp_path / "first.json"
+        first = Launched(tmp_path, ["verify", "--board", "qemu-m4", "--inputs", str(many), "--no-litert",
+                                    "--report", str(report)])
+        try:
+            _wait_for(lambda: (holder(session["url"]) or {}).get("pid") == first.pid, 60, "the first verify")
+            assert cli.main(["verify", "--board", "qemu-m4", "-n", "2", "--no-litert"]) == 2
+            err = capsys.readouterr().err
+            assert f"board busy: qemu-m4 is used by pid {first.pid} (deploy verify --board qemu-m4" in err
+            # Past its setup: the TFLM reference worker runs (then the device streams), so there is a report.
+            _wait_for(lambda: _children(first.pid), 60, "the first verify's reference worker")
+            os.kill(first.pid, signal.SIGTERM)
+            result = first.finish(timeout=30)
+        finally:
+            first.kill()
+        assert result["status"] == 143 and result["left"] == [], first.stderr
+        assert first.stderr.strip().splitlines()[-1] == "terminated (SIGTERM) (partial results were kept)"
+        assert json.loads(report.read_text())["complete"] is False
+        # The session is free again and still serves: the next verify runs to the end.
+        assert cli.main(["verify", "--board", "qemu-m4", "-n", "3", "--no-litert"]) == 0
+    finally:
+        pipeline.stop_session(fw.board)

@@ -96,6 +96,8 @@ def verify_model(link: DeviceLink, model_path: str | Path, inputs: str | Path | 
         measured = _stream(link, batches, total, progress, f"verify on {board.id}")
     except ReferenceCrash as err:  # nothing to judge the device against: a report that says why, then fail
         tflm, measured = [], _Measured([], [], [], interrupted=f"reference failed: {err.message}", error=err)
+    except KeyboardInterrupt as err:  # Ctrl-C/SIGTERM before the device ran: still a report saying so
+        tflm, measured = [], _Measured([], [], [], interrupted=str(err) or "interrupted (Ctrl-C)", error=err)
     context = _Context(link, info, board, model, model_path, total, batches, raw, truth, thresholds,
                        float_model, sizes, litert, arena_estimate)
     report = _build_report(context, measured, tflm)
