@@ -2,9 +2,11 @@
 
 Facts, and where they come from:
 
-* `resolver_method` is the `MicroMutableOpResolver::AddXxx()` method that registers the builtin, as named in
+* Which ops exist is measured, not typed: `registered_ops.json` lists every builtin and custom op that TFLM's
+  own interpreter (PyPI `tflite-micro`) registers, written by `python -m tinydeploy.tflm.probe_registered`
+  (tests/test_tflm_registered.py checks it still matches the installed package).
+* `resolver_method` is the `MicroMutableOpResolver::AddXxx()` method that registers the op, as named in
   TFLM's tensorflow/lite/micro/micro_mutable_op_resolver.h (the Arduino library's copy has the same names).
-  Only ops that header registers are listed: anything else is not available in the sketch.
 * `max_version` is the highest op version that TFLM's own interpreter (PyPI `tflite-micro`, the same C++ code)
   allocated and invoked in `python -m tinydeploy.tflm.probe_ops`, which converts small Keras models in float32,
   int8 and int16x8 and runs them.  TFLM's resolver never checks versions (it looks kernels up by builtin code);
@@ -15,7 +17,9 @@ Facts, and where they come from:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,13 @@ _PROBED: dict[str, int] = {
     "TRANSPOSE_CONV": 3,
 }
 
-# builtin name -> resolver method, from micro_mutable_op_resolver.h.
+# builtin name -> resolver method, from micro_mutable_op_resolver.h (names only: the set of ops is measured).
 _METHODS: dict[str, str] = {
+    "REVERSE_V2": "AddReverseV2",
+    "REDUCE_MIN": "AddReduceMin",
+    "REDUCE_ALL": "AddReduceAll",
+    "EMBEDDING_LOOKUP": "AddEmbeddingLookup",
+    "DYNAMIC_UPDATE_SLICE": "AddDynamicUpdateSlice",
     "ABS": "AddAbs",
     "ADD": "AddAdd",
     "ADD_N": "AddAddN",
@@ -58,6 +67,7 @@ _METHODS: dict[str, str] = {
     "ARG_MIN": "AddArgMin",
     "ASSIGN_VARIABLE": "AddAssignVariable",
     "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "BATCH_MATMUL": "AddBatchMatMul",
     "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
     "BROADCAST_ARGS": "AddBroadcastArgs",
     "BROADCAST_TO": "AddBroadcastTo",
@@ -148,12 +158,26 @@ _METHODS: dict[str, str] = {
 }
 
 # Custom ops TFLM ships, by custom code -> resolver method.
-TFLM_CUSTOM_OPS: dict[str, str] = {
+_CUSTOM_METHODS: dict[str, str] = {
     "TFLite_Detection_PostProcess": "AddDetectionPostprocess",
     "CIRCULAR_BUFFER": "AddCircularBuffer",
 }
 
-TFLM_OPS: dict[str, TflmOp] = {name: TflmOp(method, _PROBED.get(name)) for name, method in _METHODS.items()}
+REGISTERED_FILE = Path(__file__).with_name("registered_ops.json")
+
+
+def _registered() -> dict[str, list[str]]:
+    return json.loads(REGISTERED_FILE.read_text(encoding="utf-8"))
+
+
+_REGISTERED = _registered()
+# An op TFLM registers but whose resolver method we cannot name cannot be added by the sketch: it is left out
+# (tests/test_tflm_registered.py fails when that happens, so the name gets added above).
+TFLM_OPS: dict[str, TflmOp] = {name: TflmOp(_METHODS[name], _PROBED.get(name))
+                               for name in _REGISTERED["builtin"] if name in _METHODS}
+TFLM_CUSTOM_OPS: dict[str, str] = {code: _CUSTOM_METHODS[code] for code in _REGISTERED["custom"]
+                                   if code in _CUSTOM_METHODS}
+UNNAMED_REGISTERED = sorted(set(_REGISTERED["builtin"]) - set(_METHODS))
 
 
 def resolver_method(opcode: str) -> str | None:
