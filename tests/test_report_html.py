@@ -103,8 +103,10 @@ class Browser:
 
 
 LAYOUT = """JSON.stringify({
-  svgs: [...document.querySelectorAll('svg')].map(s => {const r = s.getBoundingClientRect();
+  svgs: [...document.querySelectorAll('svg:not(#layers svg)')].map(s => {const r = s.getBoundingClientRect();
         return [r.width, r.height, s.querySelectorAll('text').length];}),
+  layerBars: [...document.querySelectorAll('#layers svg rect')].map(r => {const b = r.getBoundingClientRect();
+        return [b.width, b.height];}),
   jsonVisible: document.querySelector('details pre').checkVisibility(),
   detailsOpen: document.querySelector('details').open,
   matrixCells: document.querySelectorAll('table.cm td').length,
@@ -143,7 +145,8 @@ def test_the_probe_sees_console_errors_and_network_requests(tmp_path):
 
 
 def native_reports(tmp_path: Path):
-    """Two real reports from the native board: a classifier with class labels, a regression head with targets."""
+    """Two real reports from the native board: a classifier with class labels and its per-layer section
+    (--layers=outputs), a regression head with targets."""
     from test_verify_metrics import fc_model
     from tinydeploy import pipeline
     from tinydeploy.boards import get_board
@@ -153,11 +156,12 @@ def native_reports(tmp_path: Path):
     reports = []
     for n_in, n_out, labels in ((16, 4, np.arange(24) % 4), (8, 1, np.linspace(-1, 1, 24).astype(np.float32))):
         model = fc_model(n_in, n_out)
-        fw = pipeline.build_firmware(model, get_board("native"))
+        layers = "outputs" if n_out > 1 else None
+        fw = pipeline.build_firmware(model, get_board("native"), layers=bool(layers))
         x = np.random.default_rng(n_out).uniform(-1, 1, (24, n_in)).astype(np.float32)
         with pipeline.started_device(fw) as url, DeviceLink.open(url, timeout=2.0) as link:
             reports.append(verify_model(link, model, x, labels, board="native", progress=False, litert=False,
-                                        arena_estimate=fw.arena_estimate))
+                                        arena_estimate=fw.arena_estimate, layers=layers))
     return reports
 
 
@@ -173,5 +177,9 @@ def test_the_verify_report_renders_cleanly_in_chromium(tmp_path):
         assert layout["pageHeight"] < 4000  # the report, not the JSON, is the page
         if name == "classifier":
             assert layout["matrixCells"] == 4 * 4 + 4 * 2 and "Classification against the labels" in layout["headings"]
+            # the per-layer chart: one readable bar per layer (its height grows with the layers, so not above)
+            assert "Per-layer latency" in layout["headings"]
+            assert len(layout["layerBars"]) == len(report.extras["layers"]["layers"]) >= 1
+            assert all(w > 0 and h >= 12 for w, h in layout["layerBars"]), layout["layerBars"]
         else:
             assert "Regression: predicted vs true" in layout["headings"]
