@@ -235,3 +235,42 @@ def test_pools_s16_random() -> None:
              {"padding": padding, "stride_h": sh, "stride_w": sw, "filter_height": fh, "filter_width": fw,
               "fused_activation_function": str(rng.choice(ACTS))}, x)
     _check(c, count=8)
+
+
+def _keras_cnn():
+    """A small image classifier as a user writes it: Conv2D, DepthwiseConv2D, a residual Add, pooling, Dense,
+    softmax."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((12, 12, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    y = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(12, 3, strides=2, padding="valid", dilation_rate=1)(x)
+    x = keras.layers.AveragePooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    return keras.Model(inp, keras.layers.Dense(5, activation="softmax")(x))
+
+
+def test_keras_cnn_int16x8_runs_exact_on_native(tmp_path: Path) -> None:
+    import json
+
+    from tinydeploy.cli import main
+    from tinydeploy.convert.pipeline import convert_model
+
+    model = _keras_cnn()
+    source = tmp_path / "cnn.keras"
+    model.save(source)
+    rep = tmp_path / "rep.npy"
+    np.save(rep, np.random.default_rng(0).uniform(-1, 1, (24, 12, 12, 3)).astype(np.float32))
+    tflite = tmp_path / "cnn_int16x8.tflite"
+    convert_model(source, "int16x8", output=tflite, rep_data=str(rep))
+    report = tmp_path / "report.json"
+    assert main(["run", str(tflite), "--board", "native", "-n", "10", "--no-litert", "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["runtime"] == "aot" and data["n_inputs"] == 10
+    assert data["fidelity"]["tflm"]["exact_match_rate"] == 1.0
+    assert data["fidelity"]["tflm"]["max_abs_diff_lsb"] == 0
