@@ -6,7 +6,8 @@
 
 Runtime support comes from the modules that own it, imported defensively (a runtime module that is
 missing or broken shows as "?" instead of breaking inspect): `aot` from
-`tinydeploy.aot.lowering.supported_ops()`, `tflm` from `tinydeploy.tflm.ops.resolver_method()`.
+a dry run of `tinydeploy.aot.codegen` lowering per op (op *and* dtype), `tflm` from the measured op table
+`tinydeploy.tflm.ops` plus the tflm preflight's dtype rules.
 """
 
 from __future__ import annotations
@@ -28,22 +29,67 @@ WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CO
 # --- runtime support ----------------------------------------------------------------------------------
 
 
-def _aot_checker() -> Callable[[Operator], bool]:
-    from tinydeploy.aot.lowering import supported_ops
-
-    ops = set(supported_ops())
-    return lambda op: op.opcode in ops
+RuntimeSupport = dict[int, str | None]  # op index -> None (runs) or why not
 
 
-def _tflm_checker() -> Callable[[Operator], bool]:
+def _aot_support(model: Model) -> tuple[RuntimeSupport, str | None]:
+    """A dry run of the aot lowering per op (tinydeploy.aot.codegen.lowering_problems): dtype combinations and
+    options included, so what inspect says aot runs is what render generates."""
+    from tinydeploy.aot.codegen import lowering_problems
+
+    model_problem, problems = lowering_problems(model)
+    if model_problem:
+        return {op.index: model_problem for op in model.operators}, model_problem
+    return {op.index: problems.get(op.index) for op in model.operators}, None
+
+
+def _tflm_support(model: Model) -> tuple[RuntimeSupport, str | None]:
+    """The op table (what TFLM's interpreter registers) plus the preflight's per-op dtype rules."""
+    from tinydeploy.tflm import preflight
     from tinydeploy.tflm.ops import resolver_method
 
-    return lambda op: resolver_method(op.opcode) is not None
+    support: RuntimeSupport = {
+        op.index: None if resolver_method(op.opcode) is not None else f"TFLite Micro has no {op.opcode}"
+        for op in model.operators}
+    by_place = {op.describe(model): op.index for op in model.operators}
+    for problem in preflight._hybrid(model):
+        if problem.where in by_place:
+            support[by_place[problem.where]] = f"{problem.message} -> {problem.fix}"
+    for op in model.operators:  # _float16 names the first such op only
+        float16 = preflight._float16(_Only(model, op))
+        if float16:
+            support[op.index] = f"{float16[0].message} -> {float16[0].fix}"
+    for problem in preflight._dynamic_shapes(model):
+        return {op.index: problem.message for op in model.operators}, f"{problem.message} -> {problem.fix}"
+    return support, None
 
 
 def runtime_checkers() -> dict[str, Callable[[Operator], bool]]:
-    """runtime name -> predicate "can it run this op?"."""
-    return {"aot": _aot_checker(), "tflm": _tflm_checker()}
+    """runtime name -> "has it a kernel for this op name?" (name only; `runtime_support` judges op and dtype)."""
+    from tinydeploy.aot.lowering import supported_ops
+    from tinydeploy.tflm.ops import resolver_method
+
+    aot = set(supported_ops())
+    return {"aot": lambda op: op.opcode in aot, "tflm": lambda op: resolver_method(op.opcode) is not None}
+
+
+class _Only:
+    """A view of `model` with one operator: lets a model-wide preflight rule judge a single op."""
+
+    def __init__(self, model: Model, op: Operator) -> None:
+        self.tensors, self.operators = model.tensors, [op]
+
+
+def runtime_support(model: Model) -> dict[str, tuple[RuntimeSupport, str | None] | None]:
+    """runtime name -> ({op index: None or why it cannot run}, model-level problem); None when the runtime's
+    own module is unavailable (shown as "?")."""
+    result: dict[str, tuple[RuntimeSupport, str | None] | None] = {}
+    for name, fn in (("aot", _aot_support), ("tflm", _tflm_support)):
+        try:
+            result[name] = fn(model)
+        except ImportError:
+            result[name] = None
+    return result
 
 
 def layer_name(tensor_name: str) -> str:
@@ -66,12 +112,12 @@ def unsupported_by_builtin_resolver(model: Model) -> list[Operator]:
 
 
 def unsupported_everywhere(model: Model) -> list[Operator]:
-    """Ops that no runtime we deploy with can run (runtimes whose op table is unavailable are ignored;
-    when neither is available, only custom/unknown ops count)."""
-    checkers = [c for c in runtime_checkers().values() if c is not None]
-    if not checkers:
+    """Ops that no runtime we deploy with can run (runtimes whose support is unavailable are ignored; when
+    neither is available, only custom/unknown ops count)."""
+    supports = [s[0] for s in runtime_support(model).values() if s is not None]
+    if not supports:
         return unsupported_by_builtin_resolver(model)
-    return [op for op in model.operators if not any(check(op) for check in checkers)]
+    return [op for op in model.operators if all(s.get(op.index) for s in supports)]
 
 
 # --- the report ---------------------------------------------------------------------------------------
@@ -90,6 +136,7 @@ class OpReport:
     param_bytes: int
     runtimes: dict[str, bool | None]
     layer: str  # the first output tensor's name: carries the Keras layer path
+    why_not: dict[str, str] = field(default_factory=dict)  # runtime -> why it cannot run this op
 
 
 @dataclass
@@ -215,7 +262,7 @@ def _arena(model: Model) -> tuple[int, str]:
 
 
 def inspect_model(model: Model) -> InspectReport:
-    checkers = runtime_checkers()
+    support = runtime_support(model)
     seen: set[int] = set()
     ops = []
     for op in model.operators:
@@ -231,14 +278,19 @@ def inspect_model(model: Model) -> InspectReport:
                 dtype=out.dtype if out else "?",
                 macs=op_macs(model, op),
                 param_bytes=_param_bytes(model, op, seen),
-                runtimes={name: (check(op) if check else None) for name, check in checkers.items()},
+                runtimes={name: (None if sup is None else sup[0].get(op.index) is None)
+                          for name, sup in support.items()},
                 layer=layer_name(out.name) if out else "?",
+                why_not={name: sup[0][op.index] for name, sup in support.items()
+                         if sup is not None and sup[0].get(op.index)},
             )
         )
     arena, source = _arena(model)
     param_bytes = sum(len(t.data.tobytes()) for t in _unique_constants(model))
     report = InspectReport(model, ops, sum(o.macs for o in ops), param_bytes, arena, source)
     report.warnings = model_warnings(model, ops)
+    report.warnings.extend(f"the {name} runtime cannot run this model: {sup[1]}"
+                           for name, sup in support.items() if sup is not None and sup[1])
     return report
 
 
@@ -319,7 +371,9 @@ def model_warnings(model: Model, ops: list[OpReport]) -> list[str]:
         if missing:
             kinds = sorted({r.opcode for r in missing})
             first = describe_op(model, by_index[missing[0].index])
-            warnings.append(f"the {name} runtime cannot run {', '.join(kinds)} (first: {first})")
+            why = missing[0].why_not.get(name, "").split("): ", 1)[-1]  # the reason, not the op again
+            warnings.append(f"the {name} runtime cannot run {', '.join(kinds)} (first: {first})"
+                            + (f": {why}" if why and "cannot run this model" not in why else ""))
     warnings.extend(_tflm_version_warnings(model))
     if model.num_subgraphs > 1:
         warnings.append(f"the model has {model.num_subgraphs} subgraphs; only the first is analysed")

@@ -225,7 +225,7 @@ class _Context:
 
     def unsupported(self, op: Operator, why: str) -> UnsupportedOpError:
         return UnsupportedOpError(
-            f"the aot runtime cannot run {op.describe(self.model)}: {why}; {ADVICE}")
+            f"the aot runtime cannot run {op.describe(self.model)}: {why}; {advice_for(self.model, op)}")
 
     # -- helpers
     def _current(self) -> Operator:
@@ -371,6 +371,54 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
     )
 
 
+def advice_for(model: Model, op: Operator) -> str:
+    """The fix for an op the aot runtime refuses that works with what the user has: a re-conversion when the
+    cause is a conversion choice (uint8 I/O, int16 activations, float16 weights, hybrid weights), else tflm."""
+    tensors = [model.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
+    dtypes = {t.dtype for t in tensors}
+    if op.opcode in ("QUANTIZE", "DEQUANTIZE") and "uint8" in dtypes:
+        return ("re-convert with --io-dtype int8 (uint8 I/O needs a conversion op aot lacks), or use "
+                f"--runtime tflm")
+    if "float16" in dtypes:
+        return "convert with --mode int8 --rep-data DATA (or --mode float32): float16 weights"
+    if "int16" in dtypes and op.opcode not in ("QUANTIZE", "DEQUANTIZE"):
+        return "re-convert with --mode int8 (int16x8 activations), or use --runtime tflm"
+    if "float32" in dtypes and any(t.is_constant and t.dtype == "int8" for t in tensors):
+        return "re-convert with --mode int8 --rep-data DATA (full-integer, not dynamic-range)"
+    return ADVICE
+
+
+def lowering_problems(model: Model, target: TargetFeatures | None = None) -> tuple[str | None, dict[int, str]]:
+    """A dry run of the aot lowering, as render does it: (model-level problem, {op index: why it cannot run}).
+    Ops folded away at build time run (they cost nothing).  What this says runs is what render generates."""
+    try:
+        _check_model(model)
+    except (UnsupportedOpError, UserError) as err:
+        return str(err), {}
+    try:
+        folded = fold_constants(model)
+    except (UnsupportedOpError, UserError) as err:
+        return str(err), {}
+    fmodel = folded.model
+    ctx = _Context(fmodel, target or TargetFeatures())
+    problems: dict[int, str] = {}
+    for op in fmodel.operators:
+        if op.index in folded.skipped:
+            continue
+        lower = None if op.is_custom else lookup(op.opcode)
+        if lower is None:
+            problems[op.index] = str(_unsupported_op(fmodel, op))
+            continue
+        ctx.op = op
+        ctx.ops.append(OpCode(op.index, op.opcode, ""))
+        try:
+            check_op_bounds(fmodel, op)
+            lower(op, ctx)
+        except (UnsupportedOpError, UserError) as err:
+            problems[op.index] = str(err)
+    return None, problems
+
+
 def _drop_unreferenced_consts(ctx: _Context) -> None:
     """Forget the constant arrays no statement or parameter struct names (e.g. the multipliers of a layer
     whose requantization table replaced them): they would be dead data, and counting them as weights would
@@ -403,7 +451,7 @@ def _check_model(model: Model) -> None:
 
 def _unsupported_op(model: Model, op: Operator) -> UnsupportedOpError:
     return UnsupportedOpError(
-        f"the aot runtime has no kernel for {op.describe(model)}; {ADVICE}")
+        f"the aot runtime has no kernel for {op.describe(model)}; {advice_for(model, op)}")
 
 
 def _tensor_info(t: Tensor) -> TensorInfo:
