@@ -141,7 +141,6 @@ FLOAT32 = ["audio_conv1d", "inception_block", "dilated_convs", "transformer_enco
 INT16X8 = ["inception_block", "dilated_convs"]
 # Ops other helpers are adding right now; the test xfails (not strict) naming them until they land.
 IN_PROGRESS = {("transformer_encoder", "int8"): "BATCH_MATMUL", ("transformer_encoder", "float32"): "BATCH_MATMUL",
-               ("conv_autoencoder", "int8"): "TRANSPOSE_CONV", ("conv_autoencoder", "float32"): "TRANSPOSE_CONV",
                ("inception_block", "int16x8"): "int16 QUANTIZE (requantize)",
                ("dilated_convs", "int16x8"): "int16 MEAN"}
 
