@@ -158,16 +158,18 @@ def _broadcast_shapes(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[
     return tuple(a), tuple(b), tuple(full_a)
 
 
-def test_add_s16_random() -> None:
-    rng = np.random.default_rng(1900)
+@pytest.mark.parametrize("opcode", ["ADD", "MUL"])
+def test_add_mul_s16_random(opcode: str) -> None:
+    rng = np.random.default_rng(1900 if opcode == "ADD" else 1950)
     c = Cases()
     for _ in range(12):
         sa, sb = _log_uniform(rng, 1e-5, 1e-2), _log_uniform(rng, 1e-5, 1e-2)
         a_shape, b_shape, out_shape = _broadcast_shapes(rng)
         a = c.tensor(TensorSpec(a_shape, "int16", scale=sa))
         b = c.tensor(TensorSpec(b_shape, "int16", scale=sb))
-        y = c.tensor(TensorSpec(out_shape, "int16", scale=(sa + sb) * rng.uniform(0.3, 2.0)))
-        c.op("ADD", [a, b], y, {"fused_activation_function": str(rng.choice(ACTS))}, a, b)
+        sy = (sa + sb) * rng.uniform(0.3, 2.0) if opcode == "ADD" else sa * sb * 32768 * rng.uniform(0.05, 2.0)
+        y = c.tensor(TensorSpec(out_shape, "int16", scale=sy))
+        c.op(opcode, [a, b], y, {"fused_activation_function": str(rng.choice(ACTS))}, a, b)
     _check(c, count=8)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from tinydeploy.aot.codegen import c_float
 from tinydeploy.aot.lowering import LoweringContext, activation_range_f32, lowering
-from tinydeploy.aot.ops.int16x8 import lower_add_s16
+from tinydeploy.aot.ops.int16x8 import lower_add_s16, lower_mul_s16
 from tinydeploy.aot.ops.transpose import c_array, contiguous_strides, merge_axes, pad6
 from tinydeploy.aot.quant import activation_range_s8, quantize_multiplier
 from tinydeploy.model.graph import Operator, Tensor
@@ -135,8 +135,8 @@ def _struct_literal(fields: dict[str, object]) -> str:
 
 @lowering("ADD", "MUL")
 def lower_add_mul(op: Operator, ctx: LoweringContext) -> None:
-    if op.opcode == "ADD" and ctx.output(op, 0).dtype == "int16":
-        lower_add_s16(op, ctx)
+    if ctx.output(op, 0).dtype == "int16":
+        (lower_add_s16 if op.opcode == "ADD" else lower_mul_s16)(op, ctx)
         return
     a, b, y = _operands(op, ctx)
     d6, sa6, sb6 = broadcast6(op, ctx, a.shape, b.shape, y.shape)

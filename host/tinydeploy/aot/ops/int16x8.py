@@ -1,11 +1,12 @@
-"""The 16x8 lowerings (int16 activations, int8 weights): CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD and
-SOFTMAX as TFLite Micro's reference kernels run them.  The ops' own modules (conv2d.py, ...) dispatch here
+"""The 16x8 lowerings (int16 activations, int8 weights): CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL
+and SOFTMAX as TFLite Micro's reference kernels run them.  The ops' own modules (conv2d.py, ...) dispatch here
 on int16 tensors; nothing is registered in this module.
 
 TFLM's 16x8 arithmetic: zero points are 0; the convolutions and the fully connected layer accumulate in
 the bias's type -- int64 (what the converter writes: MultiplyByQuantizedMultiplier's int64 overload; also
 without a bias, as the tflite-micro interpreter shows) or int32 (gemmlowp's double rounding), see firmware/aot/kernels/td_requant_s16.h; ADD takes the general path
-with a left shift of 15 (binary.sub_params computes the same parameters); SOFTMAX looks exp and 1/(1+x) up
+with a left shift of 15 (binary.sub_params computes the same parameters); MUL is the int8 arithmetic on
+int16 codes; SOFTMAX looks exp and 1/(1+x) up
 in 513-entry tables that TFLM's Prepare builds in float32 (gen_lut), rebuilt here bit for bit.
 """
 
@@ -209,3 +210,19 @@ def lower_softmax_s16(op: Operator, ctx: LoweringContext, outer: int, depth: int
     ctx.allow_inplace(op, x, y)
     ctx.emit(f"td_softmax_s16({ctx.ptr(x)}, {ctx.ptr(y)}, {outer}, {depth}, {mult}, {shift}, "
              f"{ctx.const('exp_lut', exp_lut, 'int16_t')}, {ctx.const('recip_lut', recip_lut, 'int16_t')});")
+
+
+def lower_mul_s16(op: Operator, ctx: LoweringContext) -> None:
+    """TFLM's int16 MUL: the int8 arithmetic (elementwise.mul_s8_params) on int16 codes."""
+    from tinydeploy.aot.ops.binary import binary_operands, emit_broadcast, quantized_range
+    from tinydeploy.aot.ops.elementwise import check_quantized, mul_s8_params
+
+    a, b, y = binary_operands(op, ctx, ("int16",))
+    check_quantized(op, ctx, a, b, y)
+    check_zero_points(op, ctx, a, b, y)
+    params = mul_s8_params(a, b, y)
+    params["act_min"], params["act_max"] = quantized_range(op, ctx, y)
+    ctx.kernel("mul")
+    ctx.kernel("mul_s16")
+    fields = ", ".join(f".{k} = {v}" for k, v in params.items())
+    emit_broadcast(op, ctx, a, b, y, "td_mul_s16({args}, &p);", f"static const td_mul_s8_params p = {{{fields}}};")
