@@ -274,3 +274,14 @@ def test_keras_cnn_int16x8_runs_exact_on_native(tmp_path: Path) -> None:
     assert data["runtime"] == "aot" and data["n_inputs"] == 10
     assert data["fidelity"]["tflm"]["exact_match_rate"] == 1.0
     assert data["fidelity"]["tflm"]["max_abs_diff_lsb"] == 0
+
+
+def test_requantize_s16_random() -> None:
+    rng = np.random.default_rng(2200)
+    c = Cases()
+    for _ in range(8):
+        shape = (1, int(rng.integers(1, 20)))
+        x = c.tensor(TensorSpec(shape, "int16", scale=_log_uniform(rng, 1e-5, 1e-2)))
+        y = c.tensor(TensorSpec(shape, "int16", scale=_log_uniform(rng, 1e-5, 1e-2)))
+        c.op("QUANTIZE", [x], y, {}, x)
+    _check(c, count=8)

@@ -1,4 +1,4 @@
-"""QUANTIZE (float32 -> int8/int16, int8 -> int8 requantize) and DEQUANTIZE (int8/int16 -> float32)."""
+"""QUANTIZE (float32 -> int8/int16, int8 -> int8 and int16 -> int16 requantize) and DEQUANTIZE (int8/int16 -> float32)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def lower_quantize(op: Operator, ctx: LoweringContext) -> None:
         mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
         ctx.allow_inplace(op, x, y)
         ctx.emit(f"td_requantize_s8_s8({ctx.ptr(x)}, {ctx.ptr(y)}, {n}, {in_zp}, {mult}, {shift}, {out_zp});")
+    elif x.dtype == "int16" and y.dtype == "int16":  # TFLM's Requantize, as for int8
+        in_scale, in_zp = _per_tensor(op, ctx, x)
+        mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+        ctx.kernel("requantize_s16")
+        ctx.allow_inplace(op, x, y)
+        ctx.emit(f"td_requantize_s16_s16({ctx.ptr(x)}, {ctx.ptr(y)}, {n}, {in_zp}, {mult}, {shift}, {out_zp});")
     else:
         raise ctx.unsupported(op, f"{x.dtype} -> {y.dtype}")
 
