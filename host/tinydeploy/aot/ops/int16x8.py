@@ -4,9 +4,9 @@ on int16 tensors; nothing is registered in this module.
 
 TFLM's 16x8 arithmetic: zero points are 0; the convolutions and the fully connected layer accumulate in
 the bias's type -- int64 (what the converter writes: MultiplyByQuantizedMultiplier's int64 overload; also
-without a bias, as the tflite-micro interpreter shows) or int32 (gemmlowp's double rounding), see firmware/aot/kernels/td_requant_s16.h; ADD takes the general path
-with a left shift of 15 (binary.sub_params computes the same parameters); MUL is the int8 arithmetic on
-int16 codes; SOFTMAX looks exp and 1/(1+x) up
+without a bias, as the tflite-micro interpreter shows) or int32 (gemmlowp's double rounding), see
+firmware/aot/kernels/td_requant_s16.h; ADD takes the general path with a left shift of 15 (binary.sub_params
+computes the same parameters); MUL is the int8 arithmetic on int16 codes; SOFTMAX looks exp and 1/(1+x) up
 in 513-entry tables that TFLM's Prepare builds in float32 (gen_lut), rebuilt here bit for bit.
 """
 
