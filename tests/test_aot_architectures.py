@@ -140,8 +140,7 @@ FLOAT32 = ["audio_conv1d", "inception_block", "dilated_convs", "transformer_enco
 # int16 activations, int8 weights: two small nets (each conversion costs seconds)
 INT16X8 = ["inception_block", "dilated_convs"]
 # Ops other helpers are adding right now; the test xfails (not strict) naming them until they land.
-IN_PROGRESS = {("transformer_encoder", "int8"): "BATCH_MATMUL", ("transformer_encoder", "float32"): "BATCH_MATMUL",
-               ("inception_block", "int16x8"): "int16 QUANTIZE (requantize)",
+IN_PROGRESS = {("inception_block", "int16x8"): "int16 QUANTIZE (requantize)",
                ("dilated_convs", "int16x8"): "int16 MEAN"}
 
 
