@@ -220,10 +220,16 @@ RULES: dict[str, Rule] = {
 }
 
 
+def op_bounds_problem(model: Model, op: Operator) -> str | None:
+    """What the op's declared tensors get wrong about what its kernel reads and writes, or None.  The rules are
+    TFLite's shape semantics, so they hold for any runtime (the tflm preflight asks them too)."""
+    rule = RULES.get(op.opcode)
+    return rule(model, op) if rule is not None else None
+
+
 def check_op_bounds(model: Model, op: Operator) -> None:
     """Raise UserError when the op's declared tensors do not hold exactly what its kernel reads and writes."""
-    rule = RULES.get(op.opcode)
-    problem = rule(model, op) if rule is not None else None
+    problem = op_bounds_problem(model, op)
     if problem:
         raise UserError(f"{model.path or 'model'}: {op.describe(model)}: {problem}; its kernel would access memory "
                         "outside its tensors, so no code is generated (the file is corrupt or was edited)",

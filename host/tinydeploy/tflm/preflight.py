@@ -42,7 +42,7 @@ def check(model: Model, *, run_host: bool = True, host: HostMeasurement | None =
     Eval for real (catches type combinations the op table cannot know about).
     """
     problems = [*_schema(model), *_ops(model), *_hybrid(model), *_float16(model), *_dynamic_shapes(model),
-                *_alignment(model)]
+                *_alignment(model), *_op_shapes(model)]
     if run_host and not any(p.severity == "error" for p in problems):
         problems.extend(_host_run(model, host or measure_host(model)))
     errors = [p for p in problems if p.severity == "error"]
@@ -52,6 +52,16 @@ def check(model: Model, *, run_host: bool = True, host: HostMeasurement | None =
         cls = UnsupportedOpError if any("not supported" in p.message for p in errors) else UserError
         raise cls(f"{where}: {len(errors)} problem(s) for the tflm runtime:\n  {lines}")
     return problems
+
+
+def _op_shapes(model: Model) -> list[Problem]:
+    """Declared shapes an op cannot produce (a corrupt or edited file): TFLM sizes some loops from the output
+    (a Dense declared [2,10] reads two rows of a one-row input), so these never reach its interpreter."""
+    from tinydeploy.aot.bounds import op_bounds_problem
+
+    return [Problem("error", op.describe(model), f"{problem} (the file is corrupt or was edited)",
+                    "convert the model again")
+            for op in model.operators if (problem := op_bounds_problem(model, op))]
 
 
 def _schema(model: Model) -> list[Problem]:

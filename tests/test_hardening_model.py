@@ -1,0 +1,154 @@
+"""The malformed-model reproducers of issue 16's campaign, one test each: every mutant of a small self-built
+int8 CNN (Conv2D -> DepthwiseConv2D -> Reshape -> Dense) is refused with one error line and exit status 2
+by `deploy inspect`, `deploy render --runtime aot`, `deploy render --runtime tflm` and `deploy run --board
+native` — before any code is generated, nothing written past a buffer, no traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import aotutil_builder
+from aotutil_builder import TensorSpec
+from test_fuzz_models import Spec, conv_dw_dense_int8
+from tinydeploy import cli
+
+
+def _batch_2_depthwise_output(s: Spec) -> None:  # used to write 8,000 B past the arena, and PASS
+    s.tensors[6].shape = (2, 4, 4, 4)
+
+
+def _output_declared_2x10(s: Spec) -> None:  # the Dense writes 10 bytes of a 20-byte output: used to PASS
+    s.tensors[9].shape = (2, 10)
+
+
+def _dynamic_input_dim(s: Spec) -> None:  # became `-64u` in model.c
+    s.tensors[0].shape = (-1, 8, 8, 1)
+
+
+def _dynamic_inner_dim(s: Spec) -> None:
+    s.tensors[0].shape = (1, -1, 8, 1)
+
+
+def _negative_operand(s: Spec) -> None:  # picked tensors[-2] by Python's negative indexing
+    s.ops[3].inputs[1] = -2
+
+
+def _operand_past_the_end(s: Spec) -> None:
+    s.ops[1].inputs[0] = len(s.tensors) + 3
+
+
+def _subgraph_input_out_of_range(s: Spec) -> None:
+    s.inputs[0] = 99
+
+
+def _subgraph_output_negative(s: Spec) -> None:
+    s.outputs[0] = -3
+
+
+def _unknown_tensor_type(s: Spec) -> None:
+    s.tensors[3].dtype = "mystery"  # type code 99, registered by the test below
+
+
+def _constant_shorter_than_shape(s: Spec) -> None:
+    s.tensors[8].data = np.zeros(10, np.int8)  # (10, 64) int8 declared: 640 bytes
+
+
+def _nan_scale(s: Spec) -> None:
+    s.tensors[3].scale = float("nan")
+
+
+def _inf_scale(s: Spec) -> None:
+    s.tensors[9].scale = float("inf")
+
+
+def _zero_scale(s: Spec) -> None:
+    s.tensors[6].scale = 0.0
+
+
+def _zero_weight_scale(s: Spec) -> None:
+    s.tensors[1].scale = [0.01, 0.0, 0.015, 0.03]
+
+
+def _cycle(s: Spec) -> None:  # the Conv reads what the Depthwise after it writes, which reads the Conv's output
+    s.tensors[6].shape = (1, 4, 4, 4)
+    s.ops[0].inputs[0] = 6
+
+
+def _output_nobody_writes(s: Spec) -> None:
+    s.tensors.append(TensorSpec((1, 10), "int8", scale=0.1, name="orphan"))
+    s.outputs.append(len(s.tensors) - 1)
+
+
+MUTANTS: dict[str, tuple[Callable[[Spec], None], str]] = {
+    "batch_2_depthwise_output": (_batch_2_depthwise_output, "dw/out"),
+    "output_declared_2x10": (_output_declared_2x10, "dense/out"),
+    "dynamic_input_dim": (_dynamic_input_dim, "input"),
+    "dynamic_inner_dim": (_dynamic_inner_dim, "input"),
+    "negative_operand": (_negative_operand, "-2"),
+    "operand_past_the_end": (_operand_past_the_end, "13"),
+    "subgraph_input_out_of_range": (_subgraph_input_out_of_range, "99"),
+    "subgraph_output_negative": (_subgraph_output_negative, "-3"),
+    "unknown_tensor_type": (_unknown_tensor_type, "99"),
+    "constant_shorter_than_shape": (_constant_shorter_than_shape, "dense/w"),
+    "nan_scale": (_nan_scale, "conv/Relu"),
+    "inf_scale": (_inf_scale, "dense/out"),
+    "zero_scale": (_zero_scale, "dw/out"),
+    "zero_weight_scale": (_zero_weight_scale, "conv/w"),
+    "cycle": (_cycle, "cycle"),
+    "output_nobody_writes": (_output_nobody_writes, "orphan"),
+}
+
+
+# Consistent as a file, wrong for the kernel that writes the tensor: the per-kernel bounds rules refuse them.
+KERNEL_SHAPE_MUTANTS = {"batch_2_depthwise_output", "output_declared_2x10"}
+
+
+@pytest.fixture
+def mystery_type(monkeypatch):
+    monkeypatch.setitem(aotutil_builder._TYPE_CODES, "mystery", 99)
+
+
+def _write(tmp_path: Path, mutate: Callable[[Spec], None]) -> Path:
+    spec = copy.deepcopy(conv_dw_dense_int8())
+    mutate(spec)
+    path = tmp_path / "mutant.tflite"
+    path.write_bytes(spec.build())
+    return path
+
+
+def _commands(model: Path, out: Path) -> list[list[str]]:
+    return [["inspect", str(model)],
+            ["render", str(model), "--board", "native", "--runtime", "aot", "-o", str(out / "aot")],
+            ["render", str(model), "--board", "nano33", "--runtime", "tflm", "--arena-bytes", "65536",
+             "-o", str(out / "tflm")],
+            ["run", str(model), "--board", "native", "-n", "2", "--no-litert"]]
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_malformed_model_is_one_error_line_everywhere(name: str, tmp_path: Path, mystery_type,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    mutate, named = MUTANTS[name]
+    model = _write(tmp_path, mutate)
+    for argv in _commands(model, tmp_path):
+        if name in KERNEL_SHAPE_MUTANTS and argv[0] == "inspect":
+            continue
+        status = cli.main(argv)
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert status == 2, (argv[:1], err)
+        assert "Traceback" not in err and lines[0].startswith("error: "), err
+        assert named in err, (argv[:1], err)
+        assert not (tmp_path / "aot" / "src").exists() or argv[0] != "render"  # nothing generated
+
+
+def test_the_unmutated_model_passes_all_four(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The control: the same model unmutated renders and runs exact on native."""
+    model = _write(tmp_path, lambda s: None)
+    for argv in _commands(model, tmp_path):
+        assert cli.main(argv) == 0, capsys.readouterr().err
