@@ -42,7 +42,7 @@ from tinydeploy.model.graph import load_model  # noqa: E402
 
 import keras_archs  # noqa: E402  (bench/, next to this script)
 
-MODELS = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder"]
+MODELS = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder", *keras_archs.ARCHS]
 # TFLM + CMSIS-NN on qemu-m4 (-icount shift=0), instructions per inference (the baseline).
 TFLM_CMSIS = {"ds_cnn": 7_697_920, "mobilenet_v1_025": 24_101_960, "resnet8": 29_861_680, "fc_autoencoder": 582_960}
 TARGET_RATIO = 0.8
