@@ -152,3 +152,25 @@ def test_the_unmutated_model_passes_all_four(tmp_path: Path, capsys: pytest.Capt
     model = _write(tmp_path, lambda s: None)
     for argv in _commands(model, tmp_path):
         assert cli.main(argv) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    (np.array(["cat", "dog", "cat"]), "the labels are strings (e.g. 'cat'), not class indices"),
+    (np.array([1.5, 2.0, 3.0]), "labels of shape (3,) do not fit output 'dense/out'"),
+    (np.array([1, 10, 2]), "class index 10 is out of range: output 'dense/out' has 10 classes (0..9)"),
+    (np.array([1, -1, 2]), "class index -1 is out of range"),
+    (np.full((3, 10), np.nan), "the labels hold NaN or infinite values"),
+    (np.array([1, "a", None], dtype=object), "the labels are Python objects"),
+])
+def test_bad_labels_are_one_user_error(tmp_path: Path, labels: np.ndarray, message: str) -> None:
+    """The campaign's string / float / out-of-range labels (verify --labels): a UserError, not a traceback."""
+    from tinydeploy.errors import UserError
+    from tinydeploy.model.graph import load_model
+    from tinydeploy.verify.inputs import load_labels
+
+    model = load_model(_write(tmp_path, lambda s: None))
+    path = tmp_path / "labels.npy"
+    np.save(path, labels, allow_pickle=True)
+    with pytest.raises(UserError) as err:
+        load_labels(path, model, 3)
+    assert message in str(err.value)
