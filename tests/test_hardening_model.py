@@ -174,3 +174,44 @@ def test_bad_labels_are_one_user_error(tmp_path: Path, labels: np.ndarray, messa
     with pytest.raises(UserError) as err:
         load_labels(path, model, 3)
     assert message in str(err.value)
+
+
+def _shape_op(opcode: str, x: tuple, consts: list[np.ndarray], ys: list[tuple], options: dict | None = None,
+              const_first: bool = False) -> Spec:
+    """One shape op on an int8 input: x, constant operands, outputs as given (declared, possibly wrong)."""
+    from aotutil_builder import OpSpec
+
+    t = [TensorSpec(x, "int8", scale=0.1, name="x")]
+    t += [TensorSpec(c.shape, "int32", data=c, name=f"c{k}") for k, c in enumerate(consts)]
+    t += [TensorSpec(y, "int8", scale=0.1, name=f"y{k}") for k, y in enumerate(ys)]
+    ins = list(range(1, 1 + len(consts)))
+    ins = [*ins, 0] if const_first else [0, *ins]
+    outs = list(range(1 + len(consts), len(t)))
+    return Spec(t, [OpSpec(opcode, ins, outs, options or {})], [0], outs)
+
+
+I32 = lambda *v: np.array(v, np.int32)  # noqa: E731
+SHAPE_OP_MUTANTS = {  # each declares an output its kernel would not fill exactly (or reads outside its input)
+    "slice_past_the_end": _shape_op("SLICE", (1, 8), [I32(0, 4), I32(1, 6)], [(1, 6)]),
+    "strided_slice_wrong_output": _shape_op("STRIDED_SLICE", (1, 8), [I32(0, 0), I32(1, 8), I32(1, 2)], [(1, 8)]),
+    "split_wrong_output": _shape_op("SPLIT", (1, 8), [I32(1)], [(1, 4), (2, 4)], {"num_splits": 2}, True),
+    "split_v_sizes_too_big": _shape_op("SPLIT_V", (1, 8), [I32(3, 9), I32(1)], [(1, 3), (1, 9)], {"num_splits": 2}),
+    "tile_wrong_output": _shape_op("TILE", (1, 8), [I32(2, 1)], [(1, 8)]),
+    "gather_constant_index_outside": _shape_op("GATHER", (1, 8), [I32(0, 9)], [(1, 2)], {"axis": 1}),
+    "depth_to_space_wrong_output": _shape_op("DEPTH_TO_SPACE", (1, 2, 2, 8), [], [(1, 4, 4, 4)], {"block_size": 2}),
+    "resize_wrong_output": _shape_op("RESIZE_NEAREST_NEIGHBOR", (1, 2, 2, 1), [I32(4, 4)], [(1, 4, 8, 1)]),
+    "pack_wrong_output": _shape_op("PACK", (1, 8), [], [(2, 1, 8)], {"values_count": 1, "axis": 0}),
+    "arg_max_wrong_output": _shape_op("ARG_MAX", (1, 8), [I32(1)], [(1, 8)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OP_MUTANTS))
+def test_shape_op_with_a_wrong_declared_shape_is_refused_before_codegen(name: str, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "shape_op.tflite"
+    path.write_bytes(SHAPE_OP_MUTANTS[name].build())
+    status = cli.main(["render", str(path), "--board", "native", "-o", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    assert "outside its tensors, so no code is generated" in err or "not supported" in err, err
+    assert "not supported" not in err, err  # the bounds rule, not a missing lowering, refused it

@@ -31,6 +31,7 @@ UNARY = ("RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU", "LOGISTIC", "TANH", "HAR
          "LOG_SOFTMAX", "CAST", "ZEROS_LIKE", "SIN", "COS", "GELU", "SIGN")
 BINARY = ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW", "FLOOR_DIV", "FLOOR_MOD")
 SAME_BYTES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+COMPARISONS = ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR")
 
 
 def _operand(model: Model, op: Operator, i: int, outputs: bool = False) -> Tensor | None:
@@ -211,11 +212,246 @@ def _transpose(model: Model, op: Operator) -> str | None:
     return _expect_shape(y, tuple(x.shape[p] for p in perm), f"input {list(x.shape)} permuted by {perm}")
 
 
+def _expect_size(y: Tensor, expected: Shape, what: str) -> str | None:
+    """Like _expect_shape, for ops whose output rank converters write either way: the element count is what
+    keeps the kernel inside the output."""
+    if y.size != int(np.prod(expected, dtype=np.int64)):
+        return _expect_shape(y, expected, what)
+    return None
+
+
+def _axis(axis: int, rank: int) -> int | None:
+    axis = axis + rank if axis < 0 else axis
+    return axis if 0 <= axis < rank else None
+
+
+def _outputs(model: Model, op: Operator) -> list[Tensor] | None:
+    ys = [_operand(model, op, k, outputs=True) for k in range(len(op.outputs))]
+    return None if any(y is None for y in ys) else ys  # type: ignore[return-value]
+
+
+def _slice(model: Model, op: Operator) -> str | None:
+    x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
+    begin, size = _const_ints(_operand(model, op, 1)), _const_ints(_operand(model, op, 2))
+    if x is None or y is None or begin is None or size is None or not len(begin) == len(size) == len(x.shape):
+        return None
+    shape = []
+    for d, b, n in zip(x.shape, begin, size):
+        n = d - b if n == -1 else n
+        if b < 0 or n < 0 or b + n > d:
+            return f"slice begin {begin} size {size} reaches outside input {x.describe()} {list(x.shape)}"
+        shape.append(n)
+    return _expect_shape(y, tuple(shape), f"input {list(x.shape)} sliced at {begin} size {size}")
+
+
+def _strided_slice(model: Model, op: Operator) -> str | None:
+    x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
+    begin, end, strides = (_const_ints(_operand(model, op, k)) for k in (1, 2, 3))
+    o = op.options
+    if (x is None or y is None or begin is None or end is None or strides is None or o.get("offset")
+            or o.get("ellipsis_mask") or o.get("new_axis_mask") or not len(begin) == len(end) == len(strides)
+            or len(begin) > len(x.shape) or 0 in strides):
+        return None  # the lowering handles (or names) these
+    shape: list[int] = []
+    for k, d in enumerate(x.shape):
+        if k >= len(begin):
+            shape.append(d)
+        elif int(o.get("shrink_axis_mask", 0)) >> k & 1:
+            if not -d <= begin[k] < d:
+                return f"index {begin[k]} on axis {k} is outside input {x.describe()} {list(x.shape)}"
+        else:
+            start = None if int(o.get("begin_mask", 0)) >> k & 1 else begin[k]
+            stop = None if int(o.get("end_mask", 0)) >> k & 1 else end[k]
+            shape.append(len(range(d)[slice(start, stop, strides[k])]))
+    return _expect_size(y, tuple(shape), f"input {list(x.shape)} strided-sliced {begin}:{end}:{strides}")
+
+
+def _split(model: Model, op: Operator) -> str | None:
+    axis_at, x_at = (0, 1) if op.opcode == "SPLIT" else (2, 0)
+    x, axis, ys = _operand(model, op, x_at), _const_ints(_operand(model, op, axis_at)), _outputs(model, op)
+    if x is None or axis is None or len(axis) != 1 or ys is None or not ys:
+        return None
+    a = _axis(axis[0], len(x.shape))
+    if a is None:
+        return None
+    if op.opcode == "SPLIT":
+        if x.shape[a] % len(ys):
+            return f"input {x.describe()} {list(x.shape)} does not split into {len(ys)} along axis {a}"
+        sizes = [x.shape[a] // len(ys)] * len(ys)
+    else:
+        sizes = _const_ints(_operand(model, op, 1))
+        if sizes is None or len(sizes) != len(ys):
+            return None
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = x.shape[a] - (sum(sizes) + 1)
+        if min(sizes) < 0 or sum(sizes) != x.shape[a]:
+            return f"split sizes {sizes} do not add up to axis {a} of input {x.describe()} {list(x.shape)}"
+    for y, n in zip(ys, sizes):
+        problem = _expect_shape(y, (*x.shape[:a], n, *x.shape[a + 1:]), f"input {list(x.shape)} split on axis {a}")
+        if problem:
+            return problem
+    return None
+
+
+def _pack(model: Model, op: Operator) -> str | None:
+    ins, y = [_operand(model, op, k) for k in range(len(op.inputs))], _operand(model, op, 0, outputs=True)
+    if y is None or not ins or any(t is None for t in ins):
+        return None
+    first = ins[0]
+    assert first is not None
+    if any(tuple(t.shape) != tuple(first.shape) for t in ins if t is not None):
+        return f"inputs {[list(t.shape) for t in ins if t is not None]} differ in shape"
+    a = _axis(int(op.options.get("axis", 0)), len(first.shape) + 1)
+    if a is None:
+        return None
+    return _expect_shape(y, (*first.shape[:a], len(ins), *first.shape[a:]), f"{len(ins)} inputs {list(first.shape)}")
+
+
+def _unpack(model: Model, op: Operator) -> str | None:
+    x, ys = _operand(model, op, 0), _outputs(model, op)
+    if x is None or ys is None or not x.shape:
+        return None
+    a = _axis(int(op.options.get("axis", 0)), len(x.shape))
+    if a is None:
+        return None
+    if len(ys) != x.shape[a]:
+        return f"input {x.describe()} {list(x.shape)} unpacks into {x.shape[a]} outputs along axis {a}, not {len(ys)}"
+    for y in ys:
+        problem = _expect_shape(y, (*x.shape[:a], *x.shape[a + 1:]), f"input {list(x.shape)} unpacked on axis {a}")
+        if problem:
+            return problem
+    return None
+
+
+def _tile(model: Model, op: Operator) -> str | None:
+    x, y, m = _operand(model, op, 0), _operand(model, op, 0, outputs=True), _const_ints(_operand(model, op, 1))
+    if x is None or y is None or m is None or len(m) != len(x.shape):
+        return None
+    if min(m, default=1) < 0:
+        return f"negative multiples {m}"
+    return _expect_shape(y, tuple(d * k for d, k in zip(x.shape, m)), f"input {list(x.shape)} tiled {m}")
+
+
+def _broadcast_to(model: Model, op: Operator) -> str | None:
+    x, y, shape = _operand(model, op, 0), _operand(model, op, 0, outputs=True), _const_ints(_operand(model, op, 1))
+    if x is None or y is None or shape is None:
+        return None
+    try:
+        if tuple(np.broadcast_shapes(x.shape, tuple(shape))) != tuple(shape):
+            raise ValueError
+    except ValueError:
+        return f"input {x.describe()} {list(x.shape)} does not broadcast to {shape}"
+    return _expect_shape(y, tuple(shape), f"input {list(x.shape)} broadcast to {shape}")
+
+
+def _gather(model: Model, op: Operator) -> str | None:
+    p, i, y = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 0, outputs=True)
+    if p is None or i is None or y is None:
+        return None
+    a = _axis(int(op.options.get("axis", 0)), len(p.shape))
+    bd = int(op.options.get("batch_dims", 0))
+    bd = bd + len(i.shape) if bd < 0 else bd
+    if a is None or not 0 <= bd <= min(a, len(i.shape)):
+        return None
+    values = _const_ints(i)
+    if values is not None and any(not 0 <= v < p.shape[a] for v in values):
+        return f"constant indices {i.describe()} reach outside axis {a} of params {p.describe()} {list(p.shape)}"
+    shape = (*p.shape[:a], *i.shape[bd:], *p.shape[a + 1:])
+    return _expect_shape(y, shape, f"params {list(p.shape)} gathered by indices {list(i.shape)} on axis {a}")
+
+
+def _gather_nd(model: Model, op: Operator) -> str | None:
+    p, i, y = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 0, outputs=True)
+    if p is None or i is None or y is None or not i.shape or i.shape[-1] > len(p.shape):
+        return None
+    shape = (*i.shape[:-1], *p.shape[i.shape[-1]:])
+    return _expect_size(y, shape, f"params {list(p.shape)} gathered by indices {list(i.shape)}")
+
+
+def _depth_space(model: Model, op: Operator) -> str | None:
+    x, y, b = _operand(model, op, 0), _operand(model, op, 0, outputs=True), int(op.options.get("block_size", 0))
+    if x is None or y is None or len(x.shape) != 4 or b < 1:
+        return None
+    n, h, w, c = x.shape
+    if op.opcode == "DEPTH_TO_SPACE":
+        if c % (b * b):
+            return f"input {x.describe()} {list(x.shape)}: {c} channels do not divide by block {b}x{b}"
+        shape = (n, h * b, w * b, c // (b * b))
+    else:
+        if h % b or w % b:
+            return f"input {x.describe()} {list(x.shape)}: height/width do not divide by block {b}"
+        shape = (n, h // b, w // b, c * b * b)
+    return _expect_shape(y, shape, f"input {list(x.shape)} with block {b}")
+
+
+def _space_batch(model: Model, op: Operator) -> str | None:
+    x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
+    block, pads = _const_ints(_operand(model, op, 1)), _const_ints(_operand(model, op, 2))
+    if x is None or y is None or block is None or pads is None or len(pads) != 2 * len(block) \
+            or len(x.shape) < len(block) + 1 or min(block, default=1) < 1:
+        return None
+    spatial = x.shape[1 : 1 + len(block)]
+    total = int(np.prod(block, dtype=np.int64))
+    if op.opcode == "SPACE_TO_BATCH_ND":
+        padded = [d + pads[2 * k] + pads[2 * k + 1] for k, d in enumerate(spatial)]
+        if min(pads, default=0) < 0 or any(d % b for d, b in zip(padded, block)):
+            return f"padded input {padded} does not divide by block {block}"
+        shape = (x.shape[0] * total, *(d // b for d, b in zip(padded, block)), *x.shape[1 + len(block):])
+    else:
+        cropped = [d * b - pads[2 * k] - pads[2 * k + 1] for k, (d, b) in enumerate(zip(spatial, block))]
+        if x.shape[0] % total or min(pads, default=0) < 0 or min(cropped, default=0) < 0:
+            return f"input {x.describe()} {list(x.shape)} does not fit block {block} and crops {pads}"
+        shape = (x.shape[0] // total, *cropped, *x.shape[1 + len(block):])
+    return _expect_shape(y, shape, f"input {list(x.shape)} with block {block} and {pads}")
+
+
+def _resize(model: Model, op: Operator) -> str | None:
+    x, y, size = _operand(model, op, 0), _operand(model, op, 0, outputs=True), _const_ints(_operand(model, op, 1))
+    if x is None or y is None or size is None or len(size) != 2 or len(x.shape) != 4:
+        return None
+    return _expect_shape(y, (x.shape[0], *size, x.shape[3]), f"input {list(x.shape)} resized to {size}")
+
+
+def _fill(model: Model, op: Operator) -> str | None:
+    y, dims = _operand(model, op, 0, outputs=True), _const_ints(_operand(model, op, 0))
+    if y is None or dims is None:
+        return None
+    return _expect_shape(y, tuple(dims), f"dims {dims}")
+
+
+def _arg_reduce(model: Model, op: Operator) -> str | None:
+    x, y, axis = _operand(model, op, 0), _operand(model, op, 0, outputs=True), _const_ints(_operand(model, op, 1))
+    if x is None or y is None or axis is None or len(axis) != 1:
+        return None
+    a = _axis(axis[0], len(x.shape))
+    if a is None:
+        return None
+    return _expect_shape(y, (*x.shape[:a], *x.shape[a + 1:]), f"input {list(x.shape)} reduced on axis {a}")
+
+
+def _select_v2(model: Model, op: Operator) -> str | None:
+    y = _operand(model, op, 0, outputs=True)
+    ins = [_operand(model, op, k) for k in (0, 1, 2)]
+    if y is None or any(t is None for t in ins):
+        return None
+    shapes = [tuple(t.shape) for t in ins if t is not None]
+    try:
+        shape = tuple(int(d) for d in np.broadcast_shapes(*shapes))
+    except ValueError:
+        return f"condition and values {[list(s) for s in shapes]} do not broadcast"
+    return _expect_shape(y, shape, f"condition and values {[list(s) for s in shapes]}")
+
+
 RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "PRELU": _prelu, "CONCATENATION": _concatenation,
     "PAD": _pad, "PADV2": _pad, "MEAN": _reduce, "SUM": _reduce, "REDUCE_MAX": _reduce, "REDUCE_MIN": _reduce,
-    "TRANSPOSE": _transpose,
+    "TRANSPOSE": _transpose, "SLICE": _slice, "STRIDED_SLICE": _strided_slice, "SPLIT": _split, "SPLIT_V": _split,
+    "PACK": _pack, "UNPACK": _unpack, "TILE": _tile, "BROADCAST_TO": _broadcast_to, "GATHER": _gather,
+    "GATHER_ND": _gather_nd, "DEPTH_TO_SPACE": _depth_space, "SPACE_TO_DEPTH": _depth_space,
+    "SPACE_TO_BATCH_ND": _space_batch, "BATCH_TO_SPACE_ND": _space_batch, "RESIZE_BILINEAR": _resize,
+    "RESIZE_NEAREST_NEIGHBOR": _resize, "FILL": _fill, "ARG_MAX": _arg_reduce, "ARG_MIN": _arg_reduce,
+    "SELECT_V2": _select_v2, **{name: _binary for name in COMPARISONS},
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 
