@@ -285,3 +285,15 @@ def test_requantize_s16_random() -> None:
         y = c.tensor(TensorSpec(shape, "int16", scale=_log_uniform(rng, 1e-5, 1e-2)))
         c.op("QUANTIZE", [x], y, {}, x)
     _check(c, count=8)
+
+
+def test_leaky_relu_s16_random() -> None:
+    rng = np.random.default_rng(2300)
+    c = Cases()
+    for alpha in (0.2, 0.01, 0.5, -0.3, 1.7):
+        shape = (1, int(rng.integers(1, 30)))
+        sx = _log_uniform(rng, 1e-5, 1e-2)
+        x = c.tensor(TensorSpec(shape, "int16", scale=sx))
+        y = c.tensor(TensorSpec(shape, "int16", scale=sx * rng.uniform(0.5, 2.0)))
+        c.op("LEAKY_RELU", [x], y, {"alpha": alpha}, x)
+    _check(c, count=8)

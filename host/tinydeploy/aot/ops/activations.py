@@ -1,4 +1,4 @@
-"""RELU, RELU6 and LEAKY_RELU (int8 and float32), with TFLite Micro's quantization arithmetic.
+"""RELU, RELU6 and LEAKY_RELU (int8 and float32; LEAKY_RELU also int16), with TFLite Micro's quantization arithmetic.
 
 int8 RELU is TFLM's ReluQuantized: it requantizes by in_scale / out_scale and clamps at the output's zero.
 int8 RELU6 is TFLM's Relu6: a plain clamp to [in_zp, quantize(6)] in the input's quantization, with no
@@ -114,6 +114,9 @@ def leaky_relu_s8_reference(code: int, p: dict[str, int]) -> int:
 
 @lowering("LEAKY_RELU")
 def lower_leaky_relu(op: Operator, ctx: LoweringContext) -> None:
+    if ctx.input(op, 0).dtype == "int16":
+        _lower_leaky_relu_s16(op, ctx)
+        return
     x, y = _unary(op, ctx)
     alpha = float(op.options.get("alpha", 0.0))
     ctx.kernel("leaky_relu")
@@ -130,4 +133,21 @@ def lower_leaky_relu(op: Operator, ctx: LoweringContext) -> None:
     ctx.emit("{\n"
              f"  static const td_leaky_relu_s8_params p = {{{fields}}};\n"
              f"  td_leaky_relu_s8({src}, {dst}, {x.size}, &p);\n"
+             "}")
+
+
+def _lower_leaky_relu_s16(op: Operator, ctx: LoweringContext) -> None:
+    """TFLM's QuantizeLeakyRelu<int16_t>: the int8 parameters and arithmetic on int16 codes."""
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    if y.dtype != "int16" or x.size != y.size:
+        raise ctx.unsupported(op, f"{x.dtype}{list(x.shape)} -> {y.dtype}{list(y.shape)} (int16 -> int16)")
+    check_quantized(op, ctx, x, y)
+    ctx.allow_inplace(op, x, y)
+    p = leaky_relu_s8_params(x, y, float(op.options.get("alpha", 0.0)))
+    ctx.kernel("leaky_relu")
+    ctx.kernel("leaky_relu_s16")
+    fields = ", ".join(f".{k} = {v}" for k, v in p.items())
+    ctx.emit("{\n"
+             f"  static const td_leaky_relu_s8_params p = {{{fields}}};\n"
+             f"  td_leaky_relu_s16({ctx.ptr(x)}, {ctx.ptr(y)}, {x.size}, &p);\n"
              "}")
