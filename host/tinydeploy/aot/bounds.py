@@ -442,6 +442,47 @@ def _select_v2(model: Model, op: Operator) -> str | None:
     return _expect_shape(y, shape, f"condition and values {[list(s) for s in shapes]}")
 
 
+def _transpose_conv(model: Model, op: Operator) -> str | None:
+    shape, w, x = _const_ints(_operand(model, op, 0)), _operand(model, op, 1), _operand(model, op, 2)
+    y = _operand(model, op, 0, outputs=True)
+    if shape is None or w is None or x is None or y is None or len(shape) != 4 or len(w.shape) != 4 \
+            or len(x.shape) != 4:
+        return None
+    if w.shape[3] != x.shape[3] or shape[3] != w.shape[0] or shape[0] != x.shape[0]:
+        return (f"filter {w.describe()} {list(w.shape)}, input {list(x.shape)} and output_shape {shape} "
+                "do not fit together")
+    problem = _expect_shape(y, tuple(shape), f"output_shape {shape}")
+    b = _operand(model, op, 3)
+    if problem is None and b is not None and b.size != w.shape[0]:
+        return f"bias {b.describe()} has {b.size} values for {w.shape[0]} output channels"
+    return problem
+
+
+def _batch_matmul(model: Model, op: Operator) -> str | None:
+    a, b, y = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 0, outputs=True)
+    if a is None or b is None or y is None or len(a.shape) < 2 or len(b.shape) < 2:
+        return None
+    m, k = a.shape[-2:][::-1] if op.options.get("adj_x") else a.shape[-2:]
+    k2, n = b.shape[-2:][::-1] if op.options.get("adj_y") else b.shape[-2:]
+    if k != k2:
+        return f"inputs {list(a.shape)} and {list(b.shape)} disagree on the inner dimension ({k} vs {k2})"
+    try:
+        batch = tuple(int(d) for d in np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    except ValueError:
+        return f"batch dimensions of {list(a.shape)} and {list(b.shape)} do not broadcast"
+    return _expect_size(y, (*batch, m, n), f"inputs {list(a.shape)} x {list(b.shape)}")
+
+
+def _sequence_lstm(model: Model, op: Operator) -> str | None:
+    x, w, y = _operand(model, op, 0), _operand(model, op, 4), _operand(model, op, 0, outputs=True)
+    if x is None or w is None or y is None or len(x.shape) != 3 or len(w.shape) != 2:
+        return None  # input_to_output_weights (operand 4) is never optional
+    units, features = w.shape
+    if features != x.shape[2]:
+        return f"input {x.describe()} {list(x.shape)} has {x.shape[2]} features, the weights {list(w.shape)} {features}"
+    return _expect_size(y, (*x.shape[:2], units), f"input {list(x.shape)} with {units} units")
+
+
 RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "PRELU": _prelu, "CONCATENATION": _concatenation,
@@ -452,6 +493,8 @@ RULES: dict[str, Rule] = {
     "SPACE_TO_BATCH_ND": _space_batch, "BATCH_TO_SPACE_ND": _space_batch, "RESIZE_BILINEAR": _resize,
     "RESIZE_NEAREST_NEIGHBOR": _resize, "FILL": _fill, "ARG_MAX": _arg_reduce, "ARG_MIN": _arg_reduce,
     "SELECT_V2": _select_v2, **{name: _binary for name in COMPARISONS},
+    "TRANSPOSE_CONV": _transpose_conv, "BATCH_MATMUL": _batch_matmul, "UNIDIRECTIONAL_SEQUENCE_LSTM": _sequence_lstm,
+    "L2_NORMALIZATION": _unary,
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 
