@@ -2,7 +2,8 @@
 index, scale, type and constant-data edits on their tables, random byte flips, truncation — and each
 mutant goes through `deploy inspect`, `deploy render --runtime aot` and `deploy render --runtime tflm`
 in-process.  Every run must end with exit status 0, 1 or 2, a failure being one line on stderr; never a
-traceback (an exception out of cli.main) and never a hang.
+traceback (an exception out of cli.main) and never a hang.  The first FUZZ_RUNS byte-flipped mutants that
+render also go through `deploy run --board native`: exact (0) or clearly failed (1/2, one error line).
 
 CI runs FUZZ_CASES (150 mutants x 3 commands, seeded, ~30 s); more with TINYDEPLOY_FUZZ_CASES=N (and another seed
 with TINYDEPLOY_FUZZ_SEED=S).  A failing case prints its seed and mutation, and the mutant is kept.
@@ -25,7 +26,8 @@ from tinydeploy import cli
 
 FUZZ_CASES = int(os.environ.get("TINYDEPLOY_FUZZ_CASES", "150"))
 FUZZ_SEED = int(os.environ.get("TINYDEPLOY_FUZZ_SEED", "16"))
-CASE_TIMEOUT_S = 30  # one mutant through one command; a hang fails the case instead of the suite
+FUZZ_RUNS = int(os.environ.get("TINYDEPLOY_FUZZ_RUNS", "2"))  # mutants that render, also run on native
+CASE_TIMEOUT_S = 120  # one mutant through one command; a hang fails the case instead of the suite
 
 
 @dataclass
@@ -201,10 +203,12 @@ def test_mutated_models_never_crash_the_cli(tmp_path: Path, capsys: pytest.Captu
     rng = np.random.default_rng(FUZZ_SEED)
     failures: list[str] = []
     counts = {0: 0, 1: 0, 2: 0}
+    runs: list[tuple[int, str, Path]] = []
     for case in range(FUZZ_CASES):
         what, data = _mutant(rng)
         model = tmp_path / f"case{case}.tflite"
         model.write_bytes(data)
+        rendered = False
         for argv in _commands(model, tmp_path / f"out{case}"):
             status, err = _run(argv, capsys)
             if status not in (0, 1, 2) or "Traceback" in err:
@@ -214,9 +218,16 @@ def test_mutated_models_never_crash_the_cli(tmp_path: Path, capsys: pytest.Captu
                 failures.append(f"case {case} {what}: deploy {' '.join(argv[:1])} said more than one line:\n{err}")
             else:
                 counts[status] += 1
-                if status == 0:
-                    model.with_suffix(".ok").touch()
-        if not failures:
+                rendered += status == 0 and argv[0] == "render" and "aot" in argv
+        if rendered and len(runs) < FUZZ_RUNS and "byte flips" in what:
+            runs.append((case, what, model))
+        elif not failures:
             model.unlink()
+    for case, what, model in runs:  # a corrupt model that renders either runs exact or fails clearly
+        status, err = _run(["run", str(model), "--board", "native", "-n", "3", "--no-litert"], capsys)
+        if status not in (0, 1, 2) or "Traceback" in err or (status != 0 and not _one_error(err)):
+            failures.append(f"case {case} (seed {FUZZ_SEED}) {what}: deploy run --board native -> {status}\n{err}")
+        counts[status or 0] += 1
+    assert len(runs) == FUZZ_RUNS, "no mutant rendered: the run check did not happen"
     assert not failures, f"{len(failures)} failing runs; first ones:\n\n" + "\n\n".join(failures[:5])
     assert counts[2] > FUZZ_CASES // 4, counts  # the mutations do reach the checks
