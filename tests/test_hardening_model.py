@@ -215,3 +215,26 @@ def test_shape_op_with_a_wrong_declared_shape_is_refused_before_codegen(name: st
     assert status == 2 and "Traceback" not in err, err
     assert "outside its tensors, so no code is generated" in err or "not supported" in err, err
     assert "not supported" not in err, err  # the bounds rule, not a missing lowering, refused it
+
+
+def test_a_tensor_name_with_control_characters_stays_one_line_and_builds(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The fuzzer's find: a flipped string length makes a name run into binary data (newlines, NULs, quotes);
+    errors printed it over many lines and model.c carried it into a C string literal that no longer closed."""
+    nasty = 'in"put\n\x00*/\\x\u2028end'
+
+    def named(s: Spec) -> None:
+        s.tensors[0].name = nasty
+        s.tensors[9].name = nasty + "/out"
+
+    model = _write(tmp_path, named)
+    assert cli.main(["run", str(model), "--board", "native", "-n", "2", "--no-litert"]) == 0, capsys.readouterr().err
+
+    def broken(s: Spec) -> None:
+        named(s)
+        s.tensors[9].shape = (2, 10)
+
+    model = _write(tmp_path, broken)
+    assert cli.main(["render", str(model), "--board", "native", "-o", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "\\x0a" in err and "\\x00" in err and len(err.strip().splitlines()) == 2  # error + hint

@@ -324,7 +324,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
             raise _unsupported_op(fmodel, op)
         ctx.op = op
         out_names = ", ".join(f"'{fmodel.tensors[t].name}'" for t in op.outputs if t >= 0)
-        ctx.ops.append(OpCode(op.index, op.opcode, f"#{op.index} {op.opcode} -> {out_names}"))
+        ctx.ops.append(OpCode(op.index, op.opcode, _c_comment(f"#{op.index} {op.opcode} -> {out_names}")))
         check_op_bounds(fmodel, op)  # the kernel's accesses lie within the op's tensors
         lower(op, ctx)
         if not ctx.ops[-1].lines:

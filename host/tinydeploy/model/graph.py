@@ -172,6 +172,16 @@ _STORAGE_BY_ITEMSIZE = {1: "uint8", 2: "uint16", 4: "uint32", 8: "uint64", 16: "
 # --- flatbuffer access -------------------------------------------------------------------------------
 
 
+def _printable(text: str) -> str:
+    """A name from the file as messages and generated C can carry it: control characters (a corrupt length
+    makes a name run into binary data, newlines included) escaped, so an error stays one line and a C string
+    literal or comment stays closed."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in text)
+
+
 class _Reader:
     """Typed field access on a flatbuffers Table, by field index (vtable slot = 4 + 2 * index)."""
 
@@ -187,7 +197,7 @@ class _Reader:
 
     def string(self, idx: int, default: str = "") -> str:
         o = self._off(idx)
-        return self.tab.String(o + self.tab.Pos).decode("utf-8", "replace") if o else default
+        return _printable(self.tab.String(o + self.tab.Pos).decode("utf-8", "replace")) if o else default
 
     def table(self, idx: int) -> "_Reader | None":
         o = self._off(idx)
