@@ -80,6 +80,10 @@ def _cycle(s: Spec) -> None:  # the Conv reads what the Depthwise after it write
     s.ops[0].inputs[0] = 6
 
 
+def _conv_filter_rank_3(s: Spec) -> None:  # found by the fuzzer (seed 3): inspect's MAC count unpacked 4 dims
+    s.tensors[1].shape = (4, 3, 3)
+
+
 def _output_nobody_writes(s: Spec) -> None:
     s.tensors.append(TensorSpec((1, 10), "int8", scale=0.1, name="orphan"))
     s.outputs.append(len(s.tensors) - 1)
@@ -102,6 +106,7 @@ MUTANTS: dict[str, tuple[Callable[[Spec], None], str]] = {
     "zero_weight_scale": (_zero_weight_scale, "conv/w"),
     "cycle": (_cycle, "cycle"),
     "output_nobody_writes": (_output_nobody_writes, "orphan"),
+    "conv_filter_rank_3": (_conv_filter_rank_3, "conv/w"),
 }
 
 

@@ -32,6 +32,15 @@ MAX_RANK = 8
 
 CORRUPT = "the file is corrupt or was edited; convert the model again"
 
+# Ranks of the operands whose layout every consumer unpacks (macs, inspect, lowering, the bounds rules):
+# op -> {input slot: (fewest, most dimensions)}.  TFLite's kernels require exactly these.
+OPERAND_RANKS: dict[str, dict[int, tuple[int, int]]] = {
+    "CONV_2D": {0: (4, 4), 1: (4, 4)}, "DEPTHWISE_CONV_2D": {0: (4, 4), 1: (4, 4)},
+    "TRANSPOSE_CONV": {1: (4, 4), 2: (4, 4)}, "CONV_3D": {0: (5, 5), 1: (5, 5)},
+    "FULLY_CONNECTED": {1: (2, 2)}, "BATCH_MATMUL": {0: (2, MAX_RANK), 1: (2, MAX_RANK)},
+    "AVERAGE_POOL_2D": {0: (4, 4)}, "MAX_POOL_2D": {0: (4, 4)},
+}
+
 
 def validate_model(model: "Model", where: str) -> None:
     """Raise UserError (naming `where`, the tensor or op, and the fault) unless `model` is consistent."""
@@ -141,6 +150,13 @@ def _check_operands(model: "Model", op: "Operator", where: str) -> None:
     if len(op.outputs) > most_out:
         raise UserError(f"{where}: {_op_name(model, op)} has {len(op.outputs)} outputs; {op.opcode} writes "
                         f"{most_out}; {CORRUPT}")
+    for slot, (lo, hi) in OPERAND_RANKS.get(op.opcode, {}).items():
+        if slot < len(op.inputs) and op.inputs[slot] >= 0:
+            tensor = model.tensors[op.inputs[slot]]
+            if not lo <= len(tensor.shape) <= hi:
+                rank = str(lo) if lo == hi else f"{lo} to {hi}"
+                raise UserError(f"{where}: {_op_name(model, op)} input {slot} {tensor.describe()} has shape "
+                                f"{list(tensor.shape)}; {op.opcode} takes {rank} dimensions there; {CORRUPT}")
 
 
 def _check_io(model: "Model", where: str) -> None:
