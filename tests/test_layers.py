@@ -252,3 +252,20 @@ def test_many_layers_and_big_outputs_in_small_frames(tmp_path):
         section = measure_layers(link, load_model(path), [x], outputs=True)
     assert [r["op"] for r in section["layers"]] == list(range(n))
     assert section["first_divergence"] is None and all(r["bytes"] == 2048 for r in section["layers"])
+
+
+def test_piped_layer_table_keeps_the_tensor_names() -> None:
+    """Piped into a file or a CI log (no terminal) the table is not squeezed into 80 columns: the output tensor
+    column, the last and the one rich drops first, is still there."""
+    names = [f"sequential/block_{i}_expand/Conv2D;sequential/block_{i}_expand/BiasAdd" for i in range(3)]
+    rows = [{"op": i, "opcode": "CONV_2D", "macs": 884_736, "latency": 4_581_700.0 - i, "per_mac": 5.18,
+             "share": 0.14, "tensor": name} for i, name in enumerate(names)]
+    section = {"runtime": "aot", "unit": "instructions", "label": "instructions (emulated)", "samples": 1,
+               "invoke_latency": 2e7, "layers_total": sum(r["latency"] for r in rows), "layers": rows,
+               "outputs_compared": False, "first_divergence": None, "outside_layers": 1000.0}
+    code = ("import json, sys; from tinydeploy.verify.layers import print_layers; "
+            "print_layers(json.loads(sys.stdin.read()))")
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps(section), capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    for i in range(3):
+        assert f"block_{i}_expand/Conv2D" in out

@@ -29,6 +29,15 @@ def _console(enabled: bool):  # -> rich.console.Console | None
     return Console(stderr=True)
 
 
+def table_console():  # -> rich.console.Console
+    """The console tables print to: the terminal's width on a terminal; piped or captured, 160 columns, so a
+    table written to a file or a CI log keeps every column instead of being squeezed into 80."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
 def track(items: Iterable[T], description: str, *, total: int | None = None, enabled: bool = True) -> Iterator[T]:
     """Yield from `items` while showing a progress bar (transient: it disappears when done)."""
     console = _console(enabled)

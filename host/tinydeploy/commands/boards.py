@@ -41,8 +41,9 @@ def _features(board: Board) -> str:
 
 
 def _print_table(boards: list[Board]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from tinydeploy.progress import table_console
 
     table = Table(title="tinydeploy boards", title_justify="left")
     for column in ("id", "kind", "cpu", "features", "clock", "flash", "RAM", "PlatformIO", "runs on"):
@@ -54,9 +55,7 @@ def _print_table(boards: list[Board]) -> None:
         runs_on = f"qemu -M {b.qemu.machine}" if b.qemu else ("host" if b.is_native else b.platformio.upload_protocol)
         clock = f"{b.clock_hz / 1e6:g} MHz" if b.clock_hz else "-"
         table.add_row(b.id, b.kind, b.cpu, _features(b), clock, _size(b.flash_bytes), _size(b.ram_bytes), pio, runs_on)
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-        console = Console(width=160)
+    console = table_console()
     console.print(table)
 
 

@@ -21,12 +21,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"healthy": healthy(checks), "checks": [asdict(c) for c in checks]}, indent=2))
         return 0 if healthy(checks) else 1
 
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
+    from tinydeploy.progress import table_console
+
+    console = table_console()
     table = Table(title="deploy doctor", title_justify="left")
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)

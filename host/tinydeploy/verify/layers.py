@@ -257,11 +257,11 @@ def footer_lines(section: dict[str, Any]) -> list[str]:
 
 def print_layers(section: dict[str, Any], console: Any = None) -> None:
     from rich import box
-    from rich.console import Console
+    from tinydeploy.progress import table_console
     from rich.table import Table
     from rich.text import Text
 
-    console = console or Console()
+    console = console or table_console()
     header, rows = table_rows(section)
     table = Table(title=f"per-layer latency ({section['runtime']}, {section['label']})", box=box.SIMPLE_HEAD)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]

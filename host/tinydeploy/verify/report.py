@@ -315,11 +315,11 @@ def output_table_rows(report: VerifyReport, *, long: bool = True) -> list[tuple[
 
 
 def print_summary(report: VerifyReport, console: Any = None) -> None:
-    from rich.console import Console
+    from tinydeploy.progress import table_console
     from rich.table import Table
     from rich.text import Text
 
-    console = console or Console()
+    console = console or table_console()
     title = "verify: " + ("PASSED" if report.passed else "INTERRUPTED" if report.interrupted else "FAILED")
     table = Table(title=title, show_header=False)
     table.add_column(style="bold")
