@@ -70,6 +70,10 @@ OPTIONS_OF_OP = {
     "TRANSPOSE_CONV": "TransposeConvOptions",
     "RESIZE_BILINEAR": "ResizeBilinearOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "L2_POOL_2D": "Pool2DOptions",
+    "SVDF": "SVDFOptions",
+    "MIRROR_PAD": "MirrorPadOptions",
+    "CUMSUM": "CumsumOptions",
 }
 
 _TYPE_CODES = {name: code for code, name in TENSOR_TYPES.items()}
@@ -87,6 +91,7 @@ class TensorSpec:
     zero_point: int | Sequence[int] = 0
     axis: int = 0  # quantized dimension for per-channel scales
     name: str = ""
+    is_variable: bool = False  # a variable tensor (SVDF/LSTM state): TFLM keeps and resets it
 
 
 @dataclass
@@ -154,6 +159,8 @@ def build_tflite(tensors: Sequence[TensorSpec], ops: Sequence[OpSpec], inputs: S
         b.PrependUOffsetTRelativeSlot(3, name, 0)
         if quant is not None:
             b.PrependUOffsetTRelativeSlot(4, quant, 0)
+        if t.is_variable:
+            b.PrependBoolSlot(5, True, False)
         tensor_offsets.append(b.EndObject())
 
     opcode_names: list[str] = []

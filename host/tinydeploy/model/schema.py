@@ -279,6 +279,9 @@ OPTION_TYPE_CODES: dict[str, int] = {
     "UnpackOptions": 64,
     "BatchMatMulOptions": 101,
     "UnidirectionalSequenceLSTMOptions": 71,
+    "SVDFOptions": 6,
+    "MirrorPadOptions": 77,
+    "CumsumOptions": 102,
 }
 
 # (snake_case name, field slot index, scalar type or "[type]" for a vector, default)
@@ -360,6 +363,10 @@ OPTION_FIELDS: dict[str, list[tuple[str, int, str, object]]] = {
         ("asymmetric_quantize_inputs", 4, "bool", False),
         ("diagonal_recurrent_tensors", 5, "bool", False),
     ],
+    "SVDFOptions": [("rank", 0, "int32", 0), ("fused_activation_function", 1, "int8", 0),
+                    ("asymmetric_quantize_inputs", 2, "bool", False)],
+    "MirrorPadOptions": [("mode", 0, "int8", 0)],  # 0 REFLECT, 1 SYMMETRIC
+    "CumsumOptions": [("exclusive", 0, "bool", False), ("reverse", 1, "bool", False)],
 }
 
 # Bytes per element of each tensor type as the runtimes lay them out (sub-byte types: one byte per element
