@@ -184,6 +184,16 @@ class _Context:
         self.const_idents.add(ident)
         return ident
 
+    def shared_const(self, name: str, values: np.ndarray, ctype: str, align: int = 16) -> str:
+        """One program-wide constant array `td_NAME` (e.g. a lookup table several layers read), declared the
+        first time an op asks for it; later calls with the same name return the same identifier."""
+        ident = f"td_{_c_ident(name)}"
+        if ident not in self.const_idents:
+            values = np.ascontiguousarray(np.asarray(values)).reshape(-1)
+            self.consts.append(ConstArray(ident, ctype, values, align))
+            self.const_idents.add(ident)
+        return ident
+
     def struct(self, name: str, ctype: str, fields: dict[str, object]) -> str:
         """Declare `static const ctype NAME = {.field = value, ...};` (kernel parameters kept in flash);
         returns `&NAME`.  Values are ints, floats (written exactly), C expressions as strings, or dicts

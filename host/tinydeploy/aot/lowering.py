@@ -65,6 +65,10 @@ class LoweringContext(Protocol):
         """Declare a constant array (placed in flash, `static const ctype NAME[]`), unique per op; returns its
         C identifier.  Use for per-channel multipliers, shifts, folded biases, repacked weights, LUTs."""
 
+    def shared_const(self, name: str, values: np.ndarray, ctype: str, align: int = 16) -> str:
+        """Declare a program-wide constant array `td_NAME` once, whichever ops ask for it (tables several layers
+        share); returns its C identifier."""
+
     def struct(self, name: str, ctype: str, fields: dict[str, object]) -> str:
         """Declare `static const ctype NAME = {.field = value, ...};` (kernel parameters in flash), unique per
         op; returns `&NAME`.  Values: ints, floats (written as exact hex literals), C expressions (str) or dicts
