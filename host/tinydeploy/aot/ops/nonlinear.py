@@ -27,6 +27,7 @@ from tinydeploy.aot.quant import (
     srdhm,
     wrap32,
 )
+from tinydeploy.errors import UserError
 from tinydeploy.model.graph import Operator, Tensor
 
 
@@ -228,8 +229,11 @@ def lower_softmax(op: Operator, ctx: LoweringContext) -> None:
                                   f"{expected[1]} (has {out_scale:g}, {out_zp}); TFLM rejects it too")
     try:
         p = softmax_params(beta, in_scale)
-    except ValueError as err:
-        raise ctx.unsupported(op, str(err)) from None
+    except ValueError as err:  # a model no runtime takes: "use --runtime tflm" would send the user to a crash
+        where = f"{ctx.model.path or 'model'}: {op.describe(ctx.model)}"
+        raise UserError(f"{where}: {err}; TFLM's int8 softmax aborts in Prepare on it too",
+                        hint="re-convert the model: the scale of the softmax input comes from calibration, so "
+                             "check the representative data (--rep-data) covers real inputs") from None
     ctx.kernel("softmax_s8")
     args = f"{outer}, {depth}, {p.beta_multiplier}, {p.beta_left_shift}, {p.diff_min}"
     if y.dtype == "int8":
