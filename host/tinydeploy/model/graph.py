@@ -246,6 +246,9 @@ def _read_options(opts: _Reader, kind: str) -> dict[str, Any]:
             arr = opts.numpy(idx, _SCALAR_FLAGS[typ[1:-1]])
             result[name] = [] if arr is None else [int(v) for v in arr]
             continue
+        if typ == "string":
+            result[name] = opts.string(idx, str(default))
+            continue
         value = opts.scalar(idx, _SCALAR_FLAGS[typ], default)
         if name in ("fused_activation_function",):
             value = ACTIVATIONS.get(value, f"UNKNOWN_{value}")
@@ -314,7 +317,19 @@ def parse_model(raw: bytes, path: Path | None = None) -> Model:
         raise UserError(f"{where}: the flatbuffer is corrupt or truncated ({err})") from None
 
 
-def _parse(raw: bytes, path: Path | None, where: str) -> Model:
+def parse_subgraph(model: Model, index: int) -> Model:
+    """Subgraph `index` of an already loaded model as a Model of its own (e.g. the initialization subgraph a
+    CALL_ONCE runs).  Not validated like the main subgraph: its caller checks the few ops it accepts."""
+    where = str(model.path) if model.path else "<model bytes>"
+    if not 0 <= index < model.num_subgraphs:
+        raise UserError(f"{where}: subgraph {index} does not exist (the model has {model.num_subgraphs})")
+    try:
+        return _parse(model.raw, model.path, where, index)
+    except (IndexError, ValueError, OverflowError, UnicodeDecodeError, TypeError, struct.error) as err:
+        raise UserError(f"{where}: subgraph {index} is corrupt or truncated ({err})") from None
+
+
+def _parse(raw: bytes, path: Path | None, where: str, subgraph: int = 0) -> Model:
     buf = bytearray(raw)
     root = _Reader(buf, N.UOffsetTFlags.py_type(int.from_bytes(raw[0:4], "little")))
     version = root.scalar(0, N.Uint32Flags, 0)
@@ -330,7 +345,7 @@ def _parse(raw: bytes, path: Path | None, where: str) -> Model:
     if not subgraphs:
         raise UserError(f"{where}: the model has no subgraph")
     buffers = root.tables(4)
-    sg = subgraphs[0]
+    sg = subgraphs[subgraph]
 
     tensors: list[Tensor] = []
     for i, t in enumerate(sg.tables(0)):
@@ -408,7 +423,8 @@ def _parse(raw: bytes, path: Path | None, where: str) -> Model:
         num_subgraphs=len(subgraphs),
         raw=bytes(raw),
     )
-    validate_model(model, where)
+    if subgraph == 0:
+        validate_model(model, where)
     return model
 
 

@@ -282,6 +282,8 @@ OPTION_TYPE_CODES: dict[str, int] = {
     "SVDFOptions": 6,
     "MirrorPadOptions": 77,
     "CumsumOptions": 102,
+    "CallOnceOptions": 103,
+    "VarHandleOptions": 111,
 }
 
 # (snake_case name, field slot index, scalar type or "[type]" for a vector, default)
@@ -367,6 +369,8 @@ OPTION_FIELDS: dict[str, list[tuple[str, int, str, object]]] = {
                     ("asymmetric_quantize_inputs", 2, "bool", False)],
     "MirrorPadOptions": [("mode", 0, "int8", 0)],  # 0 REFLECT, 1 SYMMETRIC
     "CumsumOptions": [("exclusive", 0, "bool", False), ("reverse", 1, "bool", False)],
+    "CallOnceOptions": [("init_subgraph_index", 0, "int32", 0)],
+    "VarHandleOptions": [("container", 0, "string", ""), ("shared_name", 1, "string", "")],
 }
 
 # Bytes per element of each tensor type as the runtimes lay them out (sub-byte types: one byte per element

@@ -30,6 +30,9 @@ MAX_TENSOR_BYTES = (1 << 31) - 1
 # Largest rank: TFLite kernels handle at most 6 dimensions (TFLM fewer); 8 leaves room without inviting abuse.
 MAX_RANK = 8
 
+# Ops that legitimately write no tensor: they act on resource variables or run another subgraph.
+NO_OUTPUT_OPS = ("CALL_ONCE", "ASSIGN_VARIABLE")
+
 CORRUPT = "the file is corrupt or was edited; convert the model again"
 
 # Ranks of the operands whose layout every consumer unpacks (macs, inspect, lowering, the bounds rules):
@@ -127,7 +130,7 @@ def _check_operands(model: "Model", op: "Operator", where: str) -> None:
         if not 0 <= t < n:
             raise UserError(f"{where}: {_op_name(model, op)} output {slot} names tensor {t}; the model has tensors "
                             f"0..{n - 1}; {CORRUPT}")
-    if not op.outputs:
+    if not op.outputs and op.opcode not in NO_OUTPUT_OPS:
         raise UserError(f"{where}: {_op_name(model, op)} has no outputs; {CORRUPT}")
     for t in [*op.inputs, *op.outputs]:
         if t >= 0 and not model.tensors[t].is_constant and 0 in model.tensors[t].shape:
