@@ -3,9 +3,10 @@
  * TFLM's "8x8->16" LSTM: int8 input, hidden state and output; int8 weights; int32 biases; int16 cell state
  * (a power-of-two scale) and int16 gates.  Per step and gate: the input FC (with the gate bias) and the
  * recurrent FC (no bias) each requantize to int16 in Q3.12, their sum saturates, then the int16 sigmoid or
- * tanh (TFLM's table interpolation) gives Q0.15.  Cell: c = f*c and i*g requantized to the cell scale,
- * saturating sum, clip; output gate from the old h; h = tanh(c) * o requantized to int8 with the hidden
- * zero point.  Step order and buffers as in lstm_f32.h. */
+ * tanh (TFLM's table interpolation: logistic_s16.h, tanh_s16.h, on the generated sigmoid table) gives
+ * Q0.15.  Cell: c = f*c and i*g requantized to the cell scale, saturating sum, clip; output gate from the
+ * old h; h = tanh(c) * o requantized to int8 with the hidden zero point.  Step order and buffers as in
+ * lstm_f32.h. */
 #ifndef TD_LSTM_S8_H
 #define TD_LSTM_S8_H
 
@@ -32,6 +33,7 @@ typedef struct {
   td_lstm_mul_rq forget_mul, input_mul, hidden_mul;
   const int8_t *w_in[4], *w_rec[4];     /* per gate: [n_cell][n_input], [n_cell][n_cell] */
   const int32_t *bias[4];               /* per gate: [n_cell] */
+  const uint16_t *sigmoid_table;        /* the 256-entry table logistic_s16.h and tanh_s16.h interpolate */
 } td_lstm_s8_params;
 
 /* h: rows*n_cell int8, c: rows*n_cell int16 (read and updated); scratch: 4*rows*n_cell int16. */

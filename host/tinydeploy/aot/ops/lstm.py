@@ -26,6 +26,7 @@ import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext, lowering, quant_of
 from tinydeploy.aot.quant import quantize_multiplier
+from tinydeploy.aot.sigmoid_table import shared_sigmoid_table
 from tinydeploy.model.graph import Operator, Tensor
 
 GATES = ("input", "forget", "cell", "output")  # tensor order; the kernels' TD_LSTM_GATE_* follow it
@@ -213,8 +214,11 @@ def _lower_s8(op: Operator, ctx: LoweringContext, x: Tensor, h: Tensor, c: Tenso
         "forget_mul": _mul_rq(GATE_OUTPUT_SCALE, c_scale, c_scale, 0, -32768, 32767),
         "input_mul": _mul_rq(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, c_scale, 0, -32768, 32767),
         "hidden_mul": _mul_rq(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, h_scale, h_zp, -128, 127),
+        "sigmoid_table": shared_sigmoid_table(ctx),
     })
     scratch = ctx.scratch(op, 4 * (batch if time_major else 1) * n_cell * 2)
+    ctx.kernel("logistic_s16")
+    ctx.kernel("tanh_s16")
     ctx.kernel("lstm_s8")
     n = batch * n_cell
     reset = (f"for (int32_t td_i = 0; td_i < {n}; ++td_i) {{ {ctx.ptr(h)}[td_i] = {h_zp}; "
