@@ -6,7 +6,7 @@ tf.saved_model.save (float32 and int8: FULLY_CONNECTED, no BATCH_MATMUL/READ_VAR
 umask.  Elsewhere: -1 batch (test_dynamic_batch.py), inspect vs render (test_inspect_agrees.py), an op no
 runtime has (test_convert.py::test_op_no_runtime_supports), metrics/labels/float tolerance
 (test_verify_metrics.py, test_verify_native.py), infer() dequantized (test_verify_plugin.py), a crashing
-reference (test_process_faults.py).
+reference (test_reference_worker.py).
 """
 
 from __future__ import annotations
@@ -121,3 +121,14 @@ def test_written_files_honour_the_umask(course, capsys, tmp_path, mask: int) -> 
         os.umask(old)
     assert code == 0, err
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+
+
+def test_run_on_a_keras_model_uses_it_as_the_float_reference(course, capsys, tmp_path) -> None:
+    """`deploy run seq.keras --rep-data X`: quantized on the way, and the .keras model it came from is the float
+    reference the report's drift is measured against (no --float-model needed)."""
+    report = tmp_path / "report.json"
+    code, _, err = _run(capsys, "run", str(course["keras"]), "--rep-data", str(course["x"]), "--board", "native",
+                        "--inputs", str(course["x"]), "-n", "8", "--no-litert", "--report", str(report))
+    assert code == 0, err
+    fidelity = json.loads(report.read_text())["fidelity"]
+    assert "compared" in fidelity["float"], fidelity["float"]
