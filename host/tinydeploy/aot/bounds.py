@@ -483,6 +483,64 @@ def _sequence_lstm(model: Model, op: Operator) -> str | None:
     return _expect_size(y, (*x.shape[:2], units), f"input {list(x.shape)} with {units} units")
 
 
+def _svdf(model: Model, op: Operator) -> str | None:
+    x, wf, wt = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 2)
+    state, y, rank = _operand(model, op, 4), _operand(model, op, 0, outputs=True), int(op.options.get("rank", 0))
+    if x is None or wf is None or wt is None or state is None or y is None or len(x.shape) != 2 \
+            or len(wf.shape) != 2 or len(wt.shape) != 2 or rank < 1:
+        return None
+    filters, memory = wt.shape
+    if filters % rank or tuple(wf.shape) != (filters, x.shape[1]):
+        return (f"feature weights {wf.describe()} {list(wf.shape)} do not fit input {list(x.shape)} and time "
+                f"weights {list(wt.shape)} at rank {rank}")
+    if state.size != x.shape[0] * memory * filters:
+        return f"state {state.describe()} has {state.size} values, not {x.shape[0]} x {memory} x {filters}"
+    b = _operand(model, op, 3)
+    if b is not None and b.size != filters // rank:
+        return f"bias {b.describe()} has {b.size} values for {filters // rank} units"
+    return _expect_shape(y, (x.shape[0], filters // rank), f"input {list(x.shape)} with {filters // rank} units")
+
+
+def _embedding_lookup(model: Model, op: Operator) -> str | None:
+    ids, table, y = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 0, outputs=True)
+    if ids is None or table is None or y is None or len(ids.shape) != 1 or len(table.shape) < 2:
+        return None
+    values = _const_ints(ids)
+    if values is not None and any(not 0 <= v < table.shape[0] for v in values):
+        return f"constant ids {ids.describe()} reach outside the {table.shape[0]} rows of {table.describe()}"
+    return _expect_shape(y, (ids.shape[0], *table.shape[1:]), f"{ids.shape[0]} ids into table {list(table.shape)}")
+
+
+def _cumsum(model: Model, op: Operator) -> str | None:
+    x, axis = _operand(model, op, 0), _const_ints(_operand(model, op, 1))
+    if x is None or axis is None or len(axis) != 1:
+        return None
+    if _axis(axis[0], len(x.shape)) is None:
+        return f"axis {axis[0]} is outside input {x.describe()} {list(x.shape)}"
+    return _unary(model, op)
+
+
+def _mirror_pad(model: Model, op: Operator) -> str | None:
+    x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
+    pads = _const_ints(_operand(model, op, 1))
+    if x is None or y is None or pads is None or len(pads) != 2 * len(x.shape):
+        return None
+    offset = 1 if int(op.options.get("mode", 0)) == 0 else 0  # REFLECT leaves the edge out
+    for k, d in enumerate(x.shape):
+        if min(pads[2 * k], pads[2 * k + 1]) < 0 or max(pads[2 * k], pads[2 * k + 1]) > d - offset:
+            return (f"paddings {pads[2 * k:2 * k + 2]} on axis {k} reach outside input {x.describe()} "
+                    f"{list(x.shape)} ({'REFLECT' if offset else 'SYMMETRIC'} allows at most {d - offset})")
+    shape = tuple(d + pads[2 * k] + pads[2 * k + 1] for k, d in enumerate(x.shape))
+    return _expect_shape(y, shape, f"input {list(x.shape)} mirror-padded by {pads}")
+
+
+def _reverse(model: Model, op: Operator) -> str | None:
+    x, axes = _operand(model, op, 0), _const_ints(_operand(model, op, 1))
+    if x is not None and axes is not None and any(_axis(a, len(x.shape)) is None for a in axes):
+        return f"axes {axes} are outside input {x.describe()} {list(x.shape)}"
+    return _unary(model, op)
+
+
 RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "PRELU": _prelu, "CONCATENATION": _concatenation,
@@ -494,7 +552,8 @@ RULES: dict[str, Rule] = {
     "RESIZE_NEAREST_NEIGHBOR": _resize, "FILL": _fill, "ARG_MAX": _arg_reduce, "ARG_MIN": _arg_reduce,
     "SELECT_V2": _select_v2, **{name: _binary for name in COMPARISONS},
     "TRANSPOSE_CONV": _transpose_conv, "BATCH_MATMUL": _batch_matmul, "UNIDIRECTIONAL_SEQUENCE_LSTM": _sequence_lstm,
-    "L2_NORMALIZATION": _unary,
+    "L2_NORMALIZATION": _unary, "SVDF": _svdf, "EMBEDDING_LOOKUP": _embedding_lookup, "L2_POOL_2D": _pool,
+    "CUMSUM": _cumsum, "MIRROR_PAD": _mirror_pad, "REVERSE_V2": _reverse,
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 
