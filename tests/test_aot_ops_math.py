@@ -104,8 +104,8 @@ def test_int8_div_is_refused_with_a_fix() -> None:
 # --- every kernel of the math families compiles warning-free for Cortex-M ----------------------------------
 
 MATH_KERNELS = ["sub", "maximum", "minimum", "squared_difference", "div", "abs", "neg", "square", "sqrt", "rsqrt",
-                "exp", "log", "ceil", "floor", "round", "elu", "hard_swish", "prelu", "reduce_max", "reduce_min",
-                "sum", "arg_max", "arg_min", "comparisons", "select_v2", "cast"]
+                "exp", "log", "ceil", "floor", "round", "elu", "hard_swish", "prelu", "reduce_min_max",
+                "sum", "arg_min_max", "comparisons", "select_v2", "cast"]
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")

@@ -14,10 +14,9 @@ typedef struct {
   int32_t sy[6];
 } td_bcast6x3;
 
-/* cond: bool bytes.  Elements of 1, 2 or 4 bytes (int8/bool, int16, int32/float32, copied bit for bit).
- * out must not overlap the inputs. */
-void td_select_v2_8(const uint8_t *cond, const uint8_t *x, const uint8_t *y, uint8_t *out, const td_bcast6x3 *v);
-void td_select_v2_16(const uint8_t *cond, const uint16_t *x, const uint16_t *y, uint16_t *out, const td_bcast6x3 *v);
-void td_select_v2_32(const uint8_t *cond, const uint32_t *x, const uint32_t *y, uint32_t *out, const td_bcast6x3 *v);
+/* cond: bool bytes.  Elements of `elem_bytes` = 1, 2 or 4 bytes (int8/bool, int16, int32/float32), copied bit
+ * for bit; strides count elements.  out must not overlap the inputs. */
+void td_select_v2(const uint8_t *cond, const void *x, const void *y, void *out, const td_bcast6x3 *v,
+                  uint32_t elem_bytes);
 
 #endif /* TD_SELECT_V2_H */

@@ -92,9 +92,7 @@ def lower_select_v2(op: Operator, ctx: LoweringContext) -> None:
     if padded is None:
         raise ctx.unsupported(op, "broadcasting over more than 6 separate axes is not supported")
     d6, (sc, sx, sy) = padded
-    bits = ELEMENT_BITS[out.dtype]
-    ctype = f"uint{bits}_t"
     ctx.kernel("select_v2")
     view = f"static const td_bcast6x3 view = {{{c_array(d6)}, {c_array(sc)}, {c_array(sx)}, {c_array(sy)}}};"
-    ctx.emit(f"{{\n  {view}\n  td_select_v2_{bits}({ctx.ptr(cond, 'uint8_t')}, {ctx.ptr(x, ctype)}, "
-             f"{ctx.ptr(y_in, ctype)}, {ctx.ptr(out, ctype)}, &view);\n}}")
+    ctx.emit(f"{{\n  {view}\n  td_select_v2({ctx.ptr(cond, 'uint8_t')}, {ctx.ptr(x, 'uint8_t')}, "
+             f"{ctx.ptr(y_in, 'uint8_t')}, {ctx.ptr(out, 'uint8_t')}, &view, {ELEMENT_BITS[out.dtype] // 8}u);\n}}")

@@ -77,10 +77,10 @@ def lower_reduce_max_min(op: Operator, ctx: LoweringContext) -> None:
         if scale_zp(x) != scale_zp(y):
             raise ctx.unsupported(op, f"int8 {op.opcode} needs one quantization for input and output (has "
                                       f"{scale_zp(x)} -> {scale_zp(y)}); TFLM rejects it too: re-convert the model")
-    name = op.opcode.lower()
+    sign = 1 if op.opcode == "REDUCE_MAX" else -1
     ctx.kernel("mean")
-    ctx.kernel(name)
-    ctx.emit(f"{{\n  {_struct(r.fields)}\n  td_{name}_{SUFFIX[x.dtype]}({ctx.ptr(x)}, {ctx.ptr(y)}, &p);\n}}")
+    ctx.kernel("reduce_min_max")
+    ctx.emit(f"{{\n  {_struct(r.fields)}\n  td_reduce_min_max_{SUFFIX[x.dtype]}({ctx.ptr(x)}, {ctx.ptr(y)}, &p, {sign});\n}}")
 
 
 @lowering("SUM")
@@ -121,6 +121,7 @@ def lower_arg_max_min(op: Operator, ctx: LoweringContext) -> None:
         inner *= int(d)
     if y.size != outer * inner:
         raise ctx.unsupported(op, f"output {list(y.shape)} does not match {list(x.shape)} without axis {axis}")
-    name = op.opcode.lower()
-    ctx.kernel(name)
-    ctx.emit(f"td_{name}_{SUFFIX[x.dtype]}({ctx.ptr(x)}, {ctx.ptr(y)}, {outer}, {int(x.shape[axis])}, {inner});")
+    sign = 1 if op.opcode == "ARG_MAX" else -1
+    ctx.kernel("arg_min_max")
+    ctx.emit(f"td_arg_min_max_{SUFFIX[x.dtype]}({ctx.ptr(x)}, {ctx.ptr(y)}, {outer}, {int(x.shape[axis])}, {inner}, "
+             f"{sign});")
