@@ -30,6 +30,7 @@ from tinydeploy.model.dynamic import dynamic_dims_error
 from tinydeploy.model.graph import Model, Operator, Tensor
 from tinydeploy.paths import firmware_dir, templates_dir
 from tinydeploy.plan.memory import MemoryPlan, Scratch, check_plan, plan_memory
+from tinydeploy.plan.overlap import raster_overlaps
 
 C_TYPES = {
     "int8": "int8_t",
@@ -142,6 +143,7 @@ class _Context:
         self.inplace: list[tuple[int, int, int]] = []
         self.aliases: list[tuple[int, int, int]] = []
         self.arena_tensors: set[int] = set()
+        self.op_kernels: dict[int, set[str]] = {}  # op index -> the kernels its code calls
 
     # -- tensors
     def input(self, op: Operator, i: int) -> Tensor:
@@ -229,6 +231,8 @@ class _Context:
                             hint="the checkout is incomplete; reinstall tinydeploy")
         if name not in self.kernels:
             self.kernels.append(name)
+        if self.op is not None:
+            self.op_kernels.setdefault(self.op.index, set()).add(name)
 
     def emit(self, code: str) -> None:
         self.ops[-1].lines.extend(code.rstrip("\n").split("\n"))
@@ -350,7 +354,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
         ctx.arena_tensors.add(t)
 
     plan = plan_memory(fmodel, inplace=ctx.inplace, aliases=ctx.aliases, scratch=ctx.scratch_list,
-                       skip_ops=folded.skipped)
+                       skip_ops=folded.skipped, overlaps=raster_overlaps(fmodel, ctx.op_kernels))
     check_plan(plan)  # ... and every tensor and scratch buffer within the arena
     if plan.arena_bytes > MAX_ARENA_BYTES:
         raise UserError(f"{fmodel.path or 'model'}: the aot arena would need {plan.arena_bytes} bytes, more than "
