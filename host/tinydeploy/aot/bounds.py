@@ -541,6 +541,44 @@ def _reverse(model: Model, op: Operator) -> str | None:
     return _unary(model, op)
 
 
+def _add_n(model: Model, op: Operator) -> str | None:
+    y = _operand(model, op, 0, outputs=True)
+    if y is None:
+        return None
+    for i in range(len(op.inputs)):
+        x = _operand(model, op, i)
+        if x is not None and tuple(x.shape) != tuple(y.shape):
+            return (f"input {i} {x.describe()} is {list(x.shape)}, the output {y.describe()} {list(y.shape)} "
+                    "(ADD_N sums equal shapes)")
+    return None
+
+
+def _dynamic_update_slice(model: Model, op: Operator) -> str | None:
+    x, upd, idx = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 2)
+    y = _operand(model, op, 0, outputs=True)
+    if x is None or upd is None or idx is None or y is None:
+        return None
+    if len(upd.shape) != len(x.shape) or any(u > d for u, d in zip(upd.shape, x.shape)):
+        return f"update {upd.describe()} {list(upd.shape)} does not fit inside operand {list(x.shape)}"
+    if idx.size != len(x.shape):
+        return f"start indices {idx.describe()} hold {idx.size} values for a {len(x.shape)}-D operand"
+    return _expect_shape(y, x.shape, f"operand {x.describe()} {list(x.shape)}")
+
+
+def _broadcast_args(model: Model, op: Operator) -> str | None:
+    a, b, y = _operand(model, op, 0), _operand(model, op, 1), _operand(model, op, 0, outputs=True)
+    if a is None or b is None or y is None:
+        return None
+    return _expect_size(y, (max(a.size, b.size),), f"shape vectors of {a.size} and {b.size} values")
+
+
+def _shape_op(model: Model, op: Operator) -> str | None:
+    x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
+    if x is None or y is None:
+        return None
+    return _expect_size(y, (len(x.shape),), f"the shape of {x.describe()} {list(x.shape)}")
+
+
 RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "PRELU": _prelu, "CONCATENATION": _concatenation,
@@ -554,6 +592,8 @@ RULES: dict[str, Rule] = {
     "TRANSPOSE_CONV": _transpose_conv, "BATCH_MATMUL": _batch_matmul, "UNIDIRECTIONAL_SEQUENCE_LSTM": _sequence_lstm,
     "L2_NORMALIZATION": _unary, "SVDF": _svdf, "EMBEDDING_LOOKUP": _embedding_lookup, "L2_POOL_2D": _pool,
     "CUMSUM": _cumsum, "MIRROR_PAD": _mirror_pad, "REVERSE_V2": _reverse,
+    "ADD_N": _add_n, "LOGICAL_NOT": _unary, "REDUCE_ALL": _reduce, "DYNAMIC_UPDATE_SLICE": _dynamic_update_slice,
+    "BROADCAST_ARGS": _broadcast_args, "SHAPE": _shape_op,
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 
