@@ -42,8 +42,8 @@ INT16_STATE = Kind("int8-int16state", "int16")
 INT8_STATE = Kind("int8-int8state", "int8", state_zp=-7)
 
 
-def _svdf_tensors(kind: Kind, rng: np.random.Generator, features: int, memory: int, units: int, rank: int
-                  ) -> tuple[list[TensorSpec], dict[str, float]]:
+def _svdf_tensors(kind: Kind, rng: np.random.Generator, features: int, memory: int, units: int, rank: int,
+                  batch: int = 1) -> tuple[list[TensorSpec], dict[str, float]]:
     """Weights, bias and state (indices 0..3) with scales picked from the values' spread, as a converter
     would: the state uses most of its range for typical inputs, the output most of int8's."""
     filters = units * rank
@@ -54,7 +54,7 @@ def _svdf_tensors(kind: Kind, rng: np.random.Generator, features: int, memory: i
         return [TensorSpec(wf.shape, "float32", data=wf, name="weights_feature"),
                 TensorSpec(wt.shape, "float32", data=wt, name="weights_time"),
                 TensorSpec(bias.shape, "float32", data=bias, name="bias"),
-                TensorSpec((1, memory * filters), "float32", name="state", is_variable=True)], {}
+                TensorSpec((batch, memory * filters), "float32", name="state", is_variable=True)], {}
     s_in, s_wf = 0.05, 0.01
     wf = rng.integers(-127, 128, (filters, features)).astype(np.int8)
     x = rng.integers(-128, 128, (64, features))
@@ -72,26 +72,26 @@ def _svdf_tensors(kind: Kind, rng: np.random.Generator, features: int, memory: i
     tensors = [TensorSpec(wf.shape, "int8", data=wf, scale=s_wf, name="weights_feature"),
                TensorSpec(wt.shape, kind.state, data=wt, scale=s_wt, name="weights_time"),
                TensorSpec(bias.shape, "int32", data=bias, scale=s_bias, name="bias"),
-               TensorSpec((1, memory * filters), kind.state, scale=s_state, zero_point=kind.state_zp,
+               TensorSpec((batch, memory * filters), kind.state, scale=s_state, zero_point=kind.state_zp,
                           name="state", is_variable=True)]
     return tensors, {"in": s_in, "out": s_out}
 
 
 def svdf_model(kind: Kind, *, features: int = 40, memory: int = 8, units: int = 64, rank: int = 1,
-               steps: int = 1, activation: str = "NONE", seed: int = 0) -> Path:
-    """`steps` SVDF ops sharing weights and one state tensor, each on its own [1, features] input with its
-    own [1, units] output (steps=1: the plain KWS layer)."""
+               steps: int = 1, activation: str = "NONE", seed: int = 0, batch: int = 1) -> Path:
+    """`steps` SVDF ops sharing weights and one state tensor, each on its own [batch, features] input with
+    its own [batch, units] output (steps=1: the plain KWS layer)."""
     rng = np.random.default_rng(seed)
-    tensors, scales = _svdf_tensors(kind, rng, features, memory, units, rank)
+    tensors, scales = _svdf_tensors(kind, rng, features, memory, units, rank, batch)
     io = "float32" if not kind.integer else "int8"
     q_in = {} if not kind.integer else {"scale": scales["in"], "zero_point": 3}
     q_out = {} if not kind.integer else {"scale": scales["out"], "zero_point": -2}
     inputs, outputs, ops = [], [], []
     for t in range(steps):
         inputs.append(len(tensors))
-        tensors.append(TensorSpec((1, features), io, name=f"x{t}", **q_in))
+        tensors.append(TensorSpec((batch, features), io, name=f"x{t}", **q_in))
         outputs.append(len(tensors))
-        tensors.append(TensorSpec((1, units), io, name=f"y{t}", **q_out))
+        tensors.append(TensorSpec((batch, units), io, name=f"y{t}", **q_out))
         ops.append(OpSpec("SVDF", [inputs[-1], 0, 1, 2, 3], [outputs[-1]],
                           {"rank": rank, "fused_activation_function": activation}))
     return write_tflite(tensors, ops, inputs, outputs)
@@ -131,9 +131,9 @@ def test_svdf_kws_layer_sequence_exact_with_tflm(kind: Kind, rank: int, activati
 
 @pytest.mark.parametrize("kind", [FLOAT, INT16_STATE, INT8_STATE], ids=lambda k: k.name)
 def test_svdf_state_shared_across_steps_exact_with_tflm(kind: Kind) -> None:
-    """Five SVDF time steps in one invoke over one state tensor of memory 3: the shift and every time
-    weight column reach the outputs, exactly as in TFLM (and again after the per-invoke reset)."""
-    path = svdf_model(kind, features=12, memory=3, units=6, rank=2, steps=5, seed=5)
+    """Five SVDF time steps in one invoke over one state tensor of memory 3, batch 2: the shift and every
+    time weight column reach the outputs, exactly as in TFLM (and again after the per-invoke reset)."""
+    path = svdf_model(kind, features=12, memory=3, units=6, rank=2, steps=5, seed=5, batch=2)
     assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=2))
 
 
