@@ -451,10 +451,12 @@ def _check_model(model: Model) -> None:
     dynamic = dynamic_dims_error(model)
     if dynamic:  # a -1 batch alone runs as batch 1 (tinydeploy.model.dynamic)
         raise UserError(f"{model.path or 'model'}: {dynamic}; {DYNAMIC_FIX}")
-    if model.num_subgraphs > 1:
-        raise UnsupportedOpError(
-            f"{model.path or 'model'}: has {model.num_subgraphs} subgraphs (control flow); the aot runtime runs "
-            f"single-subgraph models only; {ADVICE}")
+    if model.num_subgraphs > 1:  # only CALL_ONCE variable initializers besides the main subgraph
+        from tinydeploy.aot.ops.variables import subgraphs_problem
+
+        problem = subgraphs_problem(model)
+        if problem:
+            raise UnsupportedOpError(f"{model.path or 'model'}: {problem}; {ADVICE}")
     for t in model.inputs + model.outputs:
         tensor = model.tensors[t]
         if tensor.dtype not in C_TYPES:

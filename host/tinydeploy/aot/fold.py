@@ -30,6 +30,9 @@ class FoldResult:
         return set(self.folded) | set(self.dead)
 
 
+# Ops that act beyond their outputs (resource variables, CALL_ONCE's init subgraph): never dropped as dead.
+SIDE_EFFECT_OPS = ("ASSIGN_VARIABLE", "CALL_ONCE", "VAR_HANDLE")
+
 Evaluator = Callable[[Operator, list[Tensor], Tensor], "np.ndarray | None"]
 _EVALUATORS: dict[str, Evaluator] = {}
 
@@ -247,7 +250,7 @@ def fold_constants(model: Model) -> FoldResult:
     for op in reversed(folded_model.operators):
         if op.index in result.folded:
             continue
-        if any(t in needed for t in op.outputs):
+        if op.opcode in SIDE_EFFECT_OPS or any(t in needed for t in op.outputs):
             needed.update(t for t in op.inputs if t >= 0)
         else:
             result.dead.append(op.index)

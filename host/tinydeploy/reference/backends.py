@@ -97,13 +97,19 @@ class _TflmRunner:
         except (RuntimeError, ValueError) as err:
             raise _runtime_error(model, "tflm", err) from None
         self.n_outputs = len(model.outputs)
+        # Reset() after each sample makes samples independent (variable tensors back to zero).  A model with
+        # resource variables (tf.Variable: VAR_HANDLE) keeps state across invokes on purpose, and TFLM's
+        # Reset() would zero those variables without rerunning their CALL_ONCE initializer, which no device
+        # does (firmware never resets between invokes): such a model runs its samples as one sequence.
+        self.stateful = any(op.opcode == "VAR_HANDLE" for op in model.operators)
 
     def invoke(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         for i, x in enumerate(inputs):
             self.interp.set_input(np.ascontiguousarray(x), i)
         self.interp.invoke()
         outputs = [np.array(self.interp.get_output(k)) for k in range(self.n_outputs)]
-        self.interp.reset()
+        if not self.stateful:
+            self.interp.reset()
         return outputs
 
 
