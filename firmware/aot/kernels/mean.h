@@ -1,4 +1,5 @@
-/* mean.h - MEAN over any axes (int8 and float32), bit-exact with TFLite Micro's reference kernels. */
+/* mean.h - MEAN over any axes (int8 and float32), bit-exact with TFLite Micro's reference kernels.
+ * (int16 MEAN is sum.h's td_sum_s16 with the 1 / count folded into the multiplier.) */
 #ifndef TD_MEAN_H
 #define TD_MEAN_H
 

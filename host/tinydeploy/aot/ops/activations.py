@@ -1,4 +1,4 @@
-"""RELU, RELU6 and LEAKY_RELU (int8 and float32; LEAKY_RELU also int16), with TFLite Micro's quantization arithmetic.
+"""RELU, RELU6 and LEAKY_RELU (int8, int16 and float32), with TFLite Micro's quantization arithmetic.
 
 int8 RELU is TFLM's ReluQuantized: it requantizes by in_scale / out_scale and clamps at the output's zero.
 int8 RELU6 is TFLM's Relu6: a plain clamp to [in_zp, quantize(6)] in the input's quantization, with no
@@ -68,6 +68,9 @@ def relu_s8_reference(code: int, in_zp: int, out_zp: int, multiplier: int, shift
 
 @lowering("RELU", "RELU6")
 def lower_relu(op: Operator, ctx: LoweringContext) -> None:
+    if ctx.input(op, 0).dtype == "int16":
+        _lower_relu_s16(op, ctx)
+        return
     x, y = _unary(op, ctx)
     ctx.kernel("relu")
     src, dst = ctx.ptr(x), ctx.ptr(y)
@@ -84,6 +87,27 @@ def lower_relu(op: Operator, ctx: LoweringContext) -> None:
         return
     sx, zx = scale_zp(x)
     ctx.emit(f"td_clamp_s8({src}, {dst}, {x.size}, {zx}, {float_to_quantized_s8(6.0, sx, zx)});")
+
+
+def _lower_relu_s16(op: Operator, ctx: LoweringContext) -> None:
+    """TFLM's int16 RELU (ReluQuantized<int16_t>: int8's parameters and arithmetic on int16 codes) and RELU6
+    (Relu6Quantized<int16_t>: a clamp to [in_zp, quantize(6)] in the input's scale)."""
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    if y.dtype != "int16" or x.size != y.size:
+        raise ctx.unsupported(op, f"{x.dtype}{list(x.shape)} -> {y.dtype}{list(y.shape)} (int16 -> int16)")
+    check_quantized(op, ctx, x, y)
+    ctx.allow_inplace(op, x, y)
+    ctx.kernel("relu_s16")
+    src, dst = ctx.ptr(x), ctx.ptr(y)
+    sx, zx = scale_zp(x)
+    if op.opcode == "RELU6":
+        six = std_round(float(np.float32(6.0) / np.float32(sx))) + zx
+        ctx.emit(f"td_clamp_s16({src}, {dst}, {x.size}, {zx}, {max(-32768, min(32767, six))});")
+        return
+    sy, zy = scale_zp(y)
+    m, sh = quantize_multiplier(float(sx) / float(sy))  # double division, as for int8 (measured)
+    act_min = max(-32768, zy)  # zero point + round(0 / out_scale)
+    ctx.emit(f"td_relu_s16({src}, {dst}, {x.size}, {zx}, {zy}, {m}, {sh}, {act_min}, 32767);")
 
 
 def leaky_relu_s8_params(x: Tensor, y: Tensor, alpha: float) -> dict[str, int]:

@@ -1,13 +1,14 @@
-"""The 16x8 lowerings (int16 activations, int8 weights): CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL
-and SOFTMAX as TFLite Micro's reference kernels run them.  The ops' own modules (conv2d.py, ...) dispatch here
-on int16 tensors; nothing is registered in this module.
+"""The 16x8 lowerings (int16 activations, int8 weights): CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL,
+SOFTMAX, LOGISTIC and TANH as TFLite Micro's reference kernels run them.  The ops' own modules (conv2d.py,
+...) dispatch here on int16 tensors; nothing is registered in this module.
 
 TFLM's 16x8 arithmetic: zero points are 0; the convolutions and the fully connected layer accumulate in
 the bias's type -- int64 (what the converter writes: MultiplyByQuantizedMultiplier's int64 overload; also
 without a bias, as the tflite-micro interpreter shows) or int32 (gemmlowp's double rounding), see
 firmware/aot/kernels/td_requant_s16.h; ADD takes the general path with a left shift of 15 (binary.sub_params
 computes the same parameters); MUL is the int8 arithmetic on int16 codes; SOFTMAX looks exp and 1/(1+x) up
-in 513-entry tables that TFLM's Prepare builds in float32 (gen_lut), rebuilt here bit for bit.
+in 513-entry tables that TFLM's Prepare builds in float32 (gen_lut), rebuilt here bit for bit; LOGISTIC and
+TANH rescale the input as TFLM's Prepare does and interpolate the sigmoid table of sigmoid_table.py.
 """
 
 from __future__ import annotations
@@ -226,3 +227,55 @@ def lower_mul_s16(op: Operator, ctx: LoweringContext) -> None:
     ctx.kernel("mul_s16")
     fields = ", ".join(f".{k} = {v}" for k, v in params.items())
     emit_broadcast(op, ctx, a, b, y, "td_mul_s16({args}, &p);", f"static const td_mul_s8_params p = {{{fields}}};")
+
+
+# --- LOGISTIC and TANH ------------------------------------------------------------------------------------
+
+# TFLM's Prepare takes its power-of-two fast path when 12 + log2(input scale) is one of these shifts.
+POT_SHIFTS = {"logistic": (0,), "tanh": (0, 1)}
+S16_NONLINEAR_INPUT_INTEGER_BITS = 3
+S16_NONLINEAR_OUTPUT_LOG2_SCALE = -15
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLite's CheckedLog2 in float32: (whether x is a power of two to 1e-3 in the exponent, the exponent)."""
+    x_log2 = F32(np.log(F32(x))) * (F32(1.0) / F32(np.log(F32(2.0))))
+    rounded = _round_f32(F32(x_log2))
+    return bool(abs(float(F32(x_log2) - rounded)) < 1e-3), int(rounded)
+
+
+def saturating_s16_rescale(name: str, input_scale: float) -> tuple[int, int]:
+    """The input (multiplier, right shift) of TFLM's int16 LOGISTIC / TANH as its Eval applies them:
+    Prepare's power-of-two case (multiplier 0) becomes 3 << shift, shift 0; otherwise the double
+    input_scale * 3 * 2^12 is doubled until it exceeds 2^14 - 0.5 (at most 31 times) and truncated."""
+    is_pot, log2 = checked_log2(input_scale)
+    shift = (15 - S16_NONLINEAR_INPUT_INTEGER_BITS) + log2
+    if is_pot and shift in POT_SHIFTS[name]:
+        return 3 << shift, 0
+    multiplier, shift = float(F32(input_scale)) * 4096.0 * 3.0, 0
+    while multiplier <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        multiplier *= 2.0
+    return int(multiplier), shift
+
+
+def lower_saturating_s16(op: Operator, ctx: LoweringContext, name: str) -> None:
+    """TFLM's int16 LOGISTIC / TANH: rescale, then interpolate the generated sigmoid table (sigmoid_table.py)."""
+    from tinydeploy.aot.sigmoid_table import shared_sigmoid_table
+
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    if y.dtype != "int16" or x.size != y.size:
+        raise ctx.unsupported(op, f"{x.dtype}{list(x.shape)} -> {y.dtype}{list(y.shape)} (int16 -> int16)")
+    check_zero_points(op, ctx, x, y)
+    out_pot, out_log2 = checked_log2(quant_of(y)[0])
+    if not out_pot or out_log2 != S16_NONLINEAR_OUTPUT_LOG2_SCALE:
+        raise ctx.unsupported(op, f"int16 {op.opcode} output must have scale 2^-15 (has {quant_of(y)[0]:g}); "
+                                  "TFLM rejects it too")
+    multiplier, shift = saturating_s16_rescale(name, quant_of(x)[0])
+    if multiplier > INT16_MAX:
+        raise ctx.unsupported(op, f"int16 {op.opcode} input scale {quant_of(x)[0]:g} is above 32767 / 12288; "
+                                  "TFLM's int16 kernel overflows there")
+    ctx.kernel(f"{name}_s16")
+    ctx.allow_inplace(op, x, y)
+    ctx.emit(f"td_{name}_s16({ctx.ptr(x)}, {ctx.ptr(y)}, {x.size}, {multiplier}, {shift}, "
+             f"{shared_sigmoid_table(ctx)});")

@@ -1,4 +1,4 @@
-"""Lowerings of SOFTMAX, LOGISTIC and TANH (int8 and float32), bit-exact with TFLite Micro.
+"""Lowerings of SOFTMAX, LOGISTIC and TANH (int8 and float32; int16 in int16x8.py), bit-exact with TFLite Micro.
 
 TFLM's int8 kernels evaluate these functions in gemmlowp fixed point with parameters computed in Prepare();
 this module computes the same parameters at generation time (see `softmax_params`, `saturating_params`).
@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext, lowering
-from tinydeploy.aot.ops.int16x8 import lower_softmax_s16
+from tinydeploy.aot.ops.int16x8 import lower_saturating_s16, lower_softmax_s16
 from tinydeploy.aot.quant import (
     INT32_MAX,
     mul_by_pot,
@@ -251,8 +251,12 @@ def _lower_saturating(op: Operator, ctx: LoweringContext, name: str, reference_f
         ctx.allow_inplace(op, x, y)
         ctx.emit(f"td_{name}_f32({ctx.ptr(x)}, {ctx.ptr(y)}, {x.size});")
         return
+    if x.dtype == "int16":
+        lower_saturating_s16(op, ctx, name)
+        return
     if x.dtype != "int8" or y.dtype != "int8":
-        raise ctx.unsupported(op, f"{op.opcode} from {x.dtype} to {y.dtype} (aot supports int8 and float32)")
+        raise ctx.unsupported(op, f"{op.opcode} from {x.dtype} to {y.dtype} (aot supports int8, int16 and "
+                                  "float32)")
     _require_quantized(op, ctx, x, y)
     in_scale, in_zp = _scale_zp(x)
     p = saturating_params(in_scale, in_zp)
