@@ -43,7 +43,7 @@ INT8_STATE = Kind("int8-int8state", "int8", state_zp=-7)
 
 
 def _svdf_tensors(kind: Kind, rng: np.random.Generator, features: int, memory: int, units: int, rank: int,
-                  batch: int = 1) -> tuple[list[TensorSpec], dict[str, float]]:
+                  batch: int = 1, s_in: float = 0.05) -> tuple[list[TensorSpec], dict[str, float]]:
     """Weights, bias and state (indices 0..3) with scales picked from the values' spread, as a converter
     would: the state uses most of its range for typical inputs, the output most of int8's."""
     filters = units * rank
@@ -55,7 +55,7 @@ def _svdf_tensors(kind: Kind, rng: np.random.Generator, features: int, memory: i
                 TensorSpec(wt.shape, "float32", data=wt, name="weights_time"),
                 TensorSpec(bias.shape, "float32", data=bias, name="bias"),
                 TensorSpec((batch, memory * filters), "float32", name="state", is_variable=True)], {}
-    s_in, s_wf = 0.05, 0.01
+    s_wf = 0.01
     wf = rng.integers(-127, 128, (filters, features)).astype(np.int8)
     x = rng.integers(-128, 128, (64, features))
     feature = (x @ wf.T.astype(np.int64)) * s_in * s_wf
@@ -152,3 +152,33 @@ def test_svdf_wrong_state_or_output_shape_is_refused_before_codegen() -> None:
         path = write_tflite(tensors, [OpSpec("SVDF", [4, 0, 1, 2, 3], [5], {"rank": 1})], [4], [5])
         with pytest.raises(UserError, match="outside its tensors"):
             generate(load_model(path), TargetFeatures(cpu="host"))
+
+
+def kws_stack_model() -> Path:
+    """A keyword-spotting head as a deployed model has it: SVDF(40 -> 64, memory 8, rank 1, RELU) ->
+    SVDF(64 -> 32, memory 4, rank 2, RELU) -> FULLY_CONNECTED(4) -> SOFTMAX, int8 with int16 states."""
+    rng = np.random.default_rng(11)
+    layer1, q1 = _svdf_tensors(INT16_STATE, rng, 40, 8, 64, 1)
+    layer2, q2 = _svdf_tensors(INT16_STATE, rng, 64, 4, 32, 2, s_in=q1["out"])
+    w_fc = rng.integers(-127, 128, (4, 32)).astype(np.int8)
+    s_fc = 3 / (np.sqrt(32) * 64 * 50 * q2["out"])  # logits of a few units: the softmax is not saturated
+    tensors = [TensorSpec((1, 40), "int8", scale=q1["in"], zero_point=3, name="features"), *layer1,
+               TensorSpec((1, 64), "int8", scale=q1["out"], zero_point=-2, name="svdf1"), *layer2,
+               TensorSpec((1, 32), "int8", scale=q2["out"], zero_point=-2, name="svdf2"),
+               TensorSpec(w_fc.shape, "int8", data=w_fc, scale=s_fc, name="fc_weights"),
+               TensorSpec((4,), "int32", data=rng.integers(-500, 500, 4).astype(np.int32),
+                          scale=q2["out"] * s_fc, name="fc_bias"),
+               TensorSpec((1, 4), "int8", scale=8 / 127, zero_point=0, name="logits"),
+               TensorSpec((1, 4), "int8", scale=1 / 256, zero_point=-128, name="probs")]
+    ops = [OpSpec("SVDF", [0, 1, 2, 3, 4], [5], {"rank": 1, "fused_activation_function": "RELU"}),
+           OpSpec("SVDF", [5, 6, 7, 8, 9], [10], {"rank": 2, "fused_activation_function": "RELU"}),
+           OpSpec("FULLY_CONNECTED", [10, 11, 12], [13]), OpSpec("SOFTMAX", [13], [14], {"beta": 1.0})]
+    return write_tflite(tensors, ops, [0], [10, 14])
+
+
+def test_svdf_kws_stack_with_classifier_exact_with_tflm() -> None:
+    """Two SVDF layers (two state tensors in one arena) under a classifier head, samples back to back."""
+    path = kws_stack_model()
+    native = assert_bitexact_with_tflm(path, random_inputs(path, SAMPLES, seed=3))
+    hidden, probs = native.run_batch(random_inputs(path, SAMPLES, seed=3))
+    assert len(np.unique(hidden)) > 20 and len(np.unique(probs)) > 4
