@@ -268,3 +268,29 @@ def write_tflite(tensors: Sequence[TensorSpec], ops: Sequence[OpSpec], inputs: S
         tmp.write_bytes(data)
         tmp.replace(path)
     return path
+
+
+class ModelCases:
+    """Independent one-op cases side by side in one model (one build and one TFLM run check them all).
+    Test files subclass it with the `op()` their cases need."""
+
+    def __init__(self) -> None:
+        self.tensors: list[TensorSpec] = []
+        self.ops: list[OpSpec] = []
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+
+    def tensor(self, spec: TensorSpec) -> int:
+        self.tensors.append(spec)
+        return len(self.tensors) - 1
+
+    def activation(self, shape: Sequence[int], dtype: str, q: tuple[float, int] | None = None, name: str = "") -> int:
+        scale, zp = q if q is not None else (None, 0)
+        return self.tensor(TensorSpec(tuple(int(d) for d in shape), dtype, scale=scale, zero_point=zp, name=name))
+
+    def const(self, values: Any, dtype: str = "int32") -> int:
+        arr = np.asarray(values).astype(dtype)
+        return self.tensor(TensorSpec(arr.shape, dtype, data=arr))
+
+    def write(self) -> Path:
+        return write_tflite(self.tensors, self.ops, self.inputs, self.outputs)

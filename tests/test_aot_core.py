@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from aotutil import assert_bitexact_with_tflm, build_native, random_inputs
-from aotutil_builder import OpSpec, TensorSpec, write_tflite
+from aotutil_builder import ModelCases, OpSpec, TensorSpec
 from tinydeploy.aot.codegen import kernels_dir
 from tinydeploy.aot.lowering import compute_out_size
 from tinydeploy.errors import UnsupportedOpError
@@ -24,21 +24,8 @@ from tinydeploy.errors import UnsupportedOpError
 ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 
-class Cases:
-    """Accumulates independent one-op cases into one model."""
-
-    def __init__(self) -> None:
-        self.tensors: list[TensorSpec] = []
-        self.ops: list[OpSpec] = []
-        self.inputs: list[int] = []
-        self.outputs: list[int] = []
-
-    def tensor(self, spec: TensorSpec) -> int:
-        self.tensors.append(spec)
-        return len(self.tensors) - 1
-
-    def write(self):
-        return write_tflite(self.tensors, self.ops, self.inputs, self.outputs)
+class Cases(ModelCases):
+    """Accumulates independent one-op cases into one model (the ops appended directly)."""
 
 
 def _scale(rng: np.random.Generator, lo: float = 1e-3, hi: float = 0.5) -> float:

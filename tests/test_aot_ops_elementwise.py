@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from aotutil import assert_bitexact_with_tflm, build_native, random_inputs
-from aotutil_builder import OpSpec, TensorSpec, write_tflite
+from aotutil_builder import ModelCases, OpSpec, TensorSpec
 from tinydeploy.aot.lowering import compute_out_size
 from tinydeploy.errors import UnsupportedOpError
 from tinydeploy.paths import firmware_dir
@@ -32,35 +32,14 @@ KERNELS = ["avg_pool", "max_pool", "add", "mul", "relu", "leaky_relu", "pad", "c
 CASES_RUN: dict[str, int] = {}
 
 
-class Cases:
+class Cases(ModelCases):
     """Independent one-op cases accumulated side by side into one model."""
-
-    def __init__(self) -> None:
-        self.tensors: list[TensorSpec] = []
-        self.ops: list[OpSpec] = []
-        self.inputs: list[int] = []
-        self.outputs: list[int] = []
-
-    def tensor(self, spec: TensorSpec) -> int:
-        self.tensors.append(spec)
-        return len(self.tensors) - 1
-
-    def activation(self, shape: tuple[int, ...], dtype: str, q: tuple[float, int] | None, name: str = "") -> int:
-        scale, zp = q if q is not None else (None, 0)
-        return self.tensor(TensorSpec(shape, dtype, scale=scale, zero_point=zp, name=name))
-
-    def const(self, values: np.ndarray, dtype: str = "int32") -> int:
-        arr = np.asarray(values).astype(dtype)
-        return self.tensor(TensorSpec(arr.shape, dtype, data=arr))
 
     def op(self, opcode: str, inputs: list[int], output: int, options: dict | None = None,
            model_inputs: list[int] | None = None) -> None:
         self.ops.append(OpSpec(opcode, inputs, [output], options or {}))
         self.inputs.extend(model_inputs if model_inputs is not None else [inputs[0]])
         self.outputs.append(output)
-
-    def write(self) -> Path:
-        return write_tflite(self.tensors, self.ops, self.inputs, self.outputs)
 
 
 def _quant(rng: np.random.Generator, lo: float = 1e-3, hi: float = 1.0) -> tuple[float, int]:

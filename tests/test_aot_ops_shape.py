@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from aotutil import assert_bitexact_with_tflm, build_native, random_inputs
-from aotutil_builder import OpSpec, TensorSpec, write_tflite
+from aotutil_builder import ModelCases, OpSpec
 from tinydeploy.aot.codegen import generate
 from tinydeploy.errors import UnsupportedOpError
 from tinydeploy.model.graph import load_model
@@ -25,35 +25,14 @@ from tinydeploy.model.graph import load_model
 DTYPES = ["int8", "int16", "int32", "float32"]
 
 
-class Cases:
+class Cases(ModelCases):
     """Independent one-op cases accumulated side by side into one model (several outputs per op allowed)."""
-
-    def __init__(self) -> None:
-        self.tensors: list[TensorSpec] = []
-        self.ops: list[OpSpec] = []
-        self.inputs: list[int] = []
-        self.outputs: list[int] = []
-
-    def tensor(self, spec: TensorSpec) -> int:
-        self.tensors.append(spec)
-        return len(self.tensors) - 1
-
-    def act(self, shape: tuple[int, ...] | list[int], dtype: str, q: tuple[float, int] | None = None) -> int:
-        scale, zp = q if q is not None else (None, 0)
-        return self.tensor(TensorSpec(tuple(int(d) for d in shape), dtype, scale=scale, zero_point=zp))
-
-    def const(self, values: np.ndarray | list, dtype: str = "int32") -> int:
-        arr = np.asarray(values).astype(dtype)
-        return self.tensor(TensorSpec(arr.shape, dtype, data=arr))
 
     def op(self, opcode: str, inputs: list[int], outputs: list[int], options: dict | None = None,
            model_inputs: list[int] | None = None) -> None:
         self.ops.append(OpSpec(opcode, inputs, outputs, options or {}))
         self.inputs.extend(model_inputs if model_inputs is not None else [inputs[0]])
         self.outputs.extend(outputs)
-
-    def write(self) -> Path:
-        return write_tflite(self.tensors, self.ops, self.inputs, self.outputs)
 
 
 def quant_for(dtype: str, rng: np.random.Generator) -> tuple[float, int] | None:
@@ -90,7 +69,7 @@ def _slice(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     size = [int(rng.integers(1, d - b + 1)) if rng.random() < 0.7 else -1 for d, b in zip(shape, begin)]
     out = [d - b if s == -1 else s for d, b, s in zip(shape, begin, size)]
     q = quant_for(dtype, rng)
-    x, y = c.act(shape, dtype, q), c.act(out, dtype, q)
+    x, y = c.activation(shape, dtype, q), c.activation(out, dtype, q)
     c.op("SLICE", [x, c.const(begin), c.const(size)], [y])
 
 
@@ -101,10 +80,10 @@ def _split(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     n = int(rng.integers(1, 4))
     shape[axis] *= n
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
+    x = c.activation(shape, dtype, q)
     piece = list(shape)
     piece[axis] //= n
-    outs = [c.act(piece, dtype, q) for _ in range(n)]
+    outs = [c.activation(piece, dtype, q) for _ in range(n)]
     c.op("SPLIT", [c.const(np.array(axis)), x], outs, {"num_splits": n}, model_inputs=[x])
 
 
@@ -118,12 +97,12 @@ def _split_v(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     if rng.random() < 0.3:
         given[int(rng.integers(0, len(given)))] = -1
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
+    x = c.activation(shape, dtype, q)
     outs = []
     for s in sizes:
         piece = list(shape)
         piece[axis] = s
-        outs.append(c.act(piece, dtype, q))
+        outs.append(c.activation(piece, dtype, q))
     c.op("SPLIT_V", [x, c.const(given), c.const(np.array([axis]))], outs, {"num_splits": len(sizes)})
 
 
@@ -133,10 +112,10 @@ def _pack(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     n = int(rng.integers(1, 4))
     axis = int(rng.integers(0, rank + 1))
     q = quant_for(dtype, rng)
-    xs = [c.act(shape, dtype, q) for _ in range(n)]
+    xs = [c.activation(shape, dtype, q) for _ in range(n)]
     out = list(shape)
     out.insert(axis, n)
-    c.op("PACK", xs, [c.act(out, dtype, q)], {"values_count": n, "axis": axis}, model_inputs=xs)
+    c.op("PACK", xs, [c.activation(out, dtype, q)], {"values_count": n, "axis": axis}, model_inputs=xs)
 
 
 def _unpack(c: Cases, rng: np.random.Generator, dtype: str) -> None:
@@ -144,9 +123,9 @@ def _unpack(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     shape = rand_shape(rng, rank, 4)
     axis = int(rng.integers(0, rank))
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
+    x = c.activation(shape, dtype, q)
     piece = [d for k, d in enumerate(shape) if k != axis]
-    outs = [c.act(piece, dtype, q) for _ in range(shape[axis])]
+    outs = [c.activation(piece, dtype, q) for _ in range(shape[axis])]
     c.op("UNPACK", [x], outs, {"num": shape[axis], "axis": axis})
 
 
@@ -157,8 +136,8 @@ def _expand_dims(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     out = list(shape)
     out.insert(axis if axis >= 0 else rank + 1 + axis, 1)
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
-    y = c.act(out, dtype, q)
+    x = c.activation(shape, dtype, q)
+    y = c.activation(out, dtype, q)
     c.op("EXPAND_DIMS", [x, c.const(np.array([axis]))], [y])
 
 
@@ -166,16 +145,16 @@ def _depth_to_space(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     b = int(rng.integers(1, 4))
     n, h, w, co = rand_shape(rng, 4, 3)
     q = quant_for(dtype, rng)
-    x = c.act([n, h, w, co * b * b], dtype, q)
-    c.op("DEPTH_TO_SPACE", [x], [c.act([n, h * b, w * b, co], dtype, q)], {"block_size": b})
+    x = c.activation([n, h, w, co * b * b], dtype, q)
+    c.op("DEPTH_TO_SPACE", [x], [c.activation([n, h * b, w * b, co], dtype, q)], {"block_size": b})
 
 
 def _space_to_depth(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     b = int(rng.integers(1, 4))
     n, h, w, ch = rand_shape(rng, 4, 3)
     q = quant_for(dtype, rng)
-    x = c.act([n, h * b, w * b, ch], dtype, q)
-    c.op("SPACE_TO_DEPTH", [x], [c.act([n, h, w, ch * b * b], dtype, q)], {"block_size": b})
+    x = c.activation([n, h * b, w * b, ch], dtype, q)
+    c.op("SPACE_TO_DEPTH", [x], [c.activation([n, h, w, ch * b * b], dtype, q)], {"block_size": b})
 
 
 def _space_to_batch(c: Cases, rng: np.random.Generator, dtype: str, pad_free: bool = True) -> None:
@@ -194,12 +173,12 @@ def _space_to_batch(c: Cases, rng: np.random.Generator, dtype: str, pad_free: bo
         return
     q = quant_for(dtype, rng)
     if four:
-        x = c.act([n, h, w, ch], dtype, q)
-        y = c.act([n * bh * bw, ho, wo, ch], dtype, q)
+        x = c.activation([n, h, w, ch], dtype, q)
+        y = c.activation([n * bh * bw, ho, wo, ch], dtype, q)
         c.op("SPACE_TO_BATCH_ND", [x, c.const([bh, bw]), c.const([[pt, pb], [pl, pr]])], [y])
     else:
-        x = c.act([n, w, ch], dtype, q)
-        y = c.act([n * bw, wo, ch], dtype, q)
+        x = c.activation([n, w, ch], dtype, q)
+        y = c.activation([n * bw, wo, ch], dtype, q)
         c.op("SPACE_TO_BATCH_ND", [x, c.const([bw]), c.const([[pl, pr]])], [y])
 
 
@@ -214,12 +193,12 @@ def _batch_to_space(c: Cases, rng: np.random.Generator, dtype: str) -> None:
         return
     q = quant_for(dtype, rng)
     if four:
-        x = c.act([n * bh * bw, h, w, ch], dtype, q)
-        y = c.act([n, h * bh - ct - cb, w * bw - cl - cr, ch], dtype, q)
+        x = c.activation([n * bh * bw, h, w, ch], dtype, q)
+        y = c.activation([n, h * bh - ct - cb, w * bw - cl - cr, ch], dtype, q)
         c.op("BATCH_TO_SPACE_ND", [x, c.const([bh, bw]), c.const([[ct, cb], [cl, cr]])], [y])
     else:
-        x = c.act([n * bw, w, ch], dtype, q)
-        y = c.act([n, w * bw - cl - cr, ch], dtype, q)
+        x = c.activation([n * bw, w, ch], dtype, q)
+        y = c.activation([n, w * bw - cl - cr, ch], dtype, q)
         c.op("BATCH_TO_SPACE_ND", [x, c.const([bw]), c.const([[cl, cr]])], [y])
 
 
@@ -229,22 +208,22 @@ def _broadcast_to(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     in_rank = int(rng.integers(1, rank + 1))
     shape = [d if rng.random() < 0.5 else 1 for d in out[rank - in_rank:]]
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
-    c.op("BROADCAST_TO", [x, c.const(out)], [c.act(out, dtype, q)])
+    x = c.activation(shape, dtype, q)
+    c.op("BROADCAST_TO", [x, c.const(out)], [c.activation(out, dtype, q)])
 
 
 def _zeros_like(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     shape = rand_shape(rng, int(rng.integers(1, 4)), 5)
-    x = c.act(shape, dtype)  # TFLM's ZEROS_LIKE writes 0 whatever the quantization
-    c.op("ZEROS_LIKE", [x], [c.act(shape, dtype)])
+    x = c.activation(shape, dtype)  # TFLM's ZEROS_LIKE writes 0 whatever the quantization
+    c.op("ZEROS_LIKE", [x], [c.activation(shape, dtype)])
 
 
 def _fill(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     shape = rand_shape(rng, int(rng.integers(1, 4)), 5)
     q = quant_for(dtype, rng)
-    v1, v = c.act([1], dtype, q), c.act([], dtype, q)  # TFLM's FILL wants a rank-0 value; inputs are 1-D
+    v1, v = c.activation([1], dtype, q), c.activation([], dtype, q)  # TFLM's FILL wants a rank-0 value; inputs are 1-D
     c.ops.append(OpSpec("RESHAPE", [v1], [v], {"new_shape": []}))
-    c.op("FILL", [c.const(shape), v], [c.act(shape, dtype, q)], model_inputs=[v1])
+    c.op("FILL", [c.const(shape), v], [c.activation(shape, dtype, q)], model_inputs=[v1])
 
 
 def _gather(c: Cases, rng: np.random.Generator, dtype: str) -> None:
@@ -255,9 +234,9 @@ def _gather(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     idx_shape = shape[:batch_dims] + rand_shape(rng, int(rng.integers(0, 3)), 3)
     idx = rng.integers(0, shape[axis], size=idx_shape)
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
+    x = c.activation(shape, dtype, q)
     out = shape[:axis] + list(idx_shape[batch_dims:]) + shape[axis + 1:]
-    c.op("GATHER", [x, c.const(idx)], [c.act(out, dtype, q)], {"axis": axis, "batch_dims": batch_dims})
+    c.op("GATHER", [x, c.const(idx)], [c.activation(out, dtype, q)], {"axis": axis, "batch_dims": batch_dims})
 
 
 def _random_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -274,9 +253,9 @@ def _gather_nd(c: Cases, rng: np.random.Generator, dtype: str) -> None:
     lead = rand_shape(rng, int(rng.integers(0, 3)), 3)
     idx = np.stack([rng.integers(0, shape[k], size=lead) for k in range(depth)], axis=-1)
     q = quant_for(dtype, rng)
-    x = c.act(shape, dtype, q)
+    x = c.activation(shape, dtype, q)
     out = list(lead) + shape[depth:]
-    c.op("GATHER_ND", [x, c.const(idx)], [c.act(out, dtype, q)])
+    c.op("GATHER_ND", [x, c.const(idx)], [c.activation(out, dtype, q)])
 
 
 CASES: dict[str, tuple[AddCase, tuple[str, ...]]] = {
@@ -326,8 +305,8 @@ def test_space_to_batch_pads_with_real_zero(dtype: str) -> None:
     rng = np.random.default_rng(7)
     q = (0.05, -17) if dtype == "int8" else None
     c = Cases()
-    x = c.act([2, 5, 3, 2], dtype, q)
-    y = c.act([2 * 6, 3, 2, 2], dtype, q)
+    x = c.activation([2, 5, 3, 2], dtype, q)
+    y = c.activation([2 * 6, 3, 2, 2], dtype, q)
     c.op("SPACE_TO_BATCH_ND", [x, c.const([2, 3]), c.const([[1, 0], [1, 2]])], [y])
     path = c.write()
     data = random_inputs(path, 3, seed=1)[0]
@@ -342,13 +321,13 @@ def test_space_to_batch_pads_with_real_zero(dtype: str) -> None:
 def test_tile_matches_numpy_and_constants_fold() -> None:
     """TILE has no TFLM kernel: the aot copy is checked against numpy; a TILE of a constant folds away."""
     c = Cases()
-    x = c.act([2, 1, 3], "int8", (0.1, 3))
-    y = c.act([4, 3, 6], "int8", (0.1, 3))
+    x = c.activation([2, 1, 3], "int8", (0.1, 3))
+    y = c.activation([4, 3, 6], "int8", (0.1, 3))
     c.op("TILE", [x, c.const([2, 3, 2])], [y])
     k = c.const(np.arange(6).reshape(2, 3), "float32")
-    y2 = c.act([2, 6], "float32")
-    x2 = c.act([2, 6], "float32")
-    y3 = c.act([2, 6], "float32")
+    y2 = c.activation([2, 6], "float32")
+    x2 = c.activation([2, 6], "float32")
+    y3 = c.activation([2, 6], "float32")
     c.ops.append(OpSpec("TILE", [k, c.const([1, 2])], [y2]))
     c.op("ADD", [x2, y2], [y3], {"fused_activation_function": "NONE"}, model_inputs=[x2])
     path = c.write()
@@ -362,7 +341,7 @@ def test_tile_matches_numpy_and_constants_fold() -> None:
 
 def test_unsupported_dtype_names_op_and_fix(tmp_path: Path) -> None:
     c = Cases()
-    x = c.act([2, 3], "int16", (0.01, 0))
-    c.op("ZEROS_LIKE", [x], [c.act([2, 3], "int16", (0.01, 0))])
+    x = c.activation([2, 3], "int16", (0.01, 0))
+    c.op("ZEROS_LIKE", [x], [c.activation([2, 3], "int16", (0.01, 0))])
     with pytest.raises(UnsupportedOpError, match=r"ZEROS_LIKE.*int16.*int32, int64 and float32"):
         generate(load_model(c.write()))
