@@ -256,6 +256,9 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
     if kinds == ("int8", "int8", "int8"):
         mult, shift, q = int8_requant(op, ctx, x, w, y, geo["out_c"])
         folded = folded_bias(op, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
+        from tinydeploy.aot.ops.conv_mve import lower_conv2d_mve  # Helium cores (conv_mve imports this module)
+        if lower_conv2d_mve(op, ctx, geo, w, q, folded):
+            return
         if folded is not None and packed_kernels_apply(ctx) and geom16({**geo, **q}, CONV_FIELDS):
             lower_conv2d_gemm(op, ctx, geo, w, {**geo, **q}, folded)
             return

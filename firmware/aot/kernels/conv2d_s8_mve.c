@@ -1,0 +1,161 @@
+/* conv2d_s8_mve.c - int8 CONV_2D as a Helium matrix product (see conv2d_s8_mve.h). */
+#include "conv2d_s8_mve.h"
+
+#include <stddef.h>
+
+#include "td_requant_mve.h"
+
+#if defined(TD_HAVE_MVE)
+
+/* len bytes copied from src to dst, or len copies of value when src is NULL: 16 bytes per step, the last
+ * step predicated (no byte outside [0, len) is touched). */
+static void td_mve_put(int8_t *dst, const int8_t *src, int8_t value, int32_t len) {
+  int32_t i;
+  if (src) {
+    for (i = 0; i < len; i += 16) {
+      const mve_pred16_t p = vctp8q((uint32_t)(len - i));
+      vstrbq_p_s8(dst + i, vldrbq_z_s8(src + i, p), p);
+    }
+  } else {
+    const int8x16_t v = vdupq_n_s8(value);
+    for (i = 0; i < len; i += 16) vstrbq_p_s8(dst + i, v, vctp8q((uint32_t)(len - i)));
+  }
+}
+
+/* The receptive field of output pixel q (batch-major linear index) as n = k_h * k_w * in_c contiguous
+ * bytes: read in place when it is one input row (scratch NULL: a 1x1 filter without padding), else copied
+ * into scratch with the input zero point wherever the window leaves the input. */
+static const int8_t *td_mve_field(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *scratch) {
+  const int32_t plane = p->out_h * p->out_w;
+  const int32_t b = q / plane, rest = q % plane;
+  const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
+  const int32_t in_x0 = (rest % p->out_w) * p->stride_w - p->pad_w;
+  const int32_t c = p->in_c, run = p->k_w * c;
+  const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+  const int8_t zp = (int8_t)(-p->input_offset);
+  const int whole_x = p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w;
+  int8_t *row = scratch;
+  int32_t ky, kx;
+  if (!scratch) return in_b + (in_y0 * p->in_w + in_x0) * c;
+  for (ky = 0; ky < p->k_h; ++ky, row += run) {
+    const int32_t in_y = in_y0 + p->dil_h * ky;
+    const int8_t *in_row = in_b + in_y * p->in_w * c;
+    if (in_y < 0 || in_y >= p->in_h) {
+      td_mve_put(row, NULL, zp, run);
+    } else if (whole_x) {
+      td_mve_put(row, in_row + in_x0 * c, zp, run);
+    } else {
+      for (kx = 0; kx < p->k_w; ++kx) {
+        const int32_t in_x = in_x0 + p->dil_w * kx;
+        td_mve_put(row + kx * c, in_x < 0 || in_x >= p->in_w ? NULL : in_row + in_x * c, zp, c);
+      }
+    }
+  }
+  return scratch;
+}
+
+/* acc[0..3] as one vector */
+static inline __attribute__((always_inline)) int32x4_t td_mve_vec4(int32_t a, int32_t b, int32_t c, int32_t d) {
+  int32x4_t v = vdupq_n_s32(a);
+  v = vsetq_lane_s32(b, v, 1);
+  v = vsetq_lane_s32(c, v, 2);
+  return vsetq_lane_s32(d, v, 3);
+}
+
+void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
+  /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload every
+   * parameter after each output store; locals whose address stays here cannot be aliased */
+  union {
+    td_conv2d_s8_params params;
+    int32_t field[TD_CONV2D_S8_MVE_FIELDS];
+  } local;
+  const td_conv2d_s8_params *const p = &local.params;
+  int32_t i, q, g;
+  for (i = 0; i < TD_CONV2D_S8_MVE_FIELDS; ++i) local.field[i] = op->geom[i];
+  {
+    const int8_t *const input = op->input, *const packed = op->packed;
+    const int32_t *const rq = op->rq;
+    int8_t *const output = op->output, *const scratch = op->scratch;
+    const int32_t n = p->k_h * p->k_w * p->in_c, n16 = (n + 15) & ~15;
+    /* scratch rows are n16 long, zero beyond n (against the packed rows' zero columns): no tail step */
+    const int32_t chunks = scratch ? n16 >> 4 : n >> 4, tail = scratch ? 0 : n & 15;
+    const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c, groups = (out_c + 3) >> 2;
+    const int32_t output_offset = p->output_offset;
+    const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
+    const mve_pred16_t tail_pred = vctp8q((uint32_t)tail);
+    const mve_pred16_t last_pred = vctp32q((uint32_t)(out_c - 4 * (groups - 1)));
+    if (scratch) {
+      td_mve_put(scratch + n, NULL, 0, n16 - n);
+      td_mve_put(scratch + n16 + n, NULL, 0, n16 - n);
+    }
+    for (q = 0; q < pixels; q += 2) {
+      const int two = q + 1 < pixels;
+      const int8_t *const x0 = td_mve_field(p, input, q, scratch);
+      const int8_t *const x1 = two ? td_mve_field(p, input, q + 1, scratch ? scratch + n16 : NULL) : x0;
+      int8_t *const out0 = output + q * out_c;
+      int8_t *const out1 = out0 + out_c;
+      const int8_t *w = packed;
+      const int32_t *r = rq;
+      for (g = 0; g < groups; ++g, r += 16) {
+        int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
+        int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+        const int8_t *p0 = x0, *p1 = x1;
+        int32x4_t y0, y1;
+        if (chunks) { /* Rda of VMLADAVA must be an even register: the "Te" constraint asks for one */
+          int32_t count = chunks;
+          __asm__ volatile(
+              "1:\n"
+              "vldrb.8 q0, [%[p0]], #16\n"
+              "vldrb.8 q1, [%[p1]], #16\n"
+              "vldrb.8 q2, [%[w]], #16\n"
+              "vmladava.s8 %[a0], q0, q2\n"
+              "vmladava.s8 %[b0], q1, q2\n"
+              "vldrb.8 q3, [%[w]], #16\n"
+              "vmladava.s8 %[a1], q0, q3\n"
+              "vmladava.s8 %[b1], q1, q3\n"
+              "vldrb.8 q2, [%[w]], #16\n"
+              "vmladava.s8 %[a2], q0, q2\n"
+              "vmladava.s8 %[b2], q1, q2\n"
+              "vldrb.8 q3, [%[w]], #16\n"
+              "vmladava.s8 %[a3], q0, q3\n"
+              "vmladava.s8 %[b3], q1, q3\n"
+              "subs %[count], %[count], #1\n"
+              "bne 1b\n"
+              : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [b0] "+Te"(b0), [b1] "+Te"(b1),
+                [b2] "+Te"(b2), [b3] "+Te"(b3), [p0] "+r"(p0), [p1] "+r"(p1), [w] "+r"(w), [count] "+r"(count)
+              :
+              : "q0", "q1", "q2", "q3", "memory", "cc");
+        }
+        if (tail) { /* the row's last n % 16 inputs; the packed rows hold zeros beyond n */
+          const int8x16_t v0 = vldrbq_z_s8(p0, tail_pred), v1 = vldrbq_z_s8(p1, tail_pred);
+          int8x16_t f = vldrbq_s8(w);
+          a0 = vmladavaq_s8(a0, v0, f);
+          b0 = vmladavaq_s8(b0, v1, f);
+          f = vldrbq_s8(w + 16);
+          a1 = vmladavaq_s8(a1, v0, f);
+          b1 = vmladavaq_s8(b1, v1, f);
+          f = vldrbq_s8(w + 32);
+          a2 = vmladavaq_s8(a2, v0, f);
+          b2 = vmladavaq_s8(b2, v1, f);
+          f = vldrbq_s8(w + 48);
+          a3 = vmladavaq_s8(a3, v0, f);
+          b3 = vmladavaq_s8(b3, v1, f);
+          w += 64;
+        }
+        y0 = td_mve_requant_s8(td_mve_vec4(a0, a1, a2, a3), r + 4, output_offset, act_min, act_max);
+        y1 = td_mve_requant_s8(td_mve_vec4(b0, b1, b2, b3), r + 4, output_offset, act_min, act_max);
+        if (g + 1 < groups) {
+          vstrbq_s32(out0 + 4 * g, y0);
+          if (two) vstrbq_s32(out1 + 4 * g, y1);
+        } else {
+          vstrbq_p_s32(out0 + 4 * g, y0, last_pred);
+          if (two) vstrbq_p_s32(out1 + 4 * g, y1, last_pred);
+        }
+      }
+    }
+  }
+}
+
+#else
+typedef int td_conv2d_s8_mve_needs_helium; /* the generator selects this kernel for Helium cores only */
+#endif

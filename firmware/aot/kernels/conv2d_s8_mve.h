@@ -1,0 +1,35 @@
+/* conv2d_s8_mve.h - int8 CONV_2D for Helium (Cortex-M55), bit-exact with conv2d_s8 (TFLM's reference).
+ *
+ * A matrix product of receptive fields by filter rows: two output pixels x four output channels per pass,
+ * 16 int8 lanes per VMLADAVA (one instruction per 16 multiply-accumulates), the requantization of the four
+ * channels on four int32 lanes (td_requant_mve.h).  Every pixel uses folded_bias[oc] = bias[oc] +
+ * input_offset * sum(filter[oc]) and raw inputs; taps outside the input read the input zero point, whose
+ * (x + input_offset) is 0, exactly the reference's "padding contributes nothing".
+ *
+ * packed: the filter as [out_c / 4 groups][chunks of 16 columns][4 rows][16], rows zero-padded to a multiple
+ * of 16 columns and out_c to a multiple of 4 (tinydeploy.aot.ops.conv_mve.pack_rows16x4).
+ * rq: per group of four channels, 16 int32: folded bias, multiplier, left shift, minus right shift.
+ * A receptive field is reached in place when it is one input row (a 1x1 filter without padding) and copied
+ * into `scratch` (two rows of k_h * k_w * in_c bytes) otherwise.
+ */
+#ifndef TD_CONV2D_S8_MVE_H
+#define TD_CONV2D_S8_MVE_H
+
+#include <stdint.h>
+
+#include "conv2d_s8.h"
+
+#define TD_CONV2D_S8_MVE_FIELDS 19 /* td_conv2d_s8_params's fields in order, as int16 */
+
+typedef struct {
+  int16_t geom[TD_CONV2D_S8_MVE_FIELDS];
+  const int8_t *input;
+  int8_t *output;
+  const int8_t *packed;
+  const int32_t *rq;
+  int8_t *scratch; /* NULL: every receptive field is one input row, read in place */
+} td_conv2d_s8_mve_op;
+
+void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op);
+
+#endif /* TD_CONV2D_S8_MVE_H */

@@ -1,0 +1,69 @@
+"""Helium (Cortex-M55, MVE) lowerings of int8 CONV_2D and DEPTHWISE_CONV_2D: firmware/aot/kernels/
+conv2d_s8_mve.c and depthwise_conv2d_s8_mve.c.  conv2d.py and depthwise_conv2d.py call these first when the
+board's core has Helium (TargetFeatures.mve); each returns False when its kernel does not cover the layer,
+and the layer keeps its other kernels.
+
+Both kernels requantize four channels at a time on int32 lanes (td_requant_mve.h) from one table per group
+of four channels: the per-channel int32 rows the kernel adds first (biases), then TFLM's multiplier, its left
+shift and minus its right shift (QuantizeMultiplier's shift split in two).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinydeploy.aot.lowering import LoweringContext
+from tinydeploy.aot.ops.conv2d import CONV_FIELDS, DEPTHWISE_FIELDS, geom16, is_unpadded_pointwise, requant_arrays
+from tinydeploy.model.graph import Operator, Tensor
+
+LANES = 4  # int32 lanes of a Helium vector: the channel group of the requantization
+
+
+def _pad_channels(values: np.ndarray, groups: int) -> np.ndarray:
+    values = np.asarray(values, dtype=np.int64).reshape(-1)
+    return np.concatenate([values, np.zeros(groups * LANES - values.size, np.int64)])
+
+
+def mve_requant_table(rows: list[np.ndarray], mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per group of four channels: each of `rows` (e.g. folded bias), multiplier, left shift, -right shift,
+    four int32 each; padding channels get zeros (multiplier 0: their outputs are never stored)."""
+    channels = len(mult)
+    groups = -(-channels // LANES)
+    shift = np.asarray(shift, dtype=np.int64)
+    columns = [*rows, mult, np.maximum(shift, 0), np.minimum(shift, 0)]
+    table = np.stack([_pad_channels(c, groups).reshape(groups, LANES) for c in columns], axis=1)
+    return table.reshape(-1).astype(np.int32)
+
+
+def pack_rows16x4(rows: np.ndarray) -> np.ndarray:
+    """Filter rows [out_c, n] as td_conv2d_s8_mve reads them: per group of four rows, per 16-column chunk,
+    the chunk of each row in turn; rows zero-padded to a multiple of 16 columns and of four."""
+    rows = np.asarray(rows, dtype=np.int8)
+    out_c, n = rows.shape
+    groups, chunks = -(-out_c // LANES), -(-n // 16)
+    padded = np.zeros((groups * LANES, chunks * 16), np.int8)
+    padded[:out_c, :n] = rows
+    return padded.reshape(groups, LANES, chunks, 16).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, q: dict[str, int],
+                     folded: np.ndarray | None) -> bool:
+    """td_conv2d_s8_mve for an int8 CONV_2D whose folded bias fits int32 and geometry fits int16."""
+    if not ctx.target.mve or not ctx.target.optimized or folded is None:
+        return False
+    geom = geom16({**geo, **q}, CONV_FIELDS)
+    if geom is None:
+        return False
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    n = geo["k_h"] * geo["k_w"] * geo["in_c"]
+    mult, shift = requant_arrays(op, ctx, w, geo["out_c"])
+    in_place = is_unpadded_pointwise(geo)
+    scratch = "NULL" if in_place else f"(int8_t *){ctx.scratch(op, 2 * (-(-n // 16) * 16), align=16)}"
+    ctx.kernel("conv2d_s8_mve")
+    desc = ctx.struct("op", "td_conv2d_s8_mve_op", {
+        "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
+        "packed": ctx.const("packed_filter", pack_rows16x4(w.data.reshape(geo["out_c"], n)), "int8_t"),
+        "rq": ctx.const("requant", mve_requant_table([folded], mult, shift), "int32_t"),
+        "scratch": scratch})
+    ctx.emit(f"td_conv2d_s8_mve({desc});")
+    return True
