@@ -93,12 +93,15 @@ def model_macs(model_path: Path) -> int:
     return total
 
 
+MEMORY_PRIORITY = "ram"  # --memory-priority: the aot arena's RAM-for-speed option
+
+
 def build(model_path: Path, board: Board, out: Path, optimized: bool) -> tuple[Path, int, int]:
     """(elf, arena bytes, constant bytes) of the model rendered with the chosen kernels."""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 
-    rendered = render_aot(model_path, board, out, optimized=optimized)
+    rendered = render_aot(model_path, board, out, optimized=optimized, memory_priority=MEMORY_PRIORITY)
     src = out / "src"
     sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
                + sorted((src / "harness").glob("*.c")))
@@ -187,7 +190,11 @@ def main() -> int:
     parser.add_argument("--paths", default="reference,optimized")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", action="store_true", help="instructions per op instead of the table")
+    parser.add_argument("--memory-priority", choices=("ram", "speed"), default="ram",
+                        help="aot arena option (ram: convolution outputs over their inputs; speed: not)")
     args = parser.parse_args()
+    global MEMORY_PRIORITY
+    MEMORY_PRIORITY = args.memory_priority
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
             for board_id in args.boards.split(","):

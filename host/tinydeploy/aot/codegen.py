@@ -354,7 +354,8 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
         ctx.arena_tensors.add(t)
 
     plan = plan_memory(fmodel, inplace=ctx.inplace, aliases=ctx.aliases, scratch=ctx.scratch_list,
-                       skip_ops=folded.skipped, overlaps=raster_overlaps(fmodel, ctx.op_kernels))
+                       skip_ops=folded.skipped,
+                       overlaps=raster_overlaps(fmodel, ctx.op_kernels) if target.memory_priority == "ram" else [])
     check_plan(plan)  # ... and every tensor and scratch buffer within the arena
     if plan.arena_bytes > MAX_ARENA_BYTES:
         raise UserError(f"{fmodel.path or 'model'}: the aot arena would need {plan.arena_bytes} bytes, more than "

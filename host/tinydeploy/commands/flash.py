@@ -34,14 +34,23 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arena-bytes", type=positive_int, help="tflm: tensor arena size (default: measured + margin)")
     parser.add_argument("--reference-kernels", action="store_true",
                         help="aot: use the reference kernels instead of the optimized ones")
+    add_memory_priority_argument(parser)
     parser.add_argument("--build-timeout", type=positive_seconds, default=None, metavar="SECONDS",
                         help="stop the PlatformIO build after this long (default 1800: a clean TFLM build takes "
                              "~12 min on 2 cores, and is cached for later models)")
 
 
+def add_memory_priority_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory-priority", choices=("ram", "speed"), default="ram",
+                        help="aot: ram (default) writes a convolution's output over its own input where that "
+                             "lowers the arena's peak (no extra instructions: the same kernels, in raster "
+                             "order); speed gives every tensor bytes of its own (docs/memory.md)")
+
+
 def build_options(args: argparse.Namespace) -> dict:
     return {"tflm_path": args.tflm_path, "arena_bytes": args.arena_bytes,
             "optimized": not args.reference_kernels, "layers": bool(getattr(args, "layers", None)),
+            "memory_priority": getattr(args, "memory_priority", "ram"),
             "build_timeout": getattr(args, "build_timeout", None)}
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from tinydeploy.boards import get_board
+from tinydeploy.commands.flash import add_memory_priority_argument
 from tinydeploy.config import tflm_options
 from tinydeploy.errors import UserError
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--templates", type=Path, help="tflm: directory of templates overriding templates/tflm/ "
                                                        "(default: [tflm] templates in ./tinydeploy.toml)")
     parser.add_argument("--plan", action="store_true", help="aot: print the full memory plan")
+    add_memory_priority_argument(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable result")
     parser.set_defaults(func=run)
 
@@ -50,7 +52,8 @@ def _render_aot(args: argparse.Namespace, board) -> int:  # type: ignore[no-unty
     if args.arena_bytes is not None or args.tflm_path is not None:
         raise UserError("--arena-bytes and --tflm-path apply to --runtime tflm only",
                         hint="the aot runtime sizes its arena exactly from the memory plan")
-    result = render_aot(args.model, board, args.out, optimized=not args.reference)
+    result = render_aot(args.model, board, args.out, optimized=not args.reference,
+                        memory_priority=args.memory_priority)
     if args.json:
         print(json.dumps({
             "runtime": "aot", "board": board.id, "project": str(result.project_dir),

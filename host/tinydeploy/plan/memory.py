@@ -137,7 +137,7 @@ class MemoryPlan:
                 for t in m.tensors:
                     if t in over:
                         op, src, gap = over[t]
-                        names += f"  [op #{op} writes it over its input {self._name(src)}, {gap} B ahead]"
+                        names = f"[op #{op} writes t{t} over its input t{src}, {gap} B ahead] {names}"
             rows.append(f"{offset:>8} {m.nbytes:>8} {life:>11}  {names}")
         peak, at = self.peak()
         where = "before the first op" if at < 0 else f"at op #{at}"

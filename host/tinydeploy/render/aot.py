@@ -44,18 +44,21 @@ class RenderResult:
     program: AotProgram = field(repr=False)
 
 
-def target_features(board: Board, *, optimized: bool = True, small_layer_macs: int | None = None) -> TargetFeatures:
+def target_features(board: Board, *, optimized: bool = True, small_layer_macs: int | None = None,
+                    memory_priority: str = "ram") -> TargetFeatures:
     features = TargetFeatures(cpu=board.cpu, dsp=board.features.dsp, fpu=board.features.fpu, mve=board.features.mve,
-                              optimized=optimized)
+                              optimized=optimized, memory_priority=memory_priority)
     return features if small_layer_macs is None else dataclasses.replace(features, small_layer_macs=small_layer_macs)
 
 
 def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool = True,
-               small_layer_macs: int | None = None, layers: bool = False) -> RenderResult:
+               small_layer_macs: int | None = None, layers: bool = False, memory_priority: str = "ram"
+               ) -> RenderResult:
     """Generate the model's C for the board's CPU and write the PlatformIO project to out_dir; `layers`
     builds in per-layer profiling and layer outputs (-DTD_LAYERS, docs/protocol.md "Layers")."""
     model = load_model(model_path)
-    program = generate(model, target_features(board, optimized=optimized, small_layer_macs=small_layer_macs))
+    program = generate(model, target_features(board, optimized=optimized, small_layer_macs=small_layer_macs,
+                                              memory_priority=memory_priority))
     files = project_files(program)
     arduino = board.platformio.framework == "arduino"
     if arduino:
@@ -110,7 +113,8 @@ def render_report(program: AotProgram, board: Board, model_path: Path) -> str:
         f"  ops: {len(model.operators)} in the model, {program.op_count} run code, "
         f"{len(program.folded_ops)} folded at build time, {len(program.dead_ops)} dropped as dead",
         f"  kernels: {', '.join(program.kernels) or '-'} ({'optimized' if program.target.optimized else 'reference'})",
-        f"  arena: {program.arena_bytes} bytes (RAM; {program.plan.naive_bytes} without reuse)",
+        f"  arena: {program.arena_bytes} bytes (RAM; {program.plan.naive_bytes} without reuse; "
+        f"--memory-priority {program.target.memory_priority})",
         f"  constants: {program.weights_bytes} bytes (flash)",
     ]
     for name, infos in (("input", program.inputs), ("output", program.outputs)):
@@ -133,6 +137,9 @@ def report_json(program: AotProgram, board: Board, model_path: Path) -> dict[str
         "optimized": program.target.optimized,
         "arena_bytes": program.arena_bytes,
         "arena_bytes_without_reuse": program.plan.naive_bytes,
+        "memory_priority": program.target.memory_priority,
+        "peak_bytes": program.plan.peak()[0],
+        "peak_op": program.plan.peak()[1],
         "weights_bytes": program.weights_bytes,
         "ops_total": len(model.operators),
         "ops_run": program.op_count,
