@@ -75,7 +75,8 @@ COMBOS = [(False, False), (True, False), (False, True), (True, True)]  # (exclus
 
 
 def cumsum_model(dtype: str) -> Path:
-    """Every exclusive/reverse combination along axis 1 and along axis -1 of one [2, 5, 4] input."""
+    """Every exclusive/reverse combination along axis 1 and along axis -1 of one [2, 5, 4] input, and a
+    [1, 40] input summed along its 40 values."""
     q_in = {"scale": 0.04, "zero_point": -9} if dtype == "int8" else {}
     q_out = {"scale": 0.11, "zero_point": 6} if dtype == "int8" else {}
     tensors = [TensorSpec((2, 5, 4), dtype, name="x", **q_in),
@@ -87,7 +88,12 @@ def cumsum_model(dtype: str) -> Path:
             outputs.append(len(tensors))
             tensors.append(TensorSpec((2, 5, 4), dtype, name=f"y{len(outputs)}", **q_out))
             ops.append(OpSpec("CUMSUM", [0, axis], [outputs[-1]], {"exclusive": exclusive, "reverse": reverse}))
-    return write_tflite(tensors, ops, [0], outputs)
+    # a 40-long axis: int8 running sums of extreme codes pass 2^31 and wrap, as TFLM's int32 does on the host
+    q_long = {"scale": 0.04, "zero_point": -128} if dtype == "int8" else {}
+    tensors.append(TensorSpec((1, 40), dtype, name="long", **q_long))
+    tensors.append(TensorSpec((1, 40), dtype, name="long_sum", **({"scale": 0.5} if dtype == "int8" else {})))
+    ops.append(OpSpec("CUMSUM", [len(tensors) - 2, 1], [len(tensors) - 1]))
+    return write_tflite(tensors, ops, [0, len(tensors) - 2], [*outputs, len(tensors) - 1])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
