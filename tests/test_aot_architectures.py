@@ -4,7 +4,8 @@ the `native` board, every output exact with the TFLite Micro interpreter.
 Each architecture is a Keras 3 model (keras.applications with weights=None, small inputs; or a few standard
 layers), rebuilt with batch size 1 and converted by tinydeploy.convert (`with_batch_one` + `keras_to_tflite`,
 what `deploy convert` runs in its worker) to full int8 with a synthetic uniform representative dataset, and
-to float32 for the small ones and int16x8 for two.  Conversions are the slow part (the TF converter takes 10-50 s on a big
+to float32 for the small ones and int16x8 for three (inception_block's is skipped: TFLM has no int16
+REDUCE_MAX, so there is no reference).  Conversions are the slow part (the TF converter takes 10-50 s on a big
 graph), so each is done once per session and kept on disk under the aot test cache, keyed by the builder's
 source and the TF/Keras versions.
 
@@ -137,11 +138,12 @@ ARCHITECTURES: dict[str, Builder] = {
 }
 FLOAT32 = ["audio_conv1d", "inception_block", "dilated_convs", "transformer_encoder", "layernorm_mlp",
            "conv_autoencoder"]
-# int16 activations, int8 weights: two small nets (each conversion costs seconds)
-INT16X8 = ["inception_block", "dilated_convs"]
+# int16 activations, int8 weights: small nets (each conversion costs seconds)
+INT16X8 = ["inception_block", "dilated_convs", "audio_conv1d"]
 # Ops other helpers are adding right now; the test xfails (not strict) naming them until they land.
-IN_PROGRESS = {("inception_block", "int16x8"): "int16 QUANTIZE (requantize)",
-               ("dilated_convs", "int16x8"): "int16 MEAN"}
+IN_PROGRESS: dict[tuple[str, str], str] = {}
+# Conversions TFLite Micro itself cannot run (its interpreter fails): no reference to be exact with.
+NOT_IN_TFLM = {("inception_block", "int16x8"): "TFLite Micro has no int16 REDUCE_MAX (the GlobalMaxPooling2D)"}
 
 
 # --- conversion, once per session and cached on disk -----------------------------------------------------------
@@ -199,6 +201,8 @@ def _cases() -> list[Any]:
         for mode in modes:
             missing = IN_PROGRESS.get((name, mode))
             marks = [pytest.mark.xfail(strict=False, reason=f"aot has no {missing} yet (being added)")] if missing else []
+            if (name, mode) in NOT_IN_TFLM:
+                marks = [pytest.mark.skip(reason=NOT_IN_TFLM[(name, mode)])]
             cases.append(pytest.param(name, mode, marks=marks, id=f"{name}-{mode}"))
     return cases
 
