@@ -105,3 +105,12 @@ def test_int8_lstms_share_one_generated_sigmoid_table() -> None:
     assert model_c.count("td_sigmoid_q16[") == 1  # two LSTM layers, one table
     for name in ("lstm_s8.c", "logistic_s16.c", "tanh_s16.c"):
         assert "33451" not in (firmware_dir() / "aot" / "kernels" / name).read_text()
+
+
+def test_lstm_macs_count_every_gate_over_every_step() -> None:
+    """The KWS LSTM (16 cells over 49 steps of 10 features): 4 gates x 16 x (10 inputs + 16 recurrent) per step."""
+    from tinydeploy.macs import op_macs
+
+    model = load_model(_model("kws", False))
+    lstm = next(op for op in model.operators if op.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert op_macs(model, lstm) == 49 * 4 * 16 * (10 + 16)

@@ -182,3 +182,12 @@ def test_svdf_kws_stack_with_classifier_exact_with_tflm() -> None:
     native = assert_bitexact_with_tflm(path, random_inputs(path, SAMPLES, seed=3))
     hidden, probs = native.run_batch(random_inputs(path, SAMPLES, seed=3))
     assert len(np.unique(hidden)) > 20 and len(np.unique(probs)) > 4
+
+
+def test_svdf_macs_count_both_matrix_products() -> None:
+    """inspect/--layers count an SVDF's feature (filters x features) and time (filters x memory) products."""
+    from tinydeploy.macs import op_macs
+    from tinydeploy.model.graph import load_model
+
+    model = load_model(svdf_model(FLOAT, features=40, memory=8, units=64, rank=2, batch=2))
+    assert op_macs(model, model.operators[0]) == 2 * (64 * 2) * (40 + 8)

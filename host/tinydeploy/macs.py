@@ -1,7 +1,7 @@
 """Multiply-accumulate counts per operator, counted the way MLPerf Tiny reports them.
 
 Only the ops whose cost is a dot product count (convolutions, depthwise convolutions, fully connected,
-transposed convolutions, batch matmul); element-wise ops, pooling, softmax and bias additions count zero.
+transposed convolutions, batch matmul, the matrix products inside SVDF and LSTM); element-wise ops, pooling, softmax and bias additions count zero.
 With this rule the MLPerf Tiny reference models come out at exactly their published totals (DS-CNN
 2,656,768; MobileNetV1-0.25 7,489,664; ResNet-8 12,501,632; FC autoencoder 264,192).
 """
@@ -45,7 +45,26 @@ def op_macs(model: Model, op: Operator) -> int:
         adj_x = bool(op.options.get("adj_x", False))
         inner = lhs[-2] if adj_x else lhs[-1]
         return _prod(out.shape) * int(inner)
+    if code == "SVDF":
+        # inputs: input [batch, features], feature weights [filters, features], time weights [filters, memory]
+        x, w_feature, w_time = (model.tensors[i].shape for i in op.inputs[:3])
+        if len(x) != 2 or len(w_feature) != 2 or len(w_time) != 2:
+            return 0  # not an SVDF any runtime runs (the lowerings say why); no count to give
+        return int(x[0]) * int(w_feature[0]) * (int(w_feature[1]) + int(w_time[1]))
+    if code == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        return _lstm_macs(model, op)
     return 0
+
+
+def _lstm_macs(model: Model, op: Operator) -> int:
+    """Every step: each gate's input weights [cells, features] and recurrent weights [cells, outputs]
+    (inputs 1-4 and 5-8; a CIFG LSTM has no input gate), over batch x time steps."""
+    steps = _prod(model.tensors[op.inputs[0]].shape[:-1])
+    per_step = 0
+    for index in range(1, 9):
+        if index < len(op.inputs) and op.inputs[index] >= 0:
+            per_step += _prod(model.tensors[op.inputs[index]].shape)
+    return steps * per_step
 
 
 def model_macs(model: Model) -> list[int]:
