@@ -67,3 +67,39 @@ def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w:
         "scratch": scratch})
     ctx.emit(f"td_conv2d_s8_mve({desc});")
     return True
+
+
+DW_LANES = 8  # int16 lanes: the depthwise kernel's channel group
+
+
+def lower_depthwise_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, q: dict[str, int],
+                        folded: np.ndarray | None) -> bool:
+    """td_depthwise_conv2d_s8_mve for an int8 DEPTHWISE_CONV_2D with depth multiplier 1 whose folded bias
+    fits int32 and geometry fits int16."""
+    if not ctx.target.mve or not ctx.target.optimized or folded is None or geo["depth_multiplier"] != 1:
+        return False
+    geom = geom16({**geo, **q}, DEPTHWISE_FIELDS)
+    if geom is None:
+        return False
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    c, taps = geo["out_c"], geo["k_h"] * geo["k_w"]
+    groups = -(-c // DW_LANES)
+    padded = np.zeros((taps, groups * DW_LANES), np.int16)
+    padded[:, :c] = w.data.reshape(taps, c)
+    packed = padded.reshape(taps, groups, DW_LANES).transpose(1, 0, 2).reshape(-1)  # [group][tap][8]
+    bias = ctx.input(op, 2).data.astype(np.int64).reshape(-1) if ctx.has_input(op, 2) else np.zeros(c, np.int64)
+    mult, shift = requant_arrays(op, ctx, w, c)
+    # per group of eight: the even channels' four lanes, then the odd ones' (VMULLB / VMULLT order)
+    order = (np.arange(groups)[:, None] * DW_LANES + np.array([0, 2, 4, 6, 1, 3, 5, 7])).reshape(-1)
+
+    def lanes(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(values, np.int64), np.zeros(groups * DW_LANES - c, np.int64)])[order]
+
+    table = mve_requant_table([lanes(folded), lanes(bias)], lanes(mult), lanes(shift))
+    ctx.kernel("depthwise_conv2d_s8_mve")
+    desc = ctx.struct("op", "td_depthwise_conv2d_s8_mve_op", {
+        "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
+        "packed": ctx.const("packed_filter", packed, "int16_t"),
+        "rq": ctx.const("requant", table, "int32_t")})
+    ctx.emit(f"td_depthwise_conv2d_s8_mve({desc});")
+    return True

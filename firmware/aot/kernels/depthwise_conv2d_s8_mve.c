@@ -1,0 +1,152 @@
+/* depthwise_conv2d_s8_mve.c - int8 DEPTHWISE_CONV_2D on Helium lanes (see depthwise_conv2d_s8_mve.h). */
+#include "depthwise_conv2d_s8_mve.h"
+
+#include "td_requant_mve.h"
+
+#if defined(TD_HAVE_MVE)
+
+#define TD_DW_INLINE static inline __attribute__((always_inline))
+#define TD_DW_RQ 40 /* int32 per channel group in rq */
+
+/* The two int32 halves of a group's accumulator: even channels (0, 2, 4, 6) and odd ones (1, 3, 5, 7),
+ * as VMULLB / VMULLT give them. */
+typedef struct {
+  int32x4_t even, odd;
+} td_dw_acc;
+
+/* [first, end) of the filter taps t with 0 <= origin + dilation * t < size */
+static void td_dw_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *end) {
+  int32_t lo = 0, hi = taps;
+  if (origin < 0) lo = (-origin + dilation - 1) / dilation;
+  if (origin + dilation * (taps - 1) >= size) hi = origin >= size ? 0 : (size - 1 - origin) / dilation + 1;
+  *first = lo;
+  *end = hi > lo ? hi : lo;
+}
+
+/* Eight channels' inputs widened to int16; `partial` (a constant at every call) predicates the load to the
+ * channels that exist, so that nothing past the tensor is read. */
+TD_DW_INLINE int16x8_t td_dw_load(const int8_t *x, int partial, mve_pred16_t pred) {
+  return partial ? vldrbq_z_s16(x, pred) : vldrbq_s16(x);
+}
+
+/* acc += x * w on eight channels: two widening multiplies (even, odd lanes), two adds. */
+TD_DW_INLINE td_dw_acc td_dw_mla(td_dw_acc acc, int16x8_t x, const int16_t *w) {
+  const int16x8_t f = vldrhq_s16(w);
+  acc.even = vaddq_s32(acc.even, vmullbq_int_s16(x, f));
+  acc.odd = vaddq_s32(acc.odd, vmulltq_int_s16(x, f));
+  return acc;
+}
+
+/* acc + the taps [ky0, ky1) x [kx0, kx1) of one channel group; x: the group's input at tap (ky0, kx0),
+ * w: its packed filter (all taps).  `whole` (constant at every call): raw inputs against the folded bias,
+ * else inputs + offset (x + offset fits int16). */
+TD_DW_INLINE td_dw_acc td_dw_taps(td_dw_acc acc, const int8_t *x, const int16_t *w, int32_t ky0, int32_t ky1,
+                                  int32_t kx0, int32_t kx1, int32_t k_w, int32_t row_step, int32_t col_step,
+                                  int32_t offset, int whole, int partial, mve_pred16_t pred) {
+  int32_t ky, kx;
+  for (ky = ky0; ky < ky1; ++ky, x += row_step) {
+    const int8_t *xr = x;
+    const int16_t *wr = w + (ky * k_w + kx0) * 8;
+    for (kx = kx0; kx < kx1; ++kx, xr += col_step, wr += 8) {
+      int16x8_t v = td_dw_load(xr, partial, pred);
+      if (!whole) v = vaddq_n_s16(v, (int16_t)offset);
+      acc = td_dw_mla(acc, v, wr);
+    }
+  }
+  return acc;
+}
+
+/* A whole 3x3 window, unrolled. */
+TD_DW_INLINE td_dw_acc td_dw_3x3(td_dw_acc acc, const int8_t *x, const int16_t *w, int32_t row_step,
+                                 int32_t col_step) {
+  int32_t ky;
+  for (ky = 0; ky < 3; ++ky, x += row_step, w += 24) {
+    acc = td_dw_mla(acc, vldrbq_s16(x), w);
+    acc = td_dw_mla(acc, vldrbq_s16(x + col_step), w + 8);
+    acc = td_dw_mla(acc, vldrbq_s16(x + 2 * col_step), w + 16);
+  }
+  return acc;
+}
+
+/* One output pixel, channel groups [0, groups): x the input at tap (ky0, kx0) of channel 0. */
+TD_DW_INLINE void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8_t *x, const int16_t *packed,
+                              const int32_t *rq, int8_t *out, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
+                              int32_t row_step, int32_t col_step, int32x4_t act_min, int32x4_t act_max,
+                              int32_t groups, mve_pred16_t last_pred) {
+  const int32_t taps8 = p->k_h * p->k_w * 8;
+  const int whole = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
+  const int three = whole && p->k_h == 3 && p->k_w == 3;
+  int32_t g;
+  for (g = 0; g < groups; ++g, x += 8, packed += taps8, rq += TD_DW_RQ, out += 8) {
+    const int partial = g + 1 == groups && last_pred != 0xFFFF;
+    td_dw_acc acc;
+    int16x8_t y;
+    acc.even = vldrwq_s32(rq + (whole ? 0 : 4));
+    acc.odd = vldrwq_s32(rq + 20 + (whole ? 0 : 4));
+    if (three && !partial) {
+      acc = td_dw_3x3(acc, x, packed, row_step, col_step);
+    } else if (!partial) {
+      acc = whole ? td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, 0, 1, 0, last_pred)
+                  : td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, p->input_offset, 0,
+                               0, last_pred);
+    } else {
+      acc = whole ? td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, 0, 1, 1, last_pred)
+                  : td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, p->input_offset, 0,
+                               1, last_pred);
+    }
+    /* even channels to the even halfwords, odd ones to the odd: back in channel order */
+    y = vmovnbq_s32(vdupq_n_s16(0), td_mve_requant_s8(acc.even, rq + 8, p->output_offset, act_min, act_max));
+    y = vmovntq_s32(y, td_mve_requant_s8(acc.odd, rq + 28, p->output_offset, act_min, act_max));
+    if (partial) {
+      vstrbq_p_s16(out, y, last_pred);
+    } else {
+      vstrbq_s16(out, y);
+    }
+  }
+}
+
+void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
+  /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_mve.c) */
+  union {
+    td_depthwise_conv2d_s8_params params;
+    int32_t field[TD_DEPTHWISE_CONV2D_S8_MVE_FIELDS];
+  } local;
+  const td_depthwise_conv2d_s8_params *const p = &local.params;
+  int32_t i, b, oy, ox;
+  for (i = 0; i < TD_DEPTHWISE_CONV2D_S8_MVE_FIELDS; ++i) local.field[i] = op->geom[i];
+  {
+    const int8_t *const input = op->input;
+    const int16_t *const packed = op->packed;
+    const int32_t *const rq = op->rq;
+    int8_t *out = op->output;
+    const int32_t c = p->in_c, groups = (c + 7) >> 3;
+    const int32_t row_step = p->dil_h * p->in_w * c, col_step = p->dil_w * c;
+    const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
+    const mve_pred16_t last_pred = vctp16q((uint32_t)(c - 8 * (groups - 1)));
+    for (b = 0; b < p->batches; ++b) {
+      const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+      for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+        int32_t ky0, ky1;
+        td_dw_clip(in_y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+          const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+          int32_t kx0, kx1;
+          td_dw_clip(in_x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+          if (ky1 > ky0 && kx1 > kx0) {
+            const int8_t *x = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c;
+            td_dw_pixel(p, x, packed, rq, out, ky0, ky1, kx0, kx1, row_step, col_step, act_min, act_max, groups,
+                        last_pred);
+          } else { /* no tap inside the input: the bias alone (a window wholly in the padding) */
+            td_dw_pixel(p, in_b, packed, rq, out, 0, 0, 0, 0, row_step, col_step, act_min, act_max, groups,
+                        last_pred);
+          }
+        }
+      }
+    }
+  }
+}
+
+#else
+typedef int td_depthwise_conv2d_s8_mve_needs_helium; /* the generator selects this kernel for Helium cores only */
+#endif
