@@ -1,0 +1,185 @@
+"""aot resource variables (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE) and CALL_ONCE over sequences of invokes,
+bit-exact with the TFLite Micro interpreter.
+
+User-style models: tf.Module classes holding tf.Variables, converted from their tf.function: a streaming ring
+buffer + running sum (float32), and an int32 step counter starting at 3 beside a decaying float32 state.
+
+What TFLM does across invokes: CALL_ONCE runs the init subgraph on the first invoke only; variables keep
+their values between invokes; MicroInterpreter::Reset() zeroes them without rerunning CALL_ONCE (measured
+below: the old reference, which reset after each sample, gave zero-state from the second sample on, which
+neither a TFLM device nor the TF model does).  The tflm host reference now runs such a model's samples as
+one sequence, like a device from boot, and aot keeps the state in static buffers the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from aotutil import build_native, cache_root
+from tinydeploy.reference import run_reference
+from tinydeploy.errors import UnsupportedOpError
+from tinydeploy.model.graph import load_model
+
+STEPS = 7
+
+
+def _convert_module(make: Callable[[], object], key: str) -> Path:
+    """tf.Module -> .tflite through its __call__ tf.function (cached under the test cache by key)."""
+    path = cache_root() / "tflite" / f"var-{hashlib.sha256(key.encode()).hexdigest()[:16]}.tflite"
+    if path.exists():
+        return path
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    module = make()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
+    data = converter.convert()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def _streaming_module():
+    import tensorflow as tf
+
+    class Streaming(tf.Module):
+        """Keeps the last 3 frames (ring buffer) and a running sum; outputs their mean and the sum."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ring = tf.Variable(tf.fill([1, 3, 5], 0.25), name="ring")
+            self.total = tf.Variable(tf.zeros([1, 5]), name="total")
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 5], tf.float32)])
+        def __call__(self, x):
+            ring = tf.concat([self.ring[:, 1:, :], x[:, None, :]], axis=1)
+            self.ring.assign(ring)
+            self.total.assign_add(x * 0.5)
+            return tf.reduce_mean(ring, axis=1), self.total.read_value()
+
+    return Streaming()
+
+
+def _counter_module():
+    import tensorflow as tf
+
+    class Counter(tf.Module):
+        """An int32 level starting at 3 keeps the running maximum of int(10 max(x)); a float state decays."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = tf.Variable(3, dtype=tf.int32, name="step")
+            self.state = tf.Variable(tf.ones([1, 6]), name="state")
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 6], tf.float32)])
+        def __call__(self, x):
+            self.step.assign(tf.maximum(self.step, tf.cast(tf.reduce_max(x) * 10.0, tf.int32)))
+            self.state.assign(self.state * 0.75 + x)
+            return x * tf.cast(self.step, tf.float32) + self.state, self.step.read_value()
+
+    return Counter()
+
+
+def _direct_tflm(path: Path, xs: np.ndarray) -> list[list[np.ndarray]]:
+    """TFLM's host interpreter over the sequence, never reset (a device from boot)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_file(str(path))
+    n_out = len(load_model(path).outputs)
+    outs = []
+    for x in xs:
+        interp.set_input(np.ascontiguousarray(x), 0)
+        interp.invoke()
+        outs.append([np.array(interp.get_output(k)) for k in range(n_out)])
+    return outs
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b).reshape(np.asarray(a).shape)
+    return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("name", ["streaming", "counter"])
+def test_state_persists_across_invokes_exactly_like_tflm(name: str) -> None:
+    make, shape = {"streaming": (_streaming_module, (1, 5)), "counter": (_counter_module, (1, 6))}[name]
+    path = _convert_module(make, f"{name}-v3")
+    ops = set(load_model(path).op_names)
+    assert {"CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} <= ops, ops
+    assert load_model(path).num_subgraphs == 2
+
+    rng = np.random.default_rng(23)
+    xs = rng.uniform(-2, 2, size=(STEPS, *shape)).astype(np.float32)
+    native = build_native(path)
+    ours = [native.run([x]) for x in xs]
+    direct = _direct_tflm(path, xs)
+    for step, (a, b) in enumerate(zip(ours, direct)):
+        for k, (oa, ob) in enumerate(zip(a, b)):
+            assert _same(oa, ob), f"{name} step {step} output {k}: aot {oa.reshape(-1)[:4]} vs TFLM {ob.reshape(-1)[:4]}"
+    # the state really moves: later outputs differ from the first (same input would otherwise repeat)
+    assert not _same(ours[0][-1], ours[-1][-1])
+
+    # the tflm reference as deploy verify runs it (one sample per row, in a worker) gives the same sequence
+    batched = xs if shape[0] != 1 else xs.reshape(STEPS, *shape[1:])
+    ref = run_reference("tflm", path, [batched])
+    for k in range(len(ours[0])):
+        got = np.stack([o[k] for o in ours]).reshape(np.asarray(ref[k]).shape)
+        assert _same(got, ref[k]), f"{name} output {k}: aot differs from run_reference('tflm')"
+
+    if name == "counter":  # the int32 level: initial value 3 (CALL_ONCE), then the running maximum
+        k = next(i for i, o in enumerate(ours[0]) if o.dtype == np.int32)
+        levels = [int(o[k].reshape(-1)[0]) for o in ours]
+        assert levels == list(np.maximum.accumulate([max(3, int(np.float32(x.max()) * np.float32(10))) for x in xs]))
+
+
+def test_tflm_reset_zeroes_variables_without_rerunning_call_once() -> None:
+    """Why the reference runs stateful models without Reset(): after it, TFLM reads zeros, not the initial
+    values (the level falls to max(0, ...) = 0 for zero inputs, not back to 3)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    path = _convert_module(_counter_module, "counter-v3")
+    interp = runtime.Interpreter.from_file(str(path))
+    steps = []
+    for _ in range(3):
+        interp.set_input(np.zeros((1, 6), np.float32), 0)
+        interp.invoke()
+        outs = [np.array(interp.get_output(k)) for k in range(2)]
+        steps.append(int(next(o for o in outs if o.dtype == np.int32).reshape(-1)[0]))
+        interp.reset()
+    assert steps == [3, 0, 0], steps
+
+
+def test_variable_ops_show_as_supported_in_inspect() -> None:
+    from tinydeploy.aot.codegen import lowering_problems
+
+    problem, per_op = lowering_problems(load_model(_convert_module(_streaming_module, "streaming-v2")))
+    assert problem is None and per_op == {}, (problem, per_op)
+
+
+def _while_module():
+    import tensorflow as tf
+
+    class Loop(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+        def __call__(self, x):
+            i = tf.constant(0)
+            _, y = tf.while_loop(lambda i, y: tf.reduce_sum(y) < 100.0 + tf.cast(i, tf.float32) * 0.0,
+                                 lambda i, y: (i + 1, y * 2.0 + 1.0), [i, x])
+            return y
+
+    return Loop()
+
+
+def test_control_flow_subgraphs_are_refused_in_one_line() -> None:
+    path = _convert_module(_while_module, "while-v1")
+    if load_model(path).num_subgraphs < 2:
+        pytest.skip("the converter unrolled the loop")
+    with pytest.raises(UnsupportedOpError, match=r"subgraphs and control flow.*CALL_ONCE variable initializers"):
+        build_native(path)
