@@ -6,11 +6,14 @@
   formula's would clobber on a tight layer.
 - Randomized CONV_2D / DEPTHWISE_CONV_2D (pointwise GEMM, packed depthwise, im2col and reference paths,
   depth multipliers, dilations, batch 2) with every applicable overlap forced: bit-exact with TFLM on native.
-- The same on qemu-m4 (the DSP paths of the optimized kernels).
+- The same on qemu-m4 (the DSP paths of the optimized kernels); the stack high-water mark the firmware
+  reports stays within the build's static stack bound (flash/stack.py).
 - The zoo's MobileNet (VWW class): the planner chooses overlaps by itself and the arena halves TFLM's.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -126,11 +129,14 @@ def test_overlaps_exact_on_qemu_m4(every_overlap: None, tmp_path) -> None:
     flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
     elf = compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": 2048})
+    bound = json.loads((out / "build" / "fw.size.json").read_text())["stack_bound_bytes"]
     batches = random_inputs(path, 2, seed=3)
     expected = tflm_outputs(path, batches)
     with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
         link.hello()
         for n in range(2):
             result = link.infer([b[n:n + 1] for b in batches])
+            # the painted high-water mark within the static bound (None: a kernel has a variable-length frame)
+            assert 0 < result.stack_bytes <= (bound or result.stack_bytes)
             for k, (got, want) in enumerate(zip(result.outputs, expected)):
                 assert np.array_equal(np.asarray(got).reshape(-1), want[n].reshape(-1)), f"output {k} sample {n}"

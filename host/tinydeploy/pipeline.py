@@ -53,10 +53,12 @@ class BuiltFirmware:
     built_now: bool = True  # False when the project was unchanged since its last build (no PlatformIO run)
     arena_estimate: int | None = None  # the host's estimate of the arena the device uses (verify holds it against HELLO)
     fit: Any = None  # plan.fit.Fit of the built firmware (None on the native board: no limits)
+    stack_bound: int | None = None  # static bound on the main stack (aot builds; flash/stack.py)
 
     def describe(self) -> str:
         text = (f"{self.runtime} firmware for {self.board.id}: flash {self.build.flash_bytes:,} B, "
-                f"RAM {self.build.ram_bytes:,} B" + (f", arena {self.arena_bytes:,} B" if self.arena_bytes else ""))
+                f"RAM {self.build.ram_bytes:,} B" + (f", arena {self.arena_bytes:,} B" if self.arena_bytes else "")
+                + (f", stack <= {self.stack_bound:,} B" if self.stack_bound else ""))
         return text + (f"\n  fit: {self.fit.describe()}" if self.fit is not None else "")
 
 
@@ -129,7 +131,21 @@ def build_firmware(model_path: Path, board: Board, runtime: str = "aot", *, out_
         fit = confirm_fit(fit, build.flash_bytes, build.ram_bytes, Path(model_path).name)
     return BuiltFirmware(board=board, runtime=runtime, model_path=Path(model_path), model_sha256=model.sha256,
                          project_dir=project, build=build, arena_bytes=arena, built_now=built_now,
-                         arena_estimate=_arena_estimate(runtime, rendered), fit=fit)
+                         arena_estimate=_arena_estimate(runtime, rendered), fit=fit,
+                         stack_bound=_stack_bound(build, board, Path(model_path).name))
+
+
+def _stack_bound(build: BuildResult, board: Board, model_name: str) -> int | None:
+    """The static stack bound from the build's call graphs (aot builds write them), checked against the stack
+    the QEMU machines' linker script reserves (elsewhere the vendor's linker script decides, and the bound is
+    only reported)."""
+    from tinydeploy.flash.firmware import DEFAULT_STACK_BYTES, check_stack_bound
+
+    if board.is_native:
+        return None
+    ci_files = sorted(Path(build.elf).parent.rglob("*.ci"))
+    reserved = DEFAULT_STACK_BYTES if board.firmware_platform == "qemu_mps2" else None
+    return check_stack_bound(ci_files, reserved, model_name)
 
 
 def _fit_before_build(model: Any, board: Board, runtime: str, rendered: Any) -> Any:

@@ -246,8 +246,24 @@ def compile_firmware(
     os.replace(tmp_elf, elf)
 
     size = firmware_size(elf, board, stack_bytes=0 if native else stack_bytes)
-    write_if_changed(out_dir / f"{name}.size.json", json.dumps(size.__dict__, indent=2) + "\n")
+    bound = check_stack_bound(sorted(obj_dir.glob("*.ci")), None if native else stack_bytes, name)
+    write_if_changed(out_dir / f"{name}.size.json",
+                     json.dumps({**size.__dict__, "stack_bound_bytes": bound}, indent=2) + "\n")
     return elf
+
+
+def check_stack_bound(ci_files: list[Path], stack_bytes: int | None, what: str) -> int | None:
+    """The static stack bound of a build compiled with -fcallgraph-info=su (None without its .ci files or
+    when not bounded); a FirmwareBuildError when it exceeds the stack the firmware reserves."""
+    from tinydeploy.flash.stack import stack_bound
+
+    if not ci_files:
+        return None
+    bound = stack_bound(ci_files)
+    if bound.bytes is not None and stack_bytes is not None and bound.bytes > stack_bytes:
+        raise FirmwareBuildError(f"{what}: the stack may need {bound.bytes} B but {stack_bytes} B are reserved; "
+                                 f"deepest calls: {' -> '.join(bound.chain)}")
+    return bound.bytes
 
 
 def firmware_size(elf: Path, board: Board | str, *, stack_bytes: int = DEFAULT_STACK_BYTES) -> FirmwareSize:

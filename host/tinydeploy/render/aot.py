@@ -26,7 +26,9 @@ KERNEL_SUBDIR = "aot/kernels"
 REPORT_TEXT = "render_report.txt"
 REPORT_JSON = "render_report.json"
 # Float kernels must not have their multiply-adds fused: that changes the rounding versus TFLM.
-AOT_BUILD_FLAGS = ["-ffp-contract=off", "-O2"]
+# -fcallgraph-info=su: GCC writes each object's call graph and frame sizes (.ci), from which the build bounds
+# the stack (flash/stack.py)
+AOT_BUILD_FLAGS = ["-ffp-contract=off", "-O2", "-fcallgraph-info=su"]
 
 
 @dataclass
