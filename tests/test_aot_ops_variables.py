@@ -183,3 +183,42 @@ def test_control_flow_subgraphs_are_refused_in_one_line() -> None:
         pytest.skip("the converter unrolled the loop")
     with pytest.raises(UnsupportedOpError, match=r"subgraphs and control flow.*CALL_ONCE variable initializers"):
         build_native(path)
+
+
+def _mutated(path: Path, edit: Callable[[object], None], tag: str) -> Path:
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    edit(model)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    out = cache_root() / "tflite" / f"{path.stem}-{tag}.tflite"
+    out.write_bytes(bytes(builder.Output()))
+    return out
+
+
+def _tensor_named(model: object, prefix: str) -> object:
+    sg = model.subgraphs[0]  # type: ignore[attr-defined]
+    return next(t for t in sg.tensors if t.name.decode().startswith(prefix))
+
+
+@pytest.mark.parametrize("case", ["read_size", "init_index"])
+def test_inconsistent_variable_refused_before_codegen(case: str) -> None:
+    """A READ_VARIABLE output of another size than the variable (the copy would overrun it) or a CALL_ONCE
+    naming a missing subgraph is one UserError, no C generated."""
+    from tinydeploy.errors import UserError
+
+    path = _convert_module(_streaming_module, "streaming-v3")
+
+    def edit(model: object) -> None:
+        if case == "read_size":
+            _tensor_named(model, "ReadVariableOp").shape = np.array([1, 4, 5], np.int32)  # ring is [1, 3, 5]
+        else:
+            call_once = next(o for o in model.subgraphs[0].operators  # type: ignore[attr-defined]
+                             if o.builtinOptions is not None and hasattr(o.builtinOptions, "initSubgraphIndex"))
+            call_once.builtinOptions.initSubgraphIndex = 5
+
+    with pytest.raises(UserError, match="outside its tensors|subgraphs and control flow") as err:
+        build_native(_mutated(path, edit, case))
+    assert len(str(err.value).splitlines()) <= 2  # the error and its hint

@@ -579,6 +579,51 @@ def _shape_op(model: Model, op: Operator) -> str | None:
     return _expect_size(y, (len(x.shape),), f"the shape of {x.describe()} {list(x.shape)}")
 
 
+def _variable_sizes(model: Model, op: Operator) -> str | None:
+    """READ_VARIABLE / ASSIGN_VARIABLE copy the variable's whole buffer: every value read from or assigned to
+    one variable (main subgraph and CALL_ONCE init subgraphs) must have the same byte size."""
+    from tinydeploy.model.graph import parse_subgraph
+
+    subs = [model]
+    for o in model.operators:
+        index = int(o.options.get("init_subgraph_index", -1)) if o.opcode == "CALL_ONCE" else -1
+        if 1 <= index < model.num_subgraphs:
+            try:
+                subs.append(parse_subgraph(model, index))
+            except UserError:
+                return None  # the lowering names a corrupt subgraph
+    handle = op.inputs[0] if op.inputs else -1
+    producer = next((o for o in model.operators if handle in o.outputs and o.opcode == "VAR_HANDLE"), None)
+    if producer is None:
+        return None  # the lowering refuses a resource that is no VAR_HANDLE
+    key = (producer.options.get("container", ""), producer.options.get("shared_name", ""))
+    sizes: dict[int, str] = {}
+    for sub in subs:
+        handles = {o.outputs[0] for o in sub.operators if o.opcode == "VAR_HANDLE" and o.outputs
+                   and (o.options.get("container", ""), o.options.get("shared_name", "")) == key}
+        for o in sub.operators:
+            value = (o.outputs[0] if o.opcode == "READ_VARIABLE" and o.outputs else
+                     o.inputs[1] if o.opcode == "ASSIGN_VARIABLE" and len(o.inputs) == 2 else -1)
+            if o.inputs and o.inputs[0] in handles and 0 <= value < len(sub.tensors):
+                t = sub.tensors[value]
+                sizes.setdefault(t.nbytes, f"{t.describe()} {list(t.shape)} {t.dtype}")
+    if len(sizes) > 1:
+        return (f"variable '{key[1]}' is read or assigned as {' and as '.join(sizes.values())}: one buffer "
+                "cannot hold both")
+    return None
+
+
+def _call_once(model: Model, op: Operator) -> str | None:
+    index = int(op.options.get("init_subgraph_index", -1))
+    if not 1 <= index < model.num_subgraphs:
+        return f"init subgraph {index} does not exist (the model has {model.num_subgraphs} subgraphs)"
+    for o in model.operators:  # it writes every variable it initializes: each one's uses must agree in size
+        problem = _variable_sizes(model, o) if o.opcode in ("READ_VARIABLE", "ASSIGN_VARIABLE") else None
+        if problem:
+            return problem
+    return None
+
+
 RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "PRELU": _prelu, "CONCATENATION": _concatenation,
@@ -594,6 +639,8 @@ RULES: dict[str, Rule] = {
     "CUMSUM": _cumsum, "MIRROR_PAD": _mirror_pad, "REVERSE_V2": _reverse,
     "ADD_N": _add_n, "LOGICAL_NOT": _unary, "REDUCE_ALL": _reduce, "DYNAMIC_UPDATE_SLICE": _dynamic_update_slice,
     "BROADCAST_ARGS": _broadcast_args, "SHAPE": _shape_op,
+    "READ_VARIABLE": _variable_sizes, "ASSIGN_VARIABLE": _variable_sizes, "CALL_ONCE": _call_once,
+    "VAR_HANDLE": lambda model, op: None,  # writes a resource handle only: no data access
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 
