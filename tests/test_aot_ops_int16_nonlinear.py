@@ -53,6 +53,7 @@ def test_int16_logistic_tanh_every_code_exact(opcode: str) -> None:
     path = _exhaustive_model(opcode)
     codes = [ALL_CODES.reshape(1, -1)] * len(INPUT_SCALES)
     native = assert_bitexact_with_tflm(path, codes)
+    assert native.program.files["model.c"].count("td_sigmoid_q16[") == 1  # ten layers, one generated table
     outs = native.run_batch(codes)
     # the outputs span the function's range (a table of zeros would not pass the exactness check either)
     assert min(int(o.min()) for o in outs) <= (-32767 if opcode == "TANH" else 1)
