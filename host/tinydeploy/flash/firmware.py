@@ -206,6 +206,8 @@ def compile_firmware(
     all_defines = {**platform_defines(board), **(defines or {})}
     base = [opt, *arch_flags(board), *_WARNINGS, *_COMMON_FLAGS, *_define_flags(all_defines), *includes]
     base += list(extra_flags)
+    if not native:
+        base.append("-fcallgraph-info=su")  # each object's call graph and frames: the stack bound (flash/stack.py)
 
     def compile_one(index_and_source: tuple[int, Path]) -> Path:
         index, source = index_and_source

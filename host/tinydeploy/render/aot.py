@@ -26,9 +26,10 @@ KERNEL_SUBDIR = "aot/kernels"
 REPORT_TEXT = "render_report.txt"
 REPORT_JSON = "render_report.json"
 # Float kernels must not have their multiply-adds fused: that changes the rounding versus TFLM.
-# -fcallgraph-info=su: GCC writes each object's call graph and frame sizes (.ci), from which the build bounds
-# the stack (flash/stack.py)
-AOT_BUILD_FLAGS = ["-ffp-contract=off", "-O2", "-fcallgraph-info=su"]
+AOT_BUILD_FLAGS = ["-ffp-contract=off", "-O2"]
+# GCC >= 10 writes each object's call graph and frame sizes (.ci), from which the build bounds the stack
+# (flash/stack.py); only where tinydeploy supplies that compiler (not the Arduino cores' older toolchains)
+STACK_GRAPH_FLAGS = ["-fcallgraph-info=su"]
 
 
 @dataclass
@@ -72,7 +73,7 @@ def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool
         files=files,
         include_dirs=[".", KERNEL_SUBDIR],
         defines={**({"TD_HARNESS_NO_MAIN": ""} if arduino else {}), **({"TD_LAYERS": ""} if layers else {})},
-        build_flags=list(AOT_BUILD_FLAGS),
+        build_flags=list(AOT_BUILD_FLAGS) + (STACK_GRAPH_FLAGS if board.platformio.platform == "tinydeploy" else []),
         model_sha256=model.sha256,
     )
     out_dir = Path(out_dir)
