@@ -80,17 +80,19 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 def test_int16_mean_random() -> None:
     """TFLM's int16 MEAN: QuantizedMeanOrSum's rounded requantization, also when input and output share their
-    scale (the interpreter does not take a truncating integer mean there); one or two axes, keep_dims or not,
-    ranks 2 to 4, the converter's GlobalAveragePooling2D."""
+    scale (the interpreter does not take a truncating integer mean there); one to three axes or all four,
+    keep_dims or not, ranks 2 to 4, the converter's GlobalAveragePooling2D."""
     rng = np.random.default_rng(3100)
     tensors, ops, inputs, outputs = [], [], [], []
     for k in range(14):
         rank = int(rng.integers(2, 5))
         shape = [1] + [int(rng.integers(1, 7)) for _ in range(rank - 1)]
-        n_axes = int(rng.integers(1, 3))
+        n_axes = int(rng.integers(1, 4))
         axes = sorted(int(a) for a in rng.choice(np.arange(1, rank), size=min(n_axes, rank - 1), replace=False))
         if k == 0:  # the converter's GlobalAveragePooling2D
             shape, axes = [1, 5, 6, 7], [1, 2]
+        elif k == 1:  # every axis, batch included
+            shape, axes = [1, 3, 4, 5], [0, 1, 2, 3]
         keep = bool(rng.integers(0, 2))
         out_shape = [1 if i in axes else d for i, d in enumerate(shape)] if keep else \
             [d for i, d in enumerate(shape) if i not in axes]
