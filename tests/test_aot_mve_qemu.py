@@ -1,0 +1,123 @@
+"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h) on the emulated Cortex-M55
+give exactly TFLM's outputs.
+
+One model of randomized int8 CONV_2D / DEPTHWISE_CONV_2D cases shaped to reach every path of the two kernels:
+input depths across 16-lane chunks with and without a tail, 1x1 rows read in place (stride 1 and 2) and
+im2col rows, output channels not a multiple of 4 (conv) or 8 (depthwise), odd pixel counts (a lone last
+pixel), batch 2, SAME padding (clipped depthwise windows, zero-point taps in im2col), dilation, whole 3x3
+depthwise windows, and output scales that make multipliers > 1 (left shifts) or tiny (long right shifts,
+rounding of negative values).  Rendered for qemu-m55, built with the device harness, run under QEMU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aotutil import random_inputs, tflm_outputs
+from aotutil_builder import ModelCases, OpSpec, TensorSpec
+from tinydeploy.aot.lowering import compute_out_size
+from tinydeploy.boards import get_board
+from tinydeploy.link import DeviceLink
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+ACTS = ["NONE", "RELU", "RELU6"]
+
+
+def _zp(rng: np.random.Generator) -> int:
+    return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
+
+
+def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: bool) -> None:
+    while True:
+        in_h, in_w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        in_c = int(rng.integers(1, 45))
+        k_h, k_w = (1, 1) if pointwise else (3, 3) if rng.random() < 0.4 else (int(rng.integers(1, 5)),
+                                                                             int(rng.integers(1, 5)))
+        stride_h, stride_w = (int(rng.integers(1, 3)),) * 2 if rng.random() < 0.7 else (int(rng.integers(1, 4)),
+                                                                                        int(rng.integers(1, 4)))
+        dil_h, dil_w = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.2 else (1, 1)
+        padding = "VALID" if pointwise and rng.random() < 0.7 else str(rng.choice(["SAME", "VALID"]))
+        out_h = compute_out_size(padding, in_h, k_h, stride_h, dil_h)
+        out_w = compute_out_size(padding, in_w, k_w, stride_w, dil_w)
+        if out_h >= 1 and out_w >= 1:
+            break
+    batches = 2 if rng.random() < 0.2 else 1
+    out_c = in_c if depthwise else int(rng.integers(1, 14))
+    w_shape = (1, k_h, k_w, out_c) if depthwise else (out_c, k_h, k_w, in_c)
+    in_scale = float(np.exp(rng.uniform(np.log(1e-3), np.log(0.5))))
+    per_channel = rng.random() < 0.8
+    w_scales = np.exp(rng.uniform(np.log(1e-4), np.log(0.05), out_c if per_channel else 1)).astype(np.float32)
+    x = c.tensor(TensorSpec((batches, in_h, in_w, in_c), "int8", scale=in_scale, zero_point=_zp(rng)))
+    # a quarter of the cases: sparse +-1 weights, small biases and an output scale below the accumulator's
+    # (multipliers around 1: left shifts, and short right shifts that round many negative halves) with outputs
+    # still inside the code range
+    fine = rng.random() < 0.25
+    w_data = rng.choice([-1, 0, 0, 0, 0, 1], size=w_shape) if fine else rng.integers(-127, 128, size=w_shape)
+    w = c.tensor(TensorSpec(w_shape, "int8", data=w_data.astype(np.int8), scale=w_scales, axis=3 if depthwise else 0))
+    ins = [x, w]
+    if rng.random() < 0.85:
+        b_scales = np.broadcast_to(w_scales * np.float32(in_scale), (out_c,))
+        b_range = 60 if fine else 20000
+        ins.append(c.tensor(TensorSpec((out_c,), "int32", data=rng.integers(-b_range, b_range, out_c).astype(np.int32),
+                                       scale=b_scales, axis=0)))
+    depth = k_h * k_w * (1 if depthwise else in_c)
+    acc_scale = in_scale * float(w_scales.mean()) * np.sqrt(depth) * 60
+    out_scale = float(in_scale * float(w_scales.mean()) / np.exp(rng.uniform(-2, 2)) if fine
+                      else acc_scale * np.exp(rng.uniform(-3, 1.5)))
+    y = c.tensor(TensorSpec((batches, out_h, out_w, out_c), "int8", scale=out_scale, zero_point=_zp(rng)))
+    options = {"padding": padding, "stride_w": stride_w, "stride_h": stride_h,
+               "fused_activation_function": str(rng.choice(ACTS)), "dilation_w_factor": dil_w,
+               "dilation_h_factor": dil_h}
+    if depthwise:
+        options["depth_multiplier"] = 1
+    c.ops.append(OpSpec("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", ins, [y], options))
+    c.inputs.append(x)
+    c.outputs.append(y)
+
+
+def _random_model(seed: int, count: int) -> Path:
+    rng = np.random.default_rng(seed)
+    c = ModelCases()
+    for i in range(count):
+        _case(c, rng, depthwise=i % 3 == 1, pointwise=i % 3 == 2)
+    return c.write()
+
+
+def _build(model_path: Path, board, out: Path) -> Path:
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 36 inputs in HELLO"""
+    from tinydeploy.flash.firmware import compile_firmware
+    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
+
+    render_aot(model_path, board, out)
+    src = out / "src"
+    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
+               + sorted((src / "harness").glob("*.c")))
+    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
+    return compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
+                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": 8192})
+
+
+def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
+    from tinydeploy.flash.qemu import QemuRunner
+
+    board = get_board("qemu-m55")
+    path = _random_model(1700, 36)
+    elf = _build(path, board, tmp_path / "fw")
+    source = (tmp_path / "fw" / "src" / "model.c").read_text()
+    assert "td_conv2d_s8_mve(" in source and "td_depthwise_conv2d_s8_mve(" in source
+    samples = 3
+    batches = random_inputs(path, samples, seed=2)
+    expected = tflm_outputs(path, batches)
+    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
+        link.hello()
+        for n in range(samples):
+            result = link.infer([b[n:n + 1] for b in batches])
+            for k, (got, want) in enumerate(zip(result.outputs, expected)):
+                got, want = np.asarray(got).reshape(-1), want[n].reshape(-1)
+                assert np.array_equal(got, want), (
+                    f"output {k} of sample {n}: {int((got != want).sum())} values differ, "
+                    f"max |diff| {int(np.abs(got.astype(int) - want.astype(int)).max())} LSB")
