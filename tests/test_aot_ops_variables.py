@@ -2,7 +2,8 @@
 bit-exact with the TFLite Micro interpreter.
 
 User-style models: tf.Module classes holding tf.Variables, converted from their tf.function: a streaming ring
-buffer + running sum (float32), and an int32 step counter starting at 3 beside a decaying float32 state.
+buffer + running sum (float32, and full-int8 PTQ with int8 I/O), and an int32 level starting at 3 beside a
+decaying float32 state.
 
 What TFLM does across invokes: CALL_ONCE runs the init subgraph on the first invoke only; variables keep
 their values between invokes; MicroInterpreter::Reset() zeroes them without rerunning CALL_ONCE (measured
@@ -29,8 +30,10 @@ from tinydeploy.model.graph import load_model
 STEPS = 7
 
 
-def _convert_module(make: Callable[[], object], key: str) -> Path:
-    """tf.Module -> .tflite through its __call__ tf.function (cached under the test cache by key)."""
+def _convert_module(make: Callable[[], object], key: str, int8_shape: tuple[int, ...] | None = None) -> Path:
+    """tf.Module -> .tflite through its __call__ tf.function (cached under the test cache by key); with
+    int8_shape, full-integer PTQ with int8 I/O (the converter keeps the variables float32 between
+    DEQUANTIZE / QUANTIZE)."""
     path = cache_root() / "tflite" / f"var-{hashlib.sha256(key.encode()).hexdigest()[:16]}.tflite"
     if path.exists():
         return path
@@ -39,6 +42,14 @@ def _convert_module(make: Callable[[], object], key: str) -> Path:
 
     module = make()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
+    if int8_shape is not None:
+        rng = np.random.default_rng(0)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([rng.uniform(-2, 2, int8_shape).astype(np.float32)]
+                                                    for _ in range(32))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
     data = converter.convert()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -107,16 +118,19 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
-@pytest.mark.parametrize("name", ["streaming", "counter"])
+@pytest.mark.parametrize("name", ["streaming", "streaming_int8", "counter"])
 def test_state_persists_across_invokes_exactly_like_tflm(name: str) -> None:
-    make, shape = {"streaming": (_streaming_module, (1, 5)), "counter": (_counter_module, (1, 6))}[name]
-    path = _convert_module(make, f"{name}-v3")
+    make, shape = {"streaming": (_streaming_module, (1, 5)), "streaming_int8": (_streaming_module, (1, 5)),
+                   "counter": (_counter_module, (1, 6))}[name]
+    path = _convert_module(make, f"{name}-v3", int8_shape=shape if name.endswith("int8") else None)
     ops = set(load_model(path).op_names)
     assert {"CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} <= ops, ops
     assert load_model(path).num_subgraphs == 2
 
     rng = np.random.default_rng(23)
     xs = rng.uniform(-2, 2, size=(STEPS, *shape)).astype(np.float32)
+    if name.endswith("int8"):
+        xs = rng.integers(-128, 128, size=(STEPS, *shape)).astype(np.int8)
     native = build_native(path)
     ours = [native.run([x]) for x in xs]
     direct = _direct_tflm(path, xs)
