@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from aotutil import assert_bitexact_with_tflm, cache_root, random_inputs
-from aotutil_builder import OpSpec, TensorSpec, write_tflite
+from aotutil_builder import ModelCases, OpSpec, TensorSpec
 from tinydeploy.aot.lowering import compute_out_size
 from tinydeploy.aot.ops.int16x8 import softmax_luts
 
@@ -28,26 +28,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::U
 ACTS = ["NONE", "NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
 
-class Cases:
+class Cases(ModelCases):
     """Accumulates independent one-op cases into one model."""
-
-    def __init__(self) -> None:
-        self.tensors: list[TensorSpec] = []
-        self.ops: list[OpSpec] = []
-        self.inputs: list[int] = []
-        self.outputs: list[int] = []
-
-    def tensor(self, spec: TensorSpec) -> int:
-        self.tensors.append(spec)
-        return len(self.tensors) - 1
 
     def op(self, opcode: str, ins: list[int], out: int, options: dict, *graph_inputs: int) -> None:
         self.ops.append(OpSpec(opcode, ins, [out], options))
         self.inputs.extend(graph_inputs)
         self.outputs.append(out)
-
-    def write(self) -> Path:
-        return write_tflite(self.tensors, self.ops, self.inputs, self.outputs)
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
