@@ -17,6 +17,8 @@ include large arguments (|x| up to 1e6) where range reduction matters.  A Keras 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +300,22 @@ def test_wrong_shapes_refused_before_codegen(case: str) -> None:
              options={"keep_dims": False})
     with pytest.raises(UserError, match="would access memory outside its tensors"):
         build_native(c.write())
+
+
+MY_KERNELS = ["add_n", "sin", "cos", "floor_div", "floor_mod", "logical", "reduce_all", "dynamic_update_slice",
+              "broadcast_args", "copy"]
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+def test_kernels_compile_for_cortex_m(tmp_path: Path) -> None:
+    """These kernels (and copy.c, which the variable ops use) build for M0+/M4/M55 with the strict set."""
+    from test_aot_ops_elementwise import CORTEX_M
+    from tinydeploy.paths import firmware_dir
+
+    src = firmware_dir() / "aot" / "kernels"
+    for cpu, flags in CORTEX_M.items():
+        for k in MY_KERNELS:
+            cmd = ["arm-none-eabi-gcc", *flags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-c",
+                   str(src / f"{k}.c"), "-o", str(tmp_path / f"{k}.o")]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, f"{k}.c for {cpu}:\n{proc.stderr}"
