@@ -103,6 +103,50 @@ def _model(seed: int, count: int = 12) -> Path:
     return c.write()
 
 
+def _shallow_conv_case(c: Cases, rng: np.random.Generator) -> None:
+    """Issue 17's shapes: 1x1 and 3x3 convolutions over 1..16 input channels (first layers, MobileNetV2's
+    narrow 1x1 expansions), odd and even output channels, stride 1 or 2, SAME or VALID."""
+    in_h, in_w = int(rng.integers(3, 10)), int(rng.integers(3, 10))
+    in_c = int(rng.integers(1, 17))
+    k = int(rng.choice([1, 1, 3]))
+    stride = int(rng.choice([1, 2]))
+    padding = str(rng.choice(["SAME", "VALID"])) if k > 1 else "VALID"
+    out_h, out_w = compute_out_size(padding, in_h, k, stride, 1), compute_out_size(padding, in_w, k, stride, 1)
+    out_c = int(rng.choice([int(rng.integers(1, 20)) | 1, 48, 17]))
+    in_scale, in_zp = _scale(rng), _zp(rng)
+    w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(out_c)], np.float32)
+    w_shape = (out_c, k, k, in_c)
+    x = c.tensor(TensorSpec((1, in_h, in_w, in_c), "int8", scale=in_scale, zero_point=in_zp))
+    w = c.tensor(TensorSpec(w_shape, "int8", data=rng.integers(-127, 128, size=w_shape).astype(np.int8),
+                            scale=w_scales, axis=0))
+    b = c.tensor(TensorSpec((out_c,), "int32", data=rng.integers(-5000, 5000, out_c).astype(np.int32),
+                            scale=w_scales * np.float32(in_scale), axis=0))
+    out_scale = float(in_scale * float(w_scales.mean()) * np.sqrt(k * k * in_c) * 60 * np.exp(rng.uniform(-3, 1)))
+    y = c.tensor(TensorSpec((1, out_h, out_w, out_c), "int8", scale=out_scale, zero_point=_zp(rng)))
+    c.ops.append(OpSpec("CONV_2D", [x, w, b], [y], {"padding": padding, "stride_w": stride, "stride_h": stride,
+                                                    "fused_activation_function": str(rng.choice(ACTS))}))
+    c.inputs.append(x)
+    c.outputs.append(y)
+
+
+def _shallow_model(seed: int, count: int = 10) -> Path:
+    rng = np.random.default_rng(seed)
+    c = Cases()
+    for _ in range(count):
+        _shallow_conv_case(c, rng)
+    return c.write()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_shallow_convs_exact_native(flavour: str) -> None:
+    """In-depth 1..16, odd out-channels, stride 2: the widened pixel pairs' zero-padded tails and zero groups."""
+    path = _shallow_model(1700)
+    flags = ["-DTD_EMULATE_DSP"] if flavour == "optimized-dsp" else []
+    native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
+    assert native.program.files["model.c"].count("td_conv2d_s8_gemm(") == 10
+    assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=17), optimized=True, native=native)
+
+
 def _heads_model(seed: int) -> Path:
     """One convolution and small FC heads: the heads run on the convolution's GEMM kernel."""
     rng = np.random.default_rng(seed)
@@ -214,19 +258,20 @@ def _build_for(model_path: Path, board, out: Path, small_layer_macs: int | None 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("board_id,seed", [("qemu-m4", 0), ("qemu-m4", 1), ("qemu-m4", 2), ("qemu-m33", 3),
-                                            ("qemu-m4", "heads")])
+                                            ("qemu-m4", "heads"), ("qemu-m4", "shallow")])
 def test_speed_kernels_exact_on_qemu(board_id: str, seed: int | str, tmp_path: Path) -> None:
     """The inline-assembly SMLAD / SMMULR paths (ARMv7E-M on the M4, ARMv8-M Mainline on the M33); "heads":
-    small FC layers on the GEMM kernel, as the default target lowers them."""
+    small FC layers on the GEMM kernel, as the default target lowers them; "shallow": issue 17's 1..16 input
+    channels, odd output channels, stride 2."""
     from tinydeploy.boards import get_board
     from tinydeploy.flash.qemu import QemuRunner
     from tinydeploy.link import DeviceLink
 
     board = get_board(board_id)
     heads = seed == "heads"
-    path = _heads_model(901) if heads else _model(800 + int(seed))
+    path = _heads_model(901) if heads else _shallow_model(1800) if seed == "shallow" else _model(800 + int(seed))
     elf = _build_for(path, board, tmp_path / "fw", small_layer_macs=None if heads else 0)
-    seed = 4 if heads else int(seed)
+    seed = 4 if heads else 5 if seed == "shallow" else int(seed)
     samples = 3
     batches = random_inputs(path, samples, seed=seed)
     expected = tflm_outputs(path, batches)

@@ -256,6 +256,109 @@ int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, 
  * the stack (128 bytes), then the layer's requantization loop (rq->row) turns each pixel's block into int8. */
 #define TD_GEMM_BLOCK 16
 
+#if defined(TD_DOT_DSP)
+/* Cores with the DSP extension: a pixel pair's receptive fields are widened to int16 once (td_widen_pair),
+ * then every output-channel pair reads them as ready SMLAD operands: the sign extensions of the input are
+ * paid once per pixel pair instead of once per channel pair.
+ *
+ * x16 layout, per 4-value group: {e0, o0, e1, o1}: pixel 0's values 0 and 2 as signed halfwords (SXTB16),
+ * its values 1 and 3 (SXTB16 ROR 8), then pixel 1's.  A piece's len % 4 tail (only a lone piece has one:
+ * a 1x1 filter's row) is zero-padded; the packed filter has zero columns there (conv2d.py pads every row to
+ * a multiple of 8), and a zero group makes their number even.  Returns the number of groups. */
+static int32_t td_widen_pair(const td_seg2 *seg, int32_t nseg, uint32_t *x16) {
+  uint32_t *const start = x16;
+  int32_t k, i;
+  for (k = 0; k < nseg; ++k) {
+    const int8_t *a = seg[k].x0;
+    const ptrdiff_t d = seg[k].x1 - seg[k].x0;
+    const int8_t *const end = a + (seg[k].len & ~3);
+    const int32_t tail = seg[k].len & 3;
+    for (; a != end; a += 4, x16 += 4) {
+      const uint32_t va = td_load4(a), vb = td_load4(a + d);
+      x16[0] = td_sxtb16(va);
+      x16[1] = td_sxtb16_ror8(va);
+      x16[2] = td_sxtb16(vb);
+      x16[3] = td_sxtb16_ror8(vb);
+    }
+    if (tail) {
+      uint32_t va = 0, vb = 0;
+      for (i = 0; i < tail; ++i) {
+        va |= (uint32_t)(uint8_t)a[i] << (8 * i);
+        vb |= (uint32_t)(uint8_t)a[d + i] << (8 * i);
+      }
+      x16[0] = td_sxtb16(va);
+      x16[1] = td_sxtb16_ror8(va);
+      x16[2] = td_sxtb16(vb);
+      x16[3] = td_sxtb16_ror8(vb);
+      x16 += 4;
+    }
+  }
+  if ((x16 - start) & 4) { /* an even number of groups: the kernel takes them two at a time */
+    x16[0] = x16[1] = x16[2] = x16[3] = 0;
+    x16 += 4;
+  }
+  return (int32_t)(x16 - start) / 4;
+}
+
+/* `pairs` output-channel pairs of the packed filter w (pack_pairs: per 4-value group, 4 bytes of channel 0
+ * then 4 of channel 1) against the widened pixel pair x16 of `groups` groups (even, at least 2): acc[j] / acc[TD_GEMM_BLOCK + j]
+ * = pixel 0 / 1, channel j of the block, starting from bias[j].  Kept out of line so that the loop around
+ * the assembly has the registers to itself. */
+static __attribute__((noinline)) void td_gemm_x16_block(const uint32_t *x16, int32_t groups, const int8_t *w,
+                                                         const int32_t *bias, int32_t pairs, int32_t *acc) {
+  int32_t c;
+  for (c = 0; c < pairs; ++c, bias += 2, acc += 2) {
+    int32_t a00 = bias[0], a01 = bias[1], a10 = bias[0], a11 = bias[1];
+#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+    const uint32_t *px = x16;
+    const uint32_t *const end = x16 + 4 * groups;
+    uint32_t E0, O0, E1, O1, W, V;
+    /* one group: 16 MACs in 16 instructions, the input operands loaded ready (two LDRD) */
+#define TD_X16_STEP                                 \
+  "ldrd %[E1], %[O1], [%[px], #8]\n\t"               \
+  "ldrd %[E0], %[O0], [%[px]], #16\n\t"              \
+  "ldr %[W], [%[pw]], #4\n\t"                        \
+  "sxtb16 %[V], %[W]\n\t"                            \
+  "smlad %[a00], %[E0], %[V], %[a00]\n\t"            \
+  "smlad %[a10], %[E1], %[V], %[a10]\n\t"            \
+  "sxtb16 %[W], %[W], ror #8\n\t"                    \
+  "smlad %[a00], %[O0], %[W], %[a00]\n\t"            \
+  "smlad %[a10], %[O1], %[W], %[a10]\n\t"            \
+  "ldr %[W], [%[pw]], #4\n\t"                        \
+  "sxtb16 %[V], %[W]\n\t"                            \
+  "smlad %[a01], %[E0], %[V], %[a01]\n\t"            \
+  "smlad %[a11], %[E1], %[V], %[a11]\n\t"            \
+  "sxtb16 %[W], %[W], ror #8\n\t"                    \
+  "smlad %[a01], %[O0], %[W], %[a01]\n\t"            \
+  "smlad %[a11], %[O1], %[W], %[a11]\n\t"
+#define TD_X16_OPERANDS                                                                                      \
+  : [px] "+r"(px), [pw] "+r"(w), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),         \
+    [E0] "=&r"(E0), [O0] "=&r"(O0), [E1] "=&r"(E1), [O1] "=&r"(O1), [W] "=&r"(W), [V] "=&r"(V)               \
+  : [end] "r"(end)                                                                                          \
+  : "cc", "memory"
+    __asm__ volatile("1:\n\t" TD_X16_STEP TD_X16_STEP "cmp %[px], %[end]\n\tbne 1b\n\t" TD_X16_OPERANDS);
+#undef TD_X16_STEP
+#undef TD_X16_OPERANDS
+#else
+    const uint32_t *px = x16;
+    int32_t g;
+    for (g = 0; g < groups; ++g, px += 4, w += 8) {
+      const uint32_t v0 = td_load4(w), v1 = td_load4(w + 4);
+      const uint32_t e0 = td_sxtb16(v0), o0 = td_sxtb16_ror8(v0), e1 = td_sxtb16(v1), o1 = td_sxtb16_ror8(v1);
+      a00 = td_smlad(px[1], o0, td_smlad(px[0], e0, a00));
+      a10 = td_smlad(px[3], o0, td_smlad(px[2], e0, a10));
+      a01 = td_smlad(px[1], o1, td_smlad(px[0], e1, a01));
+      a11 = td_smlad(px[3], o1, td_smlad(px[2], e1, a11));
+    }
+#endif
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[TD_GEMM_BLOCK] = a10;
+    acc[TD_GEMM_BLOCK + 1] = a11;
+  }
+}
+#endif
+
 void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
   /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload
    * every parameter after each output store; locals whose address stays here cannot be aliased */
@@ -272,31 +375,43 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
   td_widen_geom(local.field, op->geom, TD_CONV2D_S8_FIELDS);
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
-  int32_t acc0[TD_GEMM_BLOCK], acc1[TD_GEMM_BLOCK];
+  /* the packed filter's columns: the receptive field rounded up to a multiple of 8 (zero columns) */
+  const int32_t n = (p->k_h * p->k_w * p->in_c + 7) & ~7;
+  int32_t acc[2 * TD_GEMM_BLOCK];
   td_seg2 seg[TD_CONV_MAX_PIECES];
-  int32_t q, oc0, oc, k;
+#if defined(TD_DOT_DSP)
+  uint32_t x16[n]; /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_COLUMNS) */
+#endif
+  int32_t q, oc0;
   for (q = 0; q < pixels; q += 2) {
     const int two = q + 1 < pixels;
     int8_t *out0 = output + q * out_c;
     int8_t *out1 = out0 + out_c;
     const int32_t nseg = fetch(p, input, q, two ? q + 1 : q, aux, seg);
-    int32_t n = 0; /* the packed filter's columns: the pieces' lengths add up to them */
-    for (k = 0; k < nseg; ++k) n += seg[k].len;
+#if defined(TD_DOT_DSP)
+    const int32_t groups = td_widen_pair(seg, nseg, x16);
+#endif
     for (oc0 = 0; oc0 < out_c; oc0 += TD_GEMM_BLOCK) {
       const int32_t count = out_c - oc0 < TD_GEMM_BLOCK ? out_c - oc0 : TD_GEMM_BLOCK;
+      /* an odd last channel is packed with a zero partner (folded_bias padded likewise), whose
+       * accumulators land in the spare slot */
+#if defined(TD_DOT_DSP)
+      td_gemm_x16_block(x16, groups, packed + oc0 * n, folded_bias + oc0, (count + 1) >> 1, acc);
+#else
+      int32_t oc;
       for (oc = 0; oc < count; oc += 2) {
-        /* an odd last channel is packed with a zero partner, whose accumulators land in the spare slot */
-        int32_t acc[4];
-        acc[0] = acc[2] = folded_bias[oc0 + oc];
-        acc[1] = acc[3] = oc + 1 < count ? folded_bias[oc0 + oc + 1] : 0;
-        td_mm2x2_segs_s8(seg, nseg, packed + (oc0 + oc) * n, acc);
-        acc0[oc] = acc[0];
-        acc0[oc + 1] = acc[1];
-        acc1[oc] = acc[2];
-        acc1[oc + 1] = acc[3];
+        int32_t a[4];
+        a[0] = a[2] = folded_bias[oc0 + oc];
+        a[1] = a[3] = folded_bias[oc0 + oc + 1];
+        td_mm2x2_segs_s8(seg, nseg, packed + (oc0 + oc) * n, a);
+        acc[oc] = a[0];
+        acc[oc + 1] = a[1];
+        acc[TD_GEMM_BLOCK + oc] = a[2];
+        acc[TD_GEMM_BLOCK + oc + 1] = a[3];
       }
-      rq->row(acc0, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out0 + oc0);
-      if (two) rq->row(acc1, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out1 + oc0);
+#endif
+      rq->row(acc, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out0 + oc0);
+      if (two) rq->row(acc + TD_GEMM_BLOCK, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out1 + oc0);
     }
   }
 }

@@ -23,7 +23,8 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  * Every output pixel uses folded_bias[oc] = bias[oc] + input_offset * sum(filter[oc]); wherever a window
  * meets the padding the kernel reads the input zero point instead, whose (x + input_offset) is 0 -- exactly
  * the reference's "padding contributes nothing".  Two pixels x two output channels per inner step, against
- * `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs (see td_mm2x2_packed_s8).
+ * `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs, its rows padded with zero columns
+ * to a multiple of 4 (see td_mm2x2_segs_s8; DSP cores widen the pixel pair to int16 first, on the stack).
  * One driver; the generator picks how a pixel pair's receptive fields are reached (only that one links):
  *   td_conv_fetch_rows (aux NULL): a 1x1 filter, stride 1, no padding: output pixel q reads input row q;
  *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;

@@ -162,133 +162,39 @@ TD_INLINE void td_dot2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w0
 #endif
 }
 
-/* A 2x2 block against weights packed offline for an output-channel pair (tinydeploy.aot.ops.conv2d
- * .pack_pairs): for each 4-value chunk k < n & ~3, four bytes of row 0 then four of row 1; then the n % 4
- * tail of row 0, then of row 1.  acc[2 * i + j] += xi . wj, the two inputs x0 and x1 read in place (any
- * distance apart).  The portable form (plain C, or the DSP algorithm with its instructions emulated in C)
- * of what td_mm2x2_segs_s8 runs as inline assembly on cores with the DSP extension. */
-TD_INLINE void td_mm2x2_packed_s8(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
-                                  int32_t acc[4]) {
-  const int32_t n4 = n & ~3;
-  int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-  int32_t i;
-#if defined(TD_DOT_DSP)
-  for (i = 0; i < n4; i += 4) {
-    const uint32_t va = td_load4(x0 + i), vb = td_load4(x1 + i);
-    const uint32_t v0 = td_load4(w + 2 * i), v1 = td_load4(w + 2 * i + 4);
-    const uint32_t ae = td_sxtb16(va), ao = td_sxtb16_ror8(va);
-    const uint32_t be = td_sxtb16(vb), bo = td_sxtb16_ror8(vb);
-    const uint32_t e0 = td_sxtb16(v0), o0 = td_sxtb16_ror8(v0);
-    const uint32_t e1 = td_sxtb16(v1), o1 = td_sxtb16_ror8(v1);
-    a00 = td_smlad(ao, o0, td_smlad(ae, e0, a00));
-    a01 = td_smlad(ao, o1, td_smlad(ae, e1, a01));
-    a10 = td_smlad(bo, o0, td_smlad(be, e0, a10));
-    a11 = td_smlad(bo, o1, td_smlad(be, e1, a11));
-  }
-#else
-  for (i = 0; i < n4; i += 4) {
-    int k;
-    for (k = 0; k < 4; ++k) {
-      const int32_t a = x0[i + k], b = x1[i + k], c0 = w[2 * i + k], c1 = w[2 * i + 4 + k];
-      a00 += a * c0;
-      a01 += a * c1;
-      a10 += b * c0;
-      a11 += b * c1;
-    }
-  }
-#endif
-  {
-    const int32_t tail = n - n4;
-    const int8_t *t0 = w + 2 * n4, *t1 = t0 + tail;
-    for (i = 0; i < tail; ++i) {
-      const int32_t a = x0[n4 + i], b = x1[n4 + i], c0 = t0[i], c1 = t1[i];
-      a00 += a * c0;
-      a01 += a * c1;
-      a10 += b * c0;
-      a11 += b * c1;
-    }
-  }
-  acc[0] = a00;
-  acc[1] = a01;
-  acc[2] = a10;
-  acc[3] = a11;
-}
-
 /* One contiguous piece of two inputs' receptive fields (len a multiple of 4, but for a lone piece). */
 typedef struct {
   const int8_t *x0, *x1;
   int32_t len;
 } td_seg2;
 
-/* td_mm2x2_packed_s8 over a receptive field given as pieces (consecutive runs of the packed weights, which
- * have no tail: every len is a multiple of 4, except when there is only one piece -- a 1x1 filter's row --
- * whose packed tail follows as in td_mm2x2_packed_s8); the accumulators stay in registers throughout. */
+/* A 2x2 block over a receptive field given as pieces, against weights packed offline for an output-channel
+ * pair (tinydeploy.aot.ops.conv2d.pack_pairs over rows padded with zero columns to a multiple of 4): per
+ * 4-value group, four bytes of row 0 then four of row 1.  acc[2 * i + j] += xi . wj, the inputs read in
+ * place.  Every piece's len is a multiple of 4 but a lone piece's (a 1x1 filter's row), whose last group
+ * is partial.  The portable form: cores with the DSP extension widen the inputs once per pixel pair
+ * instead (conv2d_s8_opt.c). */
 TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *w, int32_t acc[4]) {
-#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
   int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-  const int8_t *pw = w;
-  const td_seg2 *const seg_end = seg + nseg;
-  for (; seg != seg_end; ++seg) {
-    const int8_t *pa = seg->x0;
-    const int8_t *const end = pa + (seg->len & ~7);
-    const int32_t dx = (int32_t)(seg->x1 - seg->x0);
-    uint32_t X0, X1, T, U, W, V;
-    /* 4 values of 2 inputs x 2 weight rows per step, 20 instructions per 16 MACs + 2 per loop turn (two
-     * steps per turn), everything in registers (14 of them: the asm names each) */
-#define TD_MM2X2_STEP                                 \
-  "ldr %[X1], [%[pa], %[dx]]\n\t"                      \
-  "ldr %[X0], [%[pa]], #4\n\t"                         \
-  "sxtb16 %[T], %[X0], ror #8\n\t"                     \
-  "sxtb16 %[X0], %[X0]\n\t"                            \
-  "sxtb16 %[U], %[X1], ror #8\n\t"                     \
-  "sxtb16 %[X1], %[X1]\n\t"                            \
-  "ldr %[W], [%[pw], #4]\n\t"                          \
-  "sxtb16 %[V], %[W]\n\t"                              \
-  "smlad %[a01], %[X0], %[V], %[a01]\n\t"              \
-  "smlad %[a11], %[X1], %[V], %[a11]\n\t"              \
-  "sxtb16 %[W], %[W], ror #8\n\t"                      \
-  "smlad %[a01], %[T], %[W], %[a01]\n\t"               \
-  "smlad %[a11], %[U], %[W], %[a11]\n\t"               \
-  "ldr %[W], [%[pw]], #8\n\t"                          \
-  "sxtb16 %[V], %[W]\n\t"                              \
-  "smlad %[a00], %[X0], %[V], %[a00]\n\t"              \
-  "smlad %[a10], %[X1], %[V], %[a10]\n\t"              \
-  "sxtb16 %[W], %[W], ror #8\n\t"                      \
-  "smlad %[a00], %[T], %[W], %[a00]\n\t"               \
-  "smlad %[a10], %[U], %[W], %[a10]\n\t"
-#define TD_MM2X2_OPERANDS                                                                                       \
-  : [pa] "+r"(pa), [pw] "+r"(pw), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),           \
-    [X0] "=&r"(X0), [X1] "=&r"(X1), [T] "=&r"(T), [U] "=&r"(U), [W] "=&r"(W), [V] "=&r"(V)                    \
-  : [dx] "r"(dx), [end] "r"(end)                                                                              \
-  : "cc", "memory"
-    if (pa != end) {
-      __asm__ volatile("1:\n\t" TD_MM2X2_STEP TD_MM2X2_STEP "cmp %[pa], %[end]\n\t"
-                       "bne 1b\n\t" TD_MM2X2_OPERANDS);
-    }
-    if (seg->len & 4) __asm__ volatile(TD_MM2X2_STEP TD_MM2X2_OPERANDS);
-#undef TD_MM2X2_STEP
-#undef TD_MM2X2_OPERANDS
-    if (seg->len & 3) { /* a lone piece of len % 4 values (1x1 filters): the packed tail, row 0 then row 1 */
-      const int32_t tail = seg->len & 3;
-      int32_t i;
-      for (i = 0; i < tail; ++i) {
-        const int32_t a = pa[i], b = pa[dx + i], c0 = pw[i], c1 = pw[tail + i];
+  int32_t k, i, j;
+  for (k = 0; k < nseg; ++k) {
+    const int8_t *x0 = seg[k].x0, *x1 = seg[k].x1;
+    const int32_t len = seg[k].len;
+    for (i = 0; i < len; i += 4, w += 8) {
+      const int32_t m = len - i < 4 ? len - i : 4;
+      for (j = 0; j < m; ++j) {
+        const int32_t a = x0[i + j], b = x1[i + j], c0 = w[j], c1 = w[4 + j];
         a00 += a * c0;
         a01 += a * c1;
         a10 += b * c0;
         a11 += b * c1;
       }
-      pw += 2 * tail;
     }
   }
   acc[0] = a00;
   acc[1] = a01;
   acc[2] = a10;
   acc[3] = a11;
-#else
-  int32_t i;
-  for (i = 0; i < nseg; w += 2 * seg[i].len, ++i) td_mm2x2_packed_s8(seg[i].x0, seg[i].x1, w, seg[i].len, acc);
-#endif
 }
 
 #if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)

@@ -202,6 +202,19 @@ def packed_kernels_apply(ctx: LoweringContext) -> bool:
 
 
 MAX_DIRECT_PIECES = 9  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
+# On cores with the DSP extension td_conv2d_s8_gemm widens a pixel pair's receptive field to int16 on the
+# stack, 4 bytes per (padded) column: layers with more columns keep td_conv2d_s8_opt (no stack buffer).
+MAX_WIDENED_COLUMNS = 1024
+
+
+def padded_columns(n: int) -> int:
+    """The packed filter's columns: a receptive field of n values rounded up to an even number of 4-value
+    groups (the DSP kernel takes two at a time)."""
+    return (n + 7) // 8 * 8
+
+
+def gemm_fits(ctx: LoweringContext, geo: dict[str, int]) -> bool:
+    return not ctx.target.dsp or padded_columns(geo["k_h"] * geo["k_w"] * geo["in_c"]) <= MAX_WIDENED_COLUMNS
 
 
 def is_unpadded_pointwise(geo: dict[str, int]) -> bool:
@@ -223,9 +236,9 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
                            align=4)
         fetch, aux = "td_conv_fetch_pieces", f"(int8_t *){zp_row}"
     else:  # im2col rows padded to a multiple of 4, against zero filter columns
-        padded = (n + 3) // 4 * 4
-        rows = np.concatenate([rows, np.zeros((geo["out_c"], padded - n), np.int8)], axis=1)
-        fetch, aux = "td_conv_fetch_im2col", f"(int8_t *){ctx.scratch(op, 2 * padded, align=4)}"
+        fetch, aux = "td_conv_fetch_im2col", f"(int8_t *){ctx.scratch(op, 2 * ((n + 3) // 4 * 4), align=4)}"
+    # every row padded with zero columns to a multiple of 8: the kernel reads whole pairs of 4-value groups
+    rows = np.concatenate([rows, np.zeros((geo["out_c"], padded_columns(n) - n), np.int8)], axis=1)
     packed = ctx.const("packed_filter", pack_pairs(rows), "int8_t")
     rows = rows.astype(np.int64)
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(rows).sum(axis=1)  # |acc| with raw int8 inputs
@@ -234,7 +247,9 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     ctx.kernel("conv2d_s8_opt")
     desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
         "geom": geom16(fields, CONV_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
-        "folded_bias": ctx.const("folded_bias", folded, "int32_t"),
+        # padded to an even count: an odd last channel's zero partner reads a bias too
+        "folded_bias": ctx.const("folded_bias", np.concatenate([folded, np.zeros(len(folded) % 2, np.int32)]),
+                                 "int32_t"),
         "rq": requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"]),
         "fetch": fetch, "aux": aux})
     ctx.emit(f"td_conv2d_s8_gemm({desc});")
@@ -259,7 +274,8 @@ def lower_conv2d(op: Operator, ctx: LoweringContext) -> None:
         from tinydeploy.aot.ops.conv_mve import lower_conv2d_mve  # Helium cores (conv_mve imports this module)
         if lower_conv2d_mve(op, ctx, geo, w, q, folded):
             return
-        if folded is not None and packed_kernels_apply(ctx) and geom16({**geo, **q}, CONV_FIELDS):
+        if (folded is not None and packed_kernels_apply(ctx) and geom16({**geo, **q}, CONV_FIELDS)
+                and gemm_fits(ctx, geo)):
             lower_conv2d_gemm(op, ctx, geo, w, {**geo, **q}, folded)
             return
         params = ctx.struct("params", "td_conv2d_s8_params", {**geo, **q})

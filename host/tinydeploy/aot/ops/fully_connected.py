@@ -12,6 +12,7 @@ from tinydeploy.aot.ops.conv2d import (
     fast_requant_table,
     float_activation,
     folded_bias,
+    gemm_fits,
     geom16,
     lower_conv2d_gemm,
     packed_kernels_apply,
@@ -108,7 +109,7 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
             geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
                    "k_h": 1, "k_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_h": 0, "pad_w": 0}
             fields = {**geo, "input_offset": -in_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi}
-            if folded is not None and geom16(fields, CONV_FIELDS):
+            if folded is not None and geom16(fields, CONV_FIELDS) and gemm_fits(ctx, geo):
                 # a small head as a 1x1 convolution on the GEMM kernel the model links anyway: no FC code
                 lower_conv2d_gemm(op, ctx, geo, w, fields, folded)
                 return
