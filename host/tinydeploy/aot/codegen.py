@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from tinydeploy.aot import recompute
 from tinydeploy.aot.bounds import check_op_bounds
 from tinydeploy.aot.fold import FoldResult, fold_constants
 from tinydeploy.aot.lowering import LoweringContext, TargetFeatures, lookup
@@ -353,9 +354,16 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
                 f"the aot runtime cannot serve model input/output '{tensor.name}': it is a constant; {ADVICE}")
         ctx.arena_tensors.add(t)
 
-    plan = plan_memory(fmodel, inplace=ctx.inplace, aliases=ctx.aliases, scratch=ctx.scratch_list,
-                       skip_ops=folded.skipped,
-                       overlaps=raster_overlaps(fmodel, ctx.op_kernels) if target.memory_priority == "ram" else [])
+    overlaps = raster_overlaps(fmodel, ctx.op_kernels) if target.memory_priority == "ram" else []
+
+    def plan_with(reads: dict[int, list[int]]) -> MemoryPlan:
+        return plan_memory(fmodel, inplace=ctx.inplace, aliases=ctx.aliases, scratch=ctx.scratch_list,
+                           skip_ops=folded.skipped, overlaps=overlaps, reads=reads)
+
+    reads: dict[int, list[int]] = {}
+    if target.memory_priority == "ram":  # residual skips recomputed where that lowers the arena
+        reads = recompute.apply(ctx, folded.skipped, lambda r: plan_with(r).arena_bytes)
+    plan = plan_with(reads)
     check_plan(plan)  # ... and every tensor and scratch buffer within the arena
     if plan.arena_bytes > MAX_ARENA_BYTES:
         raise UserError(f"{fmodel.path or 'model'}: the aot arena would need {plan.arena_bytes} bytes, more than "

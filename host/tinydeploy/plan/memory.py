@@ -20,7 +20,7 @@ and only RESHAPE/SQUEEZE/EXPAND_DIMS are aliased (no in-place reuse, which only 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from tinydeploy.model.graph import Model
 
@@ -183,8 +183,10 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
-def tensor_lifetimes(model: Model, skip_ops: Iterable[int] = ()) -> tuple[dict[int, int], dict[int, int]]:
-    """first/last op index of every non-constant tensor the (non-skipped) ops touch, plus model I/O."""
+def tensor_lifetimes(model: Model, skip_ops: Iterable[int] = (), reads: Mapping[int, list[int]] | None = None
+                     ) -> tuple[dict[int, int], dict[int, int]]:
+    """first/last op index of every non-constant tensor the (non-skipped) ops touch, plus model I/O.
+    reads: op index -> the tensors that op's code reads instead of its inputs (aot/recompute.py)."""
     skipped = set(skip_ops)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -201,7 +203,7 @@ def tensor_lifetimes(model: Model, skip_ops: Iterable[int] = ()) -> tuple[dict[i
         for t in op.outputs:
             if t >= 0 and not model.tensors[t].is_constant:
                 touch(t, op.index)
-        for t in op.inputs:
+        for t in (reads or {}).get(op.index, op.inputs):
             if t >= 0 and not model.tensors[t].is_constant:
                 touch(t, op.index)
     for t in model.outputs:
@@ -219,6 +221,7 @@ def plan_memory(
     skip_ops: Iterable[int] = (),
     nbytes: Callable[[int], int] | None = None,
     overlaps: Iterable[tuple[int, int, int, int]] | None = None,
+    reads: Mapping[int, list[int]] | None = None,
 ) -> MemoryPlan:
     """Place every live tensor of `model` in one arena.
 
@@ -230,6 +233,7 @@ def plan_memory(
     nbytes: tensor index -> bytes (default: the tensor's own size).
     overlaps: (op, src, dst, gap) where the op's kernel may write dst over src if src starts at least gap
               bytes after dst (plan/overlap.py); None with a bare Model: every convolution's.
+    reads: op index -> the tensors the op's code reads instead of its inputs (a recomputed skip).
     """
     skipped = set(skip_ops)
     if aliases is None:
@@ -243,7 +247,7 @@ def plan_memory(
         if overlaps is None:
             overlaps = conv_overlaps(model, skipped)
     size_of = nbytes or (lambda t: model.tensors[t].nbytes)
-    first, last = tensor_lifetimes(model, skipped)
+    first, last = tensor_lifetimes(model, skipped, reads)
     if aliases is None:
         aliases = [
             (op.index, op.inputs[0], op.outputs[0])

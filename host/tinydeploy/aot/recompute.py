@@ -1,0 +1,172 @@
+"""Residual skips recomputed instead of kept: RAM for instructions (--memory-priority ram).
+
+In a residual block  S = CONV(X);  ... B(S) ... ;  OUT = ADD(S, Y)  the skip S stays live from its conv to
+the ADD, beside the block's own activations: on ResNet-8's first stage that is 16 KB of a 32 KB peak, and
+no overlap can help (S is read again later).  When X is smaller than S, keeping X instead and recomputing S
+inside the ADD, a few output rows at a time into a small scratch band, lowers the peak:
+
+    for each band of rows r:  band = CONV(X)[rows r..]  (the reference kernel on the band's geometry)
+                              OUT[rows r..] = ADD(band, Y[rows r..])   (in place over Y)
+
+The band's geometry is the layer's own with the input starting at the band's first needed row: in_h
+shrinks to the rows left, the top padding to what remains of it above the band, out_h to the band's rows;
+every output value is computed from exactly the same inputs and the same per-channel requantization, and
+the ADD is the same arithmetic (add.h's row form), so the result is bit-exact with the unfused graph.
+The extra cost is one more pass of that convolution (reported by bench/aot_speed.py as instructions).
+
+The generator applies it only when it lowers the arena (planned both ways).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from tinydeploy.model.graph import Model, Operator
+
+BAND_BYTES = 1024  # scratch for the recomputed rows: at least one row, else about this many bytes
+
+
+@dataclass(frozen=True)
+class SkipRecompute:
+    conv: int  # op index of S = CONV_2D(X)
+    add: int  # op index of OUT = ADD(S, Y)
+    skip: int  # S
+    source: int  # X
+    other: int  # Y
+    skip_first: bool  # S is the ADD's first operand
+
+
+def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[SkipRecompute]:
+    """Residual ADDs whose skip comes straight from an int8 CONV_2D of a smaller input."""
+    consumers: dict[int, list[int]] = {}
+    producer: dict[int, Operator] = {}
+    for op in model.operators:
+        if op.index in skipped:
+            continue
+        for t in op.inputs:
+            if t >= 0:
+                consumers.setdefault(t, []).append(op.index)
+        for t in op.outputs:
+            if t >= 0:
+                producer[t] = op
+    found = []
+    for op in model.operators:
+        if op.index in skipped or op.opcode != "ADD" or len(op.inputs) != 2 or len(op.outputs) != 1:
+            continue
+        out = model.tensors[op.outputs[0]]
+        for k in (0, 1):
+            s, y = op.inputs[k], op.inputs[1 - k]
+            conv = producer.get(s)
+            if conv is None or conv.opcode != "CONV_2D" or s == y or s in model.outputs:
+                continue
+            x = conv.inputs[0]
+            st, xt, yt = model.tensors[s], model.tensors[x], model.tensors[y]
+            if xt.is_constant or yt.is_constant or x in model.outputs:
+                continue
+            if not (st.dtype == xt.dtype == yt.dtype == out.dtype == "int8"):
+                continue
+            if tuple(st.shape) != tuple(out.shape) or tuple(yt.shape) != tuple(out.shape) or len(st.shape) != 4:
+                continue
+            if st.shape[0] != 1 or xt.nbytes >= st.nbytes or sorted(consumers.get(s, [])) == [op.index]:
+                continue
+            found.append(SkipRecompute(conv.index, op.index, s, x, y, k == 0))
+            break
+    return found
+
+
+def emit_recompute(ctx, cand: SkipRecompute) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Replace the ADD's code in ctx with the band loop; returns (scratch bytes, C code).  Raises
+    UnsupportedOpError / ValueError when the layer does not fit the scheme (then the ADD stays as it was)."""
+    from tinydeploy.aot.ops.conv2d import bias_ptr, conv_geometry, int8_requant
+    from tinydeploy.aot.ops.elementwise import add_row_fast_ok, add_s8_params, check_quantized, int8_range
+
+    model = ctx.model
+    conv, add = model.operators[cand.conv], model.operators[cand.add]
+    x, w, s = model.tensors[cand.source], model.tensors[conv.inputs[1]], model.tensors[cand.skip]
+    y, out = model.tensors[cand.other], model.tensors[add.outputs[0]]
+    if not w.is_constant or len(w.shape) != 4 or w.shape[3] != x.shape[3]:
+        raise ValueError("filter")
+    geo = conv_geometry(conv, ctx, x, w, s, (w.shape[1], w.shape[2]))
+    if geo["batches"] != 1:
+        raise ValueError("batch")
+    check_quantized(add, ctx, s, y, out)
+    a, b = (s, y) if cand.skip_first else (y, s)
+    params = add_s8_params(a, b, out)
+    if not add_row_fast_ok(params):
+        raise ValueError("add")
+    params["act_min"], params["act_max"] = int8_range(add, ctx, out)
+    mult, shift, q = int8_requant(conv, ctx, x, w, s, geo["out_c"])
+    row = geo["out_w"] * geo["out_c"]
+    rows = max(1, min(geo["out_h"], BAND_BYTES // row))
+    in_row = geo["in_w"] * geo["in_c"]
+    base = ctx.struct("skip_conv", "td_conv2d_s8_params", {**geo, **q})
+    add_fields = ", ".join(f".{k} = {v}" for k, v in params.items())
+    band = ctx.scratch(add, rows * row)
+    ctx.kernel("conv2d_s8")
+    ctx.kernel("add")
+    operands = ("band, 1, other + r * ROW, 1" if cand.skip_first else "other + r * ROW, 1, band, 1")
+    code = f"""{{ /* skip '{_c(s.name)}' recomputed from '{_c(x.name)}' by op #{conv.index}, {rows} rows at a time */
+  enum {{ ROW = {row}, IN_ROW = {in_row}, ROWS = {rows} }};
+  static const td_add_s8_params p = {{{add_fields}}};
+  int8_t *const band = (int8_t *){band};
+  const int8_t *const other = {ctx.ptr(y)};
+  int8_t *const out = {ctx.ptr(out)};
+  for (int32_t r = 0; r < {geo['out_h']}; r += ROWS) {{
+    td_conv2d_s8_params g = *{base};
+    const int32_t top = r * g.stride_h - g.pad_h;
+    const int32_t start = top > 0 ? top : 0;
+    g.in_h -= start;
+    g.pad_h = top < 0 ? -top : 0;
+    g.out_h = g.out_h - r < ROWS ? g.out_h - r : ROWS;
+    td_conv2d_s8(&g, {ctx.ptr(x)} + start * IN_ROW, {ctx.ptr(w)}, {bias_ptr(conv, ctx, 2, 'int32_t')},
+                 {mult}, {shift}, band);
+    td_add_s8_row({operands}, out + r * ROW, g.out_h * ROW, &p);
+  }}
+}}"""
+    return rows * row, code
+
+
+def _c(name: str) -> str:
+    return name.replace("*/", "* /")[:60]
+
+
+def pays(arena: int, best: int) -> bool:
+    """Whether the arena with the recomputed skip is worth its instructions (tests force it)."""
+    return arena < best
+
+
+def apply(ctx, skipped: set[int] | frozenset[int], arena_with: Callable[[dict[int, list[int]]], int]
+          ) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
+    """Rewrite, in the generator's context, each candidate ADD whose recomputation lowers the arena
+    (arena_with(reads) plans with the context's current scratch); returns the plan's `reads` override."""
+    from tinydeploy.errors import UnsupportedOpError, UserError
+
+    model = ctx.model
+    reads: dict[int, list[int]] = {}
+    best = arena_with(reads)
+    for cand in candidates(model, skipped):
+        slot = next((o for o in ctx.ops if o.index == cand.add), None)
+        if slot is None:
+            continue
+        saved = (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
+                 dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()})
+        ctx.op = model.operators[cand.add]
+        try:
+            _nbytes, code = emit_recompute(ctx, cand)
+            add = model.operators[cand.add]
+            trial = {**reads, cand.add: [cand.source if t == cand.skip else t for t in add.inputs]}
+            arena = arena_with(trial)
+        except (UnsupportedOpError, UserError, ValueError):
+            arena = None
+        finally:
+            ctx.op = None
+        if arena is not None and pays(arena, best):
+            slot.lines = code.split("\n")
+            slot.comment += " (skip recomputed: --memory-priority ram)"
+            reads, best = trial, arena
+            continue
+        n_scratch, n_structs, n_consts, idents, tconsts, kernels, op_kernels = saved
+        del ctx.scratch_list[n_scratch:], ctx.structs[n_structs:], ctx.consts[n_consts:]
+        ctx.const_idents, ctx.tensor_consts, ctx.kernels, ctx.op_kernels = idents, tconsts, kernels, op_kernels
+    return reads
