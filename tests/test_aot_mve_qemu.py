@@ -1,12 +1,12 @@
-"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h) on the emulated Cortex-M55
-give exactly TFLM's outputs.
+"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h, add_s8_mve) on the emulated
+Cortex-M55 give exactly TFLM's outputs.
 
 One model of randomized int8 CONV_2D / DEPTHWISE_CONV_2D cases shaped to reach every path of the two kernels:
 input depths across 16-lane chunks with and without a tail, 1x1 rows read in place (stride 1 and 2) and
 im2col rows, output channels not a multiple of 4 (conv) or 8 (depthwise), odd pixel counts (a lone last
 pixel), batch 2, SAME padding (clipped depthwise windows, zero-point taps in im2col), dilation, whole 3x3
 depthwise windows, and output scales that make multipliers > 1 (left shifts) or tiny (long right shifts,
-rounding of negative values).  Rendered for qemu-m55, built with the device harness, run under QEMU.
+rounding of negative values); and int8 ADD cases (dense + dense, dense + single value, row tails).  Rendered for qemu-m55, built with the device harness, run under QEMU.
 """
 
 from __future__ import annotations
@@ -79,16 +79,31 @@ def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: b
     c.outputs.append(y)
 
 
+def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool) -> None:
+    """int8 ADD of two dense rows (a residual) or of a row and a single value, lengths not a multiple of 4;
+    the scales make either input the larger (its multiplier 1/2: shift 0) and the output scale varies."""
+    shape = (1, int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 20)))
+    scales = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 3))
+    a = c.tensor(TensorSpec(shape, "int8", scale=float(scales[0]), zero_point=_zp(rng)))
+    b = c.tensor(TensorSpec((1,) if broadcast else shape, "int8", scale=float(scales[1]), zero_point=_zp(rng)))
+    y = c.tensor(TensorSpec(shape, "int8", scale=float(scales[2]), zero_point=_zp(rng)))
+    c.ops.append(OpSpec("ADD", [a, b], [y], {"fused_activation_function": str(rng.choice(ACTS))}))
+    c.inputs.extend([a, b])
+    c.outputs.append(y)
+
+
 def _random_model(seed: int, count: int) -> Path:
     rng = np.random.default_rng(seed)
     c = ModelCases()
     for i in range(count):
         _case(c, rng, depthwise=i % 3 == 1, pointwise=i % 3 == 2)
+    for i in range(6):
+        _add_case(c, rng, broadcast=i % 3 == 2)
     return c.write()
 
 
 def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 36 inputs in HELLO"""
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 46 inputs in HELLO"""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 
@@ -108,7 +123,7 @@ def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
     path = _random_model(1700, 36)
     elf = _build(path, board, tmp_path / "fw")
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
-    assert "td_conv2d_s8_mve(" in source and "td_depthwise_conv2d_s8_mve(" in source
+    assert all(f"{k}(" in source for k in ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve"))
     samples = 3
     batches = random_inputs(path, samples, seed=2)
     expected = tflm_outputs(path, batches)

@@ -1,0 +1,23 @@
+"""Helium (Cortex-M55, MVE) lowering of int8 ADD over one row: firmware/aot/kernels/add_s8_mve.c.
+
+elementwise.py calls it first for an int8 ADD whose operands are dense or single values (row_steps) and whose
+parameters meet td_add_s8_row's range preconditions (add_row_fast_ok, which it checks); it returns False
+when the target has no Helium, and the layer keeps its other kernels.
+"""
+
+from __future__ import annotations
+
+from tinydeploy.aot.lowering import LoweringContext
+from tinydeploy.model.graph import Tensor
+
+
+def lower_add_mve(ctx: LoweringContext, a: Tensor, b: Tensor, y: Tensor, steps: tuple[int, int], n: int,
+                  params: dict[str, int], struct: str) -> bool:
+    """td_add_s8_mve(a, a_step, b, b_step, y, n, &p) with `struct` declaring the td_add_s8_params p; its
+    output rescaling assumes a negative shift (its multiplier is tiny: 2^-20 of a scale ratio)."""
+    if not ctx.target.mve or not ctx.target.optimized or params["out_shift"] >= 0:
+        return False
+    ctx.kernel("add_s8_mve")
+    ctx.emit(f"{{\n  {struct}\n  td_add_s8_mve({ctx.ptr(a)}, {steps[0]}, {ctx.ptr(b)}, {steps[1]}, {ctx.ptr(y)}, "
+             f"{n}, &p);\n}}")
+    return True
