@@ -79,6 +79,9 @@ def test_random_residual_blocks_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0))
     assert native.program.files["model.c"].count("(skip recomputed") == 12, native.program.plan.table()
     assert_bitexact_with_tflm(path, random_inputs(path, 5, seed=seed), native=native)
+    reference = build_native(path, target=TargetFeatures(cpu="host", optimized=False))  # td_conv2d_s8 bands
+    assert reference.program.files["model.c"].count("(skip recomputed") == 12
+    assert_bitexact_with_tflm(path, random_inputs(path, 5, seed=seed), optimized=False, native=reference)
     speed = build_native(path, target=TargetFeatures(cpu="host", memory_priority="speed"))
     assert "skip recomputed" not in speed.program.files["model.c"]
 

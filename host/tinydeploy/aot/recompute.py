@@ -8,7 +8,9 @@ inside the ADD, a few output rows at a time into a small scratch band, lowers th
     for each band of rows r:  band = CONV(X)[rows r..]  (the reference kernel on the band's geometry)
                               OUT[rows r..] = ADD(band, Y[rows r..])   (in place over Y)
 
-The band's geometry is the layer's own with the input starting at the band's first needed row: in_h
+The convolution runs through td_conv2d_s8_opt (the reference kernel when the target asks for reference
+kernels), both taking the geometry at run time.  The band's geometry is the layer's own with the input
+starting at the band's first needed row: in_h
 shrinks to the rows left, the top padding to what remains of it above the band, out_h to the band's rows;
 every output value is computed from exactly the same inputs and the same per-channel requantization, and
 the ADD is the same arithmetic (add.h's row form), so the result is bit-exact with the unfused graph.
@@ -78,7 +80,7 @@ def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[SkipRec
 def emit_recompute(ctx, cand: SkipRecompute) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """Replace the ADD's code in ctx with the band loop; returns (scratch bytes, C code).  Raises
     UnsupportedOpError / ValueError when the layer does not fit the scheme (then the ADD stays as it was)."""
-    from tinydeploy.aot.ops.conv2d import bias_ptr, conv_geometry, int8_requant
+    from tinydeploy.aot.ops.conv2d import bias_ptr, conv_geometry, folded_bias, int8_requant
     from tinydeploy.aot.ops.elementwise import add_row_fast_ok, add_s8_params, check_quantized, int8_range
 
     model = ctx.model
@@ -103,7 +105,15 @@ def emit_recompute(ctx, cand: SkipRecompute) -> tuple[int, str]:  # type: ignore
     base = ctx.struct("skip_conv", "td_conv2d_s8_params", {**geo, **q})
     add_fields = ", ".join(f".{k} = {v}" for k, v in params.items())
     band = ctx.scratch(add, rows * row)
-    ctx.kernel("conv2d_s8")
+    bias = bias_ptr(conv, ctx, 2, "int32_t")
+    folded = folded_bias(conv, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
+    if folded is None:
+        ctx.kernel("conv2d_s8")
+        call = f"td_conv2d_s8(&g, {ctx.ptr(x)} + start * IN_ROW, {ctx.ptr(w)}, {bias}, {mult}, {shift}, band);"
+    else:  # the optimized direct kernel takes the same geometry (bias at the borders, folded inside)
+        ctx.kernel("conv2d_s8_opt")
+        call = (f"td_conv2d_s8_opt(&g, {ctx.ptr(x)} + start * IN_ROW, {ctx.ptr(w)}, {bias}, "
+                f"{ctx.const('skip_folded_bias', folded, 'int32_t')}, {mult}, {shift}, band);")
     ctx.kernel("add")
     operands = ("band, 1, other + r * ROW, 1" if cand.skip_first else "other + r * ROW, 1, band, 1")
     code = f"""{{ /* skip '{_c(s.name)}' recomputed from '{_c(x.name)}' by op #{conv.index}, {rows} rows at a time */
@@ -119,8 +129,7 @@ def emit_recompute(ctx, cand: SkipRecompute) -> tuple[int, str]:  # type: ignore
     g.in_h -= start;
     g.pad_h = top < 0 ? -top : 0;
     g.out_h = g.out_h - r < ROWS ? g.out_h - r : ROWS;
-    td_conv2d_s8(&g, {ctx.ptr(x)} + start * IN_ROW, {ctx.ptr(w)}, {bias_ptr(conv, ctx, 2, 'int32_t')},
-                 {mult}, {shift}, band);
+    {call}
     td_add_s8_row({operands}, out + r * ROW, g.out_h * ROW, &p);
   }}
 }}"""
