@@ -624,6 +624,42 @@ def _call_once(model: Model, op: Operator) -> str | None:
     return None
 
 
+def _if(model: Model, op: Operator) -> str | None:
+    """IF copies its inputs (after the bool condition) into the branch subgraph's inputs and the branch's
+    outputs into its own: each pair must be the same number of bytes, the condition one bool."""
+    from tinydeploy.model.graph import parse_subgraph
+
+    cond = _operand(model, op, 0)
+    if cond is not None and (cond.dtype != "bool" or cond.size != 1):
+        return f"condition {cond.describe()} is {cond.dtype}{list(cond.shape)}, not one bool"
+    for key in ("then_subgraph_index", "else_subgraph_index"):
+        index = int(op.options.get(key, -1))
+        if not 1 <= index < model.num_subgraphs:
+            return f"branch subgraph {index} does not exist (the model has {model.num_subgraphs} subgraphs)"
+        try:
+            branch = parse_subgraph(model, index)
+        except UserError:
+            return None  # the generator names a corrupt subgraph
+        pairs = [(i + 1, False, t) for i, t in enumerate(branch.inputs)] + \
+                [(i, True, t) for i, t in enumerate(branch.outputs)]
+        if len(branch.inputs) != len(op.inputs) - 1 or len(branch.outputs) != len(op.outputs):
+            return (f"branch subgraph {index} takes {len(branch.inputs)} inputs and gives {len(branch.outputs)} "
+                    f"outputs for the IF's {len(op.inputs) - 1} and {len(op.outputs)}")
+        for slot, is_out, t in pairs:
+            mine = _operand(model, op, slot, outputs=is_out)
+            if mine is not None and 0 <= t < len(branch.tensors) and branch.tensors[t].nbytes != mine.nbytes:
+                return (f"{'output' if is_out else 'input'} {mine.describe()} has {mine.nbytes} bytes, branch "
+                        f"subgraph {index}'s {branch.tensors[t].describe()} {branch.tensors[t].nbytes}")
+    return None
+
+
+def _copy(model: Model, op: Operator) -> str | None:
+    x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
+    if x is None or y is None or x.nbytes == y.nbytes:
+        return None
+    return f"copies {x.describe()} of {x.nbytes} bytes into {y.describe()} of {y.nbytes}"
+
+
 RULES: dict[str, Rule] = {
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "PRELU": _prelu, "CONCATENATION": _concatenation,
@@ -641,6 +677,7 @@ RULES: dict[str, Rule] = {
     "BROADCAST_ARGS": _broadcast_args, "SHAPE": _shape_op,
     "READ_VARIABLE": _variable_sizes, "ASSIGN_VARIABLE": _variable_sizes, "CALL_ONCE": _call_once,
     "VAR_HANDLE": lambda model, op: None,  # writes a resource handle only: no data access
+    "IF": _if, "TD_COPY": _copy,  # TD_COPY: a spliced IF's copies (aot/ops/control_flow.py)
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 

@@ -327,6 +327,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
     """Lower, plan and render one model; raises UnsupportedOpError for anything the aot engine can't run."""
     target = target or TargetFeatures()
     _check_model(model)
+    model, _ = _flatten_if(model)
     folded = fold_constants(model)
     fmodel = folded.model
     ctx = _Context(fmodel, target)
@@ -418,6 +419,7 @@ def lowering_problems(model: Model, target: TargetFeatures | None = None) -> tup
         _check_model(model)
     except (UnsupportedOpError, UserError) as err:
         return str(err), {}
+    model, origin = _flatten_if(model)  # problems of spliced IF branch ops are the IF's
     try:
         folded = fold_constants(model)
     except (UnsupportedOpError, UserError) as err:
@@ -430,7 +432,7 @@ def lowering_problems(model: Model, target: TargetFeatures | None = None) -> tup
             continue
         lower = None if op.is_custom else lookup(op.opcode)
         if lower is None:
-            problems[op.index] = str(_unsupported_op(fmodel, op))
+            problems.setdefault(origin[op.index], str(_unsupported_op(fmodel, op)))
             continue
         ctx.op = op
         ctx.ops.append(OpCode(op.index, op.opcode, ""))
@@ -438,7 +440,7 @@ def lowering_problems(model: Model, target: TargetFeatures | None = None) -> tup
             check_op_bounds(fmodel, op)
             lower(op, ctx)
         except (UnsupportedOpError, UserError) as err:
-            problems[op.index] = str(err)
+            problems.setdefault(origin[op.index], str(err))
     return None, problems
 
 
@@ -454,6 +456,14 @@ def generate_from_path(model_path: Path, target: TargetFeatures | None = None) -
     from tinydeploy.model.graph import load_model
 
     return generate(load_model(model_path), target)
+
+
+def _flatten_if(model: Model) -> tuple[Model, list[int]]:
+    """IF branches spliced inline as if / else (aot/ops/control_flow.py); imported here, not at the top, as
+    the op modules import this one."""
+    from tinydeploy.aot.ops.control_flow import flatten_if
+
+    return flatten_if(model)
 
 
 def _check_model(model: Model) -> None:

@@ -30,8 +30,9 @@ class FoldResult:
         return set(self.folded) | set(self.dead)
 
 
-# Ops that act beyond their outputs (resource variables, CALL_ONCE's init subgraph): never dropped as dead.
-SIDE_EFFECT_OPS = ("ASSIGN_VARIABLE", "CALL_ONCE", "VAR_HANDLE")
+# Ops that act beyond their outputs (resource variables, CALL_ONCE's init subgraph, the if / else / end
+# brackets of a spliced IF, aot/ops/control_flow.py): never dropped as dead.
+SIDE_EFFECT_OPS = ("ASSIGN_VARIABLE", "CALL_ONCE", "VAR_HANDLE", "TD_IF", "TD_ELSE", "TD_END_IF")
 
 Evaluator = Callable[[Operator, list[Tensor], Tensor], "np.ndarray | None"]
 _EVALUATORS: dict[str, Evaluator] = {}

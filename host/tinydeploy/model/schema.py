@@ -284,6 +284,7 @@ OPTION_TYPE_CODES: dict[str, int] = {
     "CumsumOptions": 102,
     "CallOnceOptions": 103,
     "VarHandleOptions": 111,
+    "IfOptions": 92,
 }
 
 # (snake_case name, field slot index, scalar type or "[type]" for a vector, default)
@@ -371,6 +372,7 @@ OPTION_FIELDS: dict[str, list[tuple[str, int, str, object]]] = {
     "CumsumOptions": [("exclusive", 0, "bool", False), ("reverse", 1, "bool", False)],
     "CallOnceOptions": [("init_subgraph_index", 0, "int32", 0)],
     "VarHandleOptions": [("container", 0, "string", ""), ("shared_name", 1, "string", "")],
+    "IfOptions": [("then_subgraph_index", 0, "int32", 0), ("else_subgraph_index", 1, "int32", 0)],
 }
 
 # Bytes per element of each tensor type as the runtimes lay them out (sub-byte types: one byte per element

@@ -81,11 +81,18 @@ def _init_problem(sub: Model, index: int) -> str | None:
 def subgraphs_problem(model: Model) -> str | None:
     """Why the aot runtime cannot run this model's extra subgraphs, or None (they are all CALL_ONCE init
     subgraphs of constant initial values)."""
+    from tinydeploy.aot.ops.control_flow import if_branch_indices, if_problem
+
     inits = init_subgraph_indices(model)
-    others = [i for i in range(1, model.num_subgraphs) if i not in inits]
+    branches = if_branch_indices(model)
+    others = [i for i in range(1, model.num_subgraphs) if i not in inits and i not in branches]
     if others or any(not 1 <= i < model.num_subgraphs for i in inits):
-        return (f"has {model.num_subgraphs} subgraphs and control flow (IF / WHILE bodies or subgraphs no "
-                "CALL_ONCE runs); the aot runtime runs one main subgraph plus CALL_ONCE variable initializers")
+        return (f"has {model.num_subgraphs} subgraphs and control flow (WHILE bodies or subgraphs no CALL_ONCE "
+                "or IF runs); the aot runtime runs one main subgraph plus CALL_ONCE variable initializers and IF "
+                "branches")
+    problem = if_problem(model)
+    if problem:
+        return problem
     for index in inits:
         try:
             problem = _init_problem(parse_subgraph(model, index), index)
