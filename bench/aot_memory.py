@@ -3,7 +3,8 @@
     python bench/aot_memory.py [--board qemu-m4] [--opt -O2] [--json out.json]
 
 Arena: the aot memory plan's arena bytes against TFLM's arena for the same int8 models (measured with
-TFLM's RecordingMicroAllocator on the reference kernels; the figures are fixed below).
+TFLM's RecordingMicroAllocator on the reference kernels; the figures are fixed below); `ram mode`: the
+arena with --memory-priority ram (residual skips recomputed; docs/memory.md).
 
 Code size (needs arm-none-eabi-gcc and tinydeploy.flash.firmware): the model's generated C, its kernels and
 the aot runtime adapter, built into the full device firmware (harness + platform) for the board, counted
@@ -47,11 +48,13 @@ class Row:
     weights: int
     aot_code: int | None = None  # generated code + kernels + adapter, flash, without weights
     firmware_flash: int | None = None  # whole firmware flash without weights
+    aot_arena_ram: int | None = None  # with --memory-priority ram (instructions spent for bytes)
 
 
-def program_for(name: str, board_cpu: str, dsp: bool, fpu: bool) -> AotProgram:
+def program_for(name: str, board_cpu: str, dsp: bool, fpu: bool, memory_priority: str = "speed") -> AotProgram:
     model = load_model(zoo.tflite_model(name, "int8"))
-    return generate(model, TargetFeatures(cpu=board_cpu, dsp=dsp, fpu=fpu, optimized=True))
+    return generate(model, TargetFeatures(cpu=board_cpu, dsp=dsp, fpu=fpu, optimized=True,
+                                          memory_priority=memory_priority))
 
 
 def flash_by_object(map_text: str) -> dict[str, int]:
@@ -107,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     code_note = ""
     for name, tflm in TFLM_ARENA.items():
         program = program_for(name, board.cpu, dsp, fpu)
-        row = Row(name, program.arena_bytes, tflm, program.weights_bytes)
+        row = Row(name, program.arena_bytes, tflm, program.weights_bytes,
+                  aot_arena_ram=program_for(name, board.cpu, dsp, fpu, "ram").arena_bytes)
         if not args.no_code and not code_note:
             try:
                 with tempfile.TemporaryDirectory(prefix=f"aot-mem-{name}-") as tmp:
@@ -119,14 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     print(f"aot memory on {board.id} ({board.cpu}), {args.opt}")
-    header = f"{'model':<18}{'aot arena':>11}{'TFLM arena':>12}{'saved':>8}{'weights':>10}{'aot code':>10}{'fw w/o wts':>12}"
+    header = (f"{'model':<18}{'aot arena':>11}{'TFLM arena':>12}{'saved':>8}{'ram mode':>10}{'weights':>10}"
+              f"{'aot code':>10}{'fw w/o wts':>12}")
     print(header)
     print("-" * len(header))
     for r in rows:
         saved = f"{100 * (1 - r.aot_arena / r.tflm_arena):.0f}%"
         code = f"{r.aot_code:,}" if r.aot_code is not None else "-"
         fw = f"{r.firmware_flash:,}" if r.firmware_flash is not None else "-"
-        print(f"{r.model:<18}{r.aot_arena:>11,}{r.tflm_arena:>12,}{saved:>8}{r.weights:>10,}{code:>10}{fw:>12}")
+        print(f"{r.model:<18}{r.aot_arena:>11,}{r.tflm_arena:>12,}{saved:>8}{r.aot_arena_ram or 0:>10,}"
+              f"{r.weights:>10,}{code:>10}{fw:>12}")
     if code_note:
         print(code_note)
     else:

@@ -97,7 +97,7 @@ def render_project(model_path: Path, board: Board, runtime: str, out_dir: Path, 
         from tinydeploy.render.aot import render_aot
 
         return render_aot(model_path, board, out_dir, optimized=options.get("optimized", True),
-                          layers=bool(options.get("layers")), memory_priority=options.get("memory_priority", "ram"))
+                          layers=bool(options.get("layers")), memory_priority=options.get("memory_priority", "speed"))
     from tinydeploy.config import tflm_options
     from tinydeploy.render.tflm import render_tflm
 

@@ -355,7 +355,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
                 f"the aot runtime cannot serve model input/output '{tensor.name}': it is a constant; {ADVICE}")
         ctx.arena_tensors.add(t)
 
-    overlaps = raster_overlaps(fmodel, ctx.op_kernels) if target.memory_priority == "ram" else []
+    overlaps = raster_overlaps(fmodel, ctx.op_kernels)  # outputs over inputs: free, in every mode
 
     def plan_with(reads: dict[int, list[int]]) -> MemoryPlan:
         return plan_memory(fmodel, inplace=ctx.inplace, aliases=ctx.aliases, scratch=ctx.scratch_list,

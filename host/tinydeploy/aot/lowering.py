@@ -43,9 +43,9 @@ class TargetFeatures:
     # Layers of at most this many multiply-accumulates keep the reference kernel even when optimized: a
     # classifier head's few thousand instructions do not pay for a kilobyte of specialized code.
     small_layer_macs: int = 4096
-    # "ram": the planner may write a convolution's output over its own input (plan/overlap.py) and trade
-    # instructions for bytes where that lowers the peak; "speed": every tensor in bytes of its own.
-    memory_priority: str = "ram"
+    # "speed": only the RAM savings that cost no instruction (a convolution's output written over its own
+    # input, plan/overlap.py); "ram": also instructions for bytes (residual skips recomputed, aot/recompute.py)
+    memory_priority: str = "speed"
 
 
 class LoweringContext(Protocol):

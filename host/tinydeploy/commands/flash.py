@@ -41,16 +41,16 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_memory_priority_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--memory-priority", choices=("ram", "speed"), default="ram",
-                        help="aot: ram (default) writes a convolution's output over its own input where that "
-                             "lowers the arena's peak (no extra instructions: the same kernels, in raster "
-                             "order); speed gives every tensor bytes of its own (docs/memory.md)")
+    parser.add_argument("--memory-priority", choices=("speed", "ram"), default="speed",
+                        help="aot arena: speed (default) takes only the savings that cost no instruction (a "
+                             "convolution's output written over its own input); ram also spends instructions "
+                             "for bytes: residual skips recomputed where that lowers the peak (docs/memory.md)")
 
 
 def build_options(args: argparse.Namespace) -> dict:
     return {"tflm_path": args.tflm_path, "arena_bytes": args.arena_bytes,
             "optimized": not args.reference_kernels, "layers": bool(getattr(args, "layers", None)),
-            "memory_priority": getattr(args, "memory_priority", "ram"),
+            "memory_priority": getattr(args, "memory_priority", "speed"),
             "build_timeout": getattr(args, "build_timeout", None)}
 
 

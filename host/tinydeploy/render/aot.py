@@ -48,14 +48,14 @@ class RenderResult:
 
 
 def target_features(board: Board, *, optimized: bool = True, small_layer_macs: int | None = None,
-                    memory_priority: str = "ram") -> TargetFeatures:
+                    memory_priority: str = "speed") -> TargetFeatures:
     features = TargetFeatures(cpu=board.cpu, dsp=board.features.dsp, fpu=board.features.fpu, mve=board.features.mve,
                               optimized=optimized, memory_priority=memory_priority)
     return features if small_layer_macs is None else dataclasses.replace(features, small_layer_macs=small_layer_macs)
 
 
 def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool = True,
-               small_layer_macs: int | None = None, layers: bool = False, memory_priority: str = "ram"
+               small_layer_macs: int | None = None, layers: bool = False, memory_priority: str = "speed"
                ) -> RenderResult:
     """Generate the model's C for the board's CPU and write the PlatformIO project to out_dir; `layers`
     builds in per-layer profiling and layer outputs (-DTD_LAYERS, docs/protocol.md "Layers")."""
