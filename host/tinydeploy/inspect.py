@@ -148,6 +148,7 @@ class InspectReport:
     arena_bytes: int
     arena_source: str  # "plan" (tinydeploy.plan.memory) or "estimate" (peak of live tensor bytes)
     warnings: list[str] = field(default_factory=list)
+    arena_note: str = ""  # the aot plan's peak, the op that sets it, the arena with --memory-priority ram
 
     @property
     def op_counts(self) -> dict[str, int]:
@@ -181,7 +182,7 @@ class InspectReport:
             "tensors": [tensor_json(t) for t in m.tensors],
             "total_macs": self.total_macs,
             "param_bytes": self.param_bytes,
-            "memory": {"arena_bytes": self.arena_bytes, "source": self.arena_source},
+            "memory": {"arena_bytes": self.arena_bytes, "source": self.arena_source, "note": self.arena_note},
             "warnings": self.warnings,
         }
 
@@ -252,13 +253,29 @@ def estimate_peak_bytes(model: Model) -> int:
     return peak
 
 
-def _arena(model: Model) -> tuple[int, str]:
+def _arena(model: Model) -> tuple[int, str, str]:
+    """(arena bytes, source, note): the aot generator's own plan when it runs the model (in-place ops and
+    outputs over inputs as the lowerings allow them), else the planner on the bare graph."""
+    try:
+        from tinydeploy.aot.codegen import generate
+        from tinydeploy.aot.lowering import TargetFeatures
+
+        plan = generate(model).plan
+        peak, at = plan.peak()
+        ram = generate(model, TargetFeatures(memory_priority="ram")).arena_bytes
+        where = f"op #{at} {plan.model.operators[at].opcode}" if plan.model and 0 <= at < len(plan.model.operators) \
+            else "the model input"
+        note = f"aot plan: peak {peak:,} B live at {where}" + (
+            f"; --memory-priority ram: {ram:,} bytes" if ram < plan.arena_bytes else "")
+        return int(plan.arena_bytes), "plan", note
+    except Exception:  # a model the aot runtime cannot run: the bare graph's plan
+        pass
     try:
         from tinydeploy.plan.memory import plan_memory
 
-        return int(plan_memory(model).arena_bytes), "plan"
+        return int(plan_memory(model).arena_bytes), "plan", ""
     except Exception:  # the planner is optional here; fall back to our own lower bound
-        return estimate_peak_bytes(model), "estimate"
+        return estimate_peak_bytes(model), "estimate", ""
 
 
 def inspect_model(model: Model) -> InspectReport:
@@ -285,9 +302,9 @@ def inspect_model(model: Model) -> InspectReport:
                          if sup is not None and sup[0].get(op.index)},
             )
         )
-    arena, source = _arena(model)
+    arena, source, note = _arena(model)
     param_bytes = sum(len(t.data.tobytes()) for t in _unique_constants(model))
-    report = InspectReport(model, ops, sum(o.macs for o in ops), param_bytes, arena, source)
+    report = InspectReport(model, ops, sum(o.macs for o in ops), param_bytes, arena, source, arena_note=note)
     report.warnings = model_warnings(model, ops)
     report.warnings.extend(f"the {name} runtime cannot run this model: {sup[1]}"
                            for name, sup in support.items() if sup is not None and sup[1])

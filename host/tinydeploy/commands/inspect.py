@@ -78,5 +78,7 @@ def print_report(report, *, show_tensors: bool = False) -> None:  # report: Insp
     source = "planned arena" if report.arena_source == "plan" else "peak live activations (estimate)"
     console.print(f"MACs: {report.total_macs:,}   parameters: {report.param_bytes:,} bytes   "
                   f"{source}: {report.arena_bytes:,} bytes")
+    if report.arena_note:
+        console.print(f"  ({report.arena_note})")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
