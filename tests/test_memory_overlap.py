@@ -6,7 +6,7 @@
   formula's would clobber on a tight layer.
 - Randomized CONV_2D / DEPTHWISE_CONV_2D (pointwise GEMM, packed depthwise, im2col and reference paths,
   depth multipliers, dilations, batch 2) with every applicable overlap forced: bit-exact with TFLM on native.
-- The same on qemu-m4 (the DSP paths of the optimized kernels); the stack high-water mark the firmware
+- The same on qemu-m4 and qemu-m55 (the DSP and Helium kernels); the stack high-water mark the firmware
   reports stays within the build's static stack bound (flash/stack.py).
 - The zoo's MobileNet (VWW class): the planner chooses overlaps by itself and the arena halves TFLM's.
 """
@@ -105,8 +105,10 @@ def test_vww_arena_half_of_tflm() -> None:
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_overlaps_exact_on_qemu_m4(every_overlap: None, tmp_path) -> None:
-    """The DSP paths of the optimized kernels (SMLAD, packed 3x3 depthwise) keep the raster contract too."""
+@pytest.mark.parametrize("board_id", ["qemu-m4", "qemu-m55"])
+def test_overlaps_exact_on_qemu(board_id: str, every_overlap: None, tmp_path) -> None:
+    """The DSP paths of the optimized kernels (SMLAD, packed 3x3 depthwise) and the Helium ones keep the
+    raster contract too."""
     from aotutil import tflm_outputs
     from tinydeploy.boards import get_board
     from tinydeploy.flash.firmware import compile_firmware
@@ -119,7 +121,7 @@ def test_overlaps_exact_on_qemu_m4(every_overlap: None, tmp_path) -> None:
     for i in range(9):
         _conv_like_case(c, rng, depthwise=i % 3 == 1, floating=False, pointwise=i % 3 == 2)
     path = c.write()
-    board = get_board("qemu-m4")
+    board = get_board(board_id)
     out = tmp_path / "fw"
     rendered = render_aot(path, board, out, small_layer_macs=0)  # the optimized kernels on every layer
     assert len(rendered.program.plan.overlaps_used) == 9

@@ -38,6 +38,7 @@ from tinydeploy.model.graph import Model, Operator
 RASTER_KERNELS = frozenset({
     "conv2d_s8", "conv2d_s8_opt", "conv2d_s16", "conv2d_f32", "requant_row_s8",
     "depthwise_conv2d_s8", "depthwise_conv2d_s8_opt", "depthwise_conv2d_s16", "depthwise_conv2d_f32",
+    "conv2d_s8_mve", "depthwise_conv2d_s8_mve",  # Helium: pixel pairs / single pixels, exact-width stores
 })
 PIXEL_BLOCK = 4  # twice the GEMM kernel's pair of pixels: room for a 4-pixel block without a re-check
 OVERLAP_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
