@@ -1,9 +1,11 @@
-"""aot IF (tf.cond through the converter) bit-exact with the TFLite Micro interpreter on the native build.
+"""aot IF (tf.cond) and WHILE (tf.while_loop) through the converter, bit-exact with the TFLite Micro
+interpreter on the native build.
 
-The branches are spliced into model_invoke as an if / else (aot/ops/control_flow.py).  A tf.Module whose
-tf.function takes data-dependent branches, one of them holding a nested tf.cond, converted float32 and
-full-int8; inputs chosen so that every branch runs.  A mutant whose branch output no longer matches the IF's
-is refused before codegen, and WHILE stays refused (test_aot_ops_variables).
+The subgraphs are spliced into model_invoke as if / else and for (;;) (aot/ops/control_flow.py).  A
+tf.Module whose tf.function takes data-dependent branches, one holding a nested tf.cond, converted float32
+and full-int8 (inputs chosen so that every branch runs); a data-dependent tf.while_loop of two loop
+variables (0 to ~10 iterations).  Mutants whose branch output
+or loop variable no longer matches are refused before codegen; variables inside a branch are refused.
 """
 
 from __future__ import annotations
@@ -78,4 +80,50 @@ def test_if_branch_of_another_size_refused_before_codegen() -> None:
 
     with pytest.raises(UserError, match="outside its tensors") as err:
         build_native(_mutated(path, edit, "if-size"))
+    assert len(str(err.value).splitlines()) <= 2
+
+
+def _loop_module():
+    import tensorflow as tf
+
+    class Loop(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec((1, 4), tf.float32)])
+        def __call__(self, x):
+            def body(y, s):  # (a tf.cond here makes the converter add an int32 counter: int32 ADD, not in aot)
+                return tf.math.abs(y) * 1.5 + 0.25, s + tf.reduce_max(y, axis=-1, keepdims=True)
+
+            return tf.while_loop(lambda y, s: tf.reduce_sum(y) < 50.0, body, [x, tf.zeros([1, 1])])
+
+    return Loop()
+
+
+def test_while_loop_exact_like_tflm() -> None:
+    path = _convert_module(_loop_module, "loop-v2")
+    model = load_model(path)
+    assert "WHILE" in model.op_names, model.op_names
+    rng = np.random.default_rng(31)
+    x = rng.uniform(-2, 3, size=(10, 4)).astype(np.float32)
+    x[0] = 20.0  # cond false at once: the outputs are the inputs
+    x[1] = -0.01  # many iterations
+    native = assert_bitexact_with_tflm(path, [x])
+    code = native.program.files["model.c"]
+    assert "for (;;) { /* WHILE */" in code
+    outs = native.run([x[0:1]])  # no iteration: y is the input, the sum still 0
+    assert next(o for o in outs if o.size == 4).reshape(-1).tolist() == x[0].tolist()
+    assert next(o for o in outs if o.size == 1).reshape(-1).tolist() == [0.0]
+
+
+def test_while_loop_variable_of_another_size_refused_before_codegen() -> None:
+    from tinydeploy.errors import UserError
+
+    path = _convert_module(_loop_module, "loop-v2")
+
+    def edit(model: object) -> None:  # the body's first output of 5 values for a 4-value loop variable
+        main = model.subgraphs[0]  # type: ignore[attr-defined]
+        while_op = next(o for o in main.operators if hasattr(o.builtinOptions, "bodySubgraphIndex"))
+        body = model.subgraphs[while_op.builtinOptions.bodySubgraphIndex]  # type: ignore[attr-defined]
+        body.tensors[body.outputs[0]].shape = np.array([1, 5], np.int32)
+
+    with pytest.raises(UserError, match="outside its tensors") as err:
+        build_native(_mutated(path, edit, "while-size"))
     assert len(str(err.value).splitlines()) <= 2

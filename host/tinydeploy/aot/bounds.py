@@ -653,6 +653,48 @@ def _if(model: Model, op: Operator) -> str | None:
     return None
 
 
+def _while(model: Model, op: Operator) -> str | None:
+    """WHILE copies input k -> output k -> cond / body input k, and body output k -> output k: every loop
+    variable's tensors hold the same bytes; cond gives one bool first."""
+    from tinydeploy.model.graph import parse_subgraph
+
+    if len(op.inputs) != len(op.outputs):
+        return f"{len(op.inputs)} inputs but {len(op.outputs)} outputs (loop variables come in pairs)"
+    subs = []
+    for key in ("cond_subgraph_index", "body_subgraph_index"):
+        index = int(op.options.get(key, -1))
+        if not 1 <= index < model.num_subgraphs:
+            return f"subgraph {index} does not exist (the model has {model.num_subgraphs} subgraphs)"
+        try:
+            subs.append((index, parse_subgraph(model, index)))
+        except UserError:
+            return None  # the generator names a corrupt subgraph
+    (ci, cond), (bi, body) = subs
+    if len(cond.inputs) != len(op.inputs) or len(body.inputs) != len(op.inputs) or len(body.outputs) != len(
+            op.outputs) or not cond.outputs:
+        return (f"cond subgraph {ci} ({len(cond.inputs)} inputs) and body subgraph {bi} ({len(body.inputs)} inputs, "
+                f"{len(body.outputs)} outputs) do not match its {len(op.inputs)} loop variables")
+    c = cond.tensors[cond.outputs[0]] if 0 <= cond.outputs[0] < len(cond.tensors) else None
+    if c is not None and (c.dtype != "bool" or c.size < 1):
+        return f"cond subgraph {ci} gives {c.dtype}{list(c.shape)}, not a bool"
+    for k in range(len(op.inputs)):
+        x, y = _operand(model, op, k), _operand(model, op, k, outputs=True)
+        ends = [t for t in (x, y) if t is not None]
+        for sub, t in ((cond, cond.inputs[k]), (body, body.inputs[k]), (body, body.outputs[k])):
+            if 0 <= t < len(sub.tensors):
+                ends.append(sub.tensors[t])
+        if len({t.nbytes for t in ends}) > 1:
+            return f"loop variable {k} is held in tensors of {sorted({t.nbytes for t in ends})} bytes"
+    return None
+
+
+def _break_unless(model: Model, op: Operator) -> str | None:
+    c = _operand(model, op, 0)
+    if c is not None and c.size < 1:
+        return f"condition {c.describe()} is empty"
+    return None
+
+
 def _copy(model: Model, op: Operator) -> str | None:
     x, y = _operand(model, op, 0), _operand(model, op, 0, outputs=True)
     if x is None or y is None or x.nbytes == y.nbytes:
@@ -677,7 +719,8 @@ RULES: dict[str, Rule] = {
     "BROADCAST_ARGS": _broadcast_args, "SHAPE": _shape_op,
     "READ_VARIABLE": _variable_sizes, "ASSIGN_VARIABLE": _variable_sizes, "CALL_ONCE": _call_once,
     "VAR_HANDLE": lambda model, op: None,  # writes a resource handle only: no data access
-    "IF": _if, "TD_COPY": _copy,  # TD_COPY: a spliced IF's copies (aot/ops/control_flow.py)
+    "IF": _if, "WHILE": _while,  # and the spliced pseudo-ops (aot/ops/control_flow.py):
+    "TD_COPY": _copy, "TD_BREAK_UNLESS": _break_unless,
     **{name: _unary for name in UNARY}, **{name: _binary for name in BINARY}, **{name: _same_bytes for name in SAME_BYTES},
 }
 

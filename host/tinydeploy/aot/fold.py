@@ -30,9 +30,11 @@ class FoldResult:
         return set(self.folded) | set(self.dead)
 
 
-# Ops that act beyond their outputs (resource variables, CALL_ONCE's init subgraph, the if / else / end
-# brackets of a spliced IF, aot/ops/control_flow.py): never dropped as dead.
-SIDE_EFFECT_OPS = ("ASSIGN_VARIABLE", "CALL_ONCE", "VAR_HANDLE", "TD_IF", "TD_ELSE", "TD_END_IF")
+# Ops that act beyond their outputs (resource variables, CALL_ONCE's init subgraph, the brackets and copies
+# of a spliced IF / WHILE, aot/ops/control_flow.py: a loop variable is read again at the loop's top):
+# never dropped as dead.
+SIDE_EFFECT_OPS = ("ASSIGN_VARIABLE", "CALL_ONCE", "VAR_HANDLE", "TD_IF", "TD_ELSE", "TD_END_IF", "TD_LOOP",
+                   "TD_BREAK_UNLESS", "TD_END_LOOP", "TD_COPY")
 
 Evaluator = Callable[[Operator, list[Tensor], Tensor], "np.ndarray | None"]
 _EVALUATORS: dict[str, Evaluator] = {}

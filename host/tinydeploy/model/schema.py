@@ -285,6 +285,7 @@ OPTION_TYPE_CODES: dict[str, int] = {
     "CallOnceOptions": 103,
     "VarHandleOptions": 111,
     "IfOptions": 92,
+    "WhileOptions": 93,
 }
 
 # (snake_case name, field slot index, scalar type or "[type]" for a vector, default)
@@ -373,6 +374,7 @@ OPTION_FIELDS: dict[str, list[tuple[str, int, str, object]]] = {
     "CallOnceOptions": [("init_subgraph_index", 0, "int32", 0)],
     "VarHandleOptions": [("container", 0, "string", ""), ("shared_name", 1, "string", "")],
     "IfOptions": [("then_subgraph_index", 0, "int32", 0), ("else_subgraph_index", 1, "int32", 0)],
+    "WhileOptions": [("cond_subgraph_index", 0, "int32", 0), ("body_subgraph_index", 1, "int32", 0)],
 }
 
 # Bytes per element of each tensor type as the runtimes lay them out (sub-byte types: one byte per element

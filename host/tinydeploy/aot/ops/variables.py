@@ -87,9 +87,9 @@ def subgraphs_problem(model: Model) -> str | None:
     branches = if_branch_indices(model)
     others = [i for i in range(1, model.num_subgraphs) if i not in inits and i not in branches]
     if others or any(not 1 <= i < model.num_subgraphs for i in inits):
-        return (f"has {model.num_subgraphs} subgraphs and control flow (WHILE bodies or subgraphs no CALL_ONCE "
-                "or IF runs); the aot runtime runs one main subgraph plus CALL_ONCE variable initializers and IF "
-                "branches")
+        return (f"has {model.num_subgraphs} subgraphs, of which {others or inits} no CALL_ONCE, IF or WHILE "
+                "runs (or that do not exist); the aot runtime runs one main subgraph plus CALL_ONCE variable "
+                "initializers and IF / WHILE subgraphs")
     problem = if_problem(model)
     if problem:
         return problem
