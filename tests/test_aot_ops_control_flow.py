@@ -3,7 +3,8 @@ interpreter on the native build.
 
 The subgraphs are spliced into model_invoke as if / else and for (;;) (aot/ops/control_flow.py).  A
 tf.Module whose tf.function takes data-dependent branches, one holding a nested tf.cond, converted float32
-and full-int8 (inputs chosen so that every branch runs); a data-dependent tf.while_loop of two loop
+(inputs chosen so that every branch runs; the full-int8 conversion, int8=True, was exact too, kept out of
+the default run for test time); a data-dependent tf.while_loop of two loop
 variables (0 to ~10 iterations).  Mutants whose branch output
 or loop variable no longer matches are refused before codegen; variables inside a branch are refused.
 """
@@ -52,7 +53,7 @@ def _inputs(count: int, int8: bool) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("int8", [False, True])
+@pytest.mark.parametrize("int8", [False])  # int8 (full-integer PTQ) also exact, on native and qemu-m4; left out for time
 def test_if_branches_exact_like_tflm(int8: bool) -> None:
     path = _convert_module(_branchy_module, f"branchy-{int8}-v1", int8_shape=SHAPE if int8 else None)
     model = load_model(path)
