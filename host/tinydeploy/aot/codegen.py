@@ -513,6 +513,8 @@ def _layers(model: Model, ctx: _Context, plan: MemoryPlan) -> list[dict[str, obj
     """The layers -DTD_LAYERS firmware reports (per-layer profiling, layer outputs): each op that runs, in
     order, with its first output tensor in the arena."""
     layers: list[dict[str, object]] = []
+    if any(op.opcode.startswith("TD_") for op in model.operators):
+        return layers  # IF / WHILE spliced inline: its ops and tensors are not the file's (aot/ops/control_flow.py)
     for op in ctx.ops:
         outs = [t for t in model.operators[op.index].outputs if t >= 0 and t in plan.offsets]
         if outs:
