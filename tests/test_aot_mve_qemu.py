@@ -31,12 +31,13 @@ def _zp(rng: np.random.Generator) -> int:
     return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
 
 
-def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: bool) -> None:
+def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: bool, wide3x3: bool = False) -> None:
+    """wide3x3: a 3x3 filter over 17-44 channels (several groups of eight) with dense weights."""
     while True:
         in_h, in_w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
-        in_c = int(rng.integers(1, 45))
-        k_h, k_w = (1, 1) if pointwise else (3, 3) if rng.random() < 0.4 else (int(rng.integers(1, 5)),
-                                                                             int(rng.integers(1, 5)))
+        in_c = int(rng.integers(17, 45)) if wide3x3 else int(rng.integers(1, 45))
+        k_h, k_w = (1, 1) if pointwise else (3, 3) if wide3x3 or rng.random() < 0.4 else (int(rng.integers(1, 5)),
+                                                                                         int(rng.integers(1, 5)))
         stride_h, stride_w = (int(rng.integers(1, 3)),) * 2 if rng.random() < 0.7 else (int(rng.integers(1, 4)),
                                                                                         int(rng.integers(1, 4)))
         dil_h, dil_w = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.2 else (1, 1)
@@ -55,7 +56,7 @@ def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: b
     # a quarter of the cases: sparse +-1 weights, small biases and an output scale below the accumulator's
     # (multipliers around 1: left shifts, and short right shifts that round many negative halves) with outputs
     # still inside the code range
-    fine = rng.random() < 0.25
+    fine = rng.random() < 0.25 and not wide3x3
     w_data = rng.choice([-1, 0, 0, 0, 0, 1], size=w_shape) if fine else rng.integers(-127, 128, size=w_shape)
     w = c.tensor(TensorSpec(w_shape, "int8", data=w_data.astype(np.int8), scale=w_scales, axis=3 if depthwise else 0))
     ins = [x, w]
@@ -68,7 +69,9 @@ def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: b
     acc_scale = in_scale * float(w_scales.mean()) * np.sqrt(depth) * 60
     out_scale = float(in_scale * float(w_scales.mean()) / np.exp(rng.uniform(-2, 2)) if fine
                       else acc_scale * np.exp(rng.uniform(-3, 1.5)))
-    y = c.tensor(TensorSpec((batches, out_h, out_w, out_c), "int8", scale=out_scale, zero_point=_zp(rng)))
+    # an output zero point inside the range: at 127 a ReLU would pin every output there
+    y = c.tensor(TensorSpec((batches, out_h, out_w, out_c), "int8", scale=out_scale,
+                            zero_point=int(rng.integers(-128, 64))))
     options = {"padding": padding, "stride_w": stride_w, "stride_h": stride_h,
                "fused_activation_function": str(rng.choice(ACTS)), "dilation_w_factor": dil_w,
                "dilation_h_factor": dil_h}
@@ -86,7 +89,7 @@ def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool) -> None:
     scales = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 3))
     a = c.tensor(TensorSpec(shape, "int8", scale=float(scales[0]), zero_point=_zp(rng)))
     b = c.tensor(TensorSpec((1,) if broadcast else shape, "int8", scale=float(scales[1]), zero_point=_zp(rng)))
-    y = c.tensor(TensorSpec(shape, "int8", scale=float(scales[2]), zero_point=_zp(rng)))
+    y = c.tensor(TensorSpec(shape, "int8", scale=float(scales[2]), zero_point=int(rng.integers(-128, 64))))
     c.ops.append(OpSpec("ADD", [a, b], [y], {"fused_activation_function": str(rng.choice(ACTS))}))
     c.inputs.extend([a, b])
     c.outputs.append(y)
@@ -99,11 +102,13 @@ def _random_model(seed: int, count: int) -> Path:
         _case(c, rng, depthwise=i % 3 == 1, pointwise=i % 3 == 2)
     for i in range(6):
         _add_case(c, rng, broadcast=i % 3 == 2)
+    for _ in range(3):
+        _case(c, rng, depthwise=True, pointwise=False, wide3x3=True)
     return c.write()
 
 
 def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 46 inputs in HELLO"""
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 49 inputs in HELLO"""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 
@@ -124,7 +129,7 @@ def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
     elf = _build(path, board, tmp_path / "fw")
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
     assert all(f"{k}(" in source for k in ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve"))
-    samples = 3
+    samples = 5  # random_inputs: the first three are edge patterns (all min, all max, alternating), then random
     batches = random_inputs(path, samples, seed=2)
     expected = tflm_outputs(path, batches)
     with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:

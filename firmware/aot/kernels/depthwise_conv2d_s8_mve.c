@@ -56,18 +56,6 @@ TD_DW_INLINE td_dw_acc td_dw_taps(td_dw_acc acc, const int8_t *x, const int16_t 
   return acc;
 }
 
-/* A whole 3x3 window, unrolled. */
-TD_DW_INLINE td_dw_acc td_dw_3x3(td_dw_acc acc, const int8_t *x, const int16_t *w, int32_t row_step,
-                                 int32_t col_step) {
-  int32_t ky;
-  for (ky = 0; ky < 3; ++ky, x += row_step, w += 24) {
-    acc = td_dw_mla(acc, vldrbq_s16(x), w);
-    acc = td_dw_mla(acc, vldrbq_s16(x + col_step), w + 8);
-    acc = td_dw_mla(acc, vldrbq_s16(x + 2 * col_step), w + 16);
-  }
-  return acc;
-}
-
 /* One output pixel, channel groups [0, groups): x the input at tap (ky0, kx0) of channel 0. */
 TD_DW_INLINE void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8_t *x, const int16_t *packed,
                               const int32_t *rq, int8_t *out, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
@@ -75,7 +63,6 @@ TD_DW_INLINE void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8
                               int32_t groups, mve_pred16_t last_pred) {
   const int32_t taps8 = p->k_h * p->k_w * 8;
   const int whole = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
-  const int three = whole && p->k_h == 3 && p->k_w == 3;
   int32_t g;
   for (g = 0; g < groups; ++g, x += 8, packed += taps8, rq += TD_DW_RQ, out += 8) {
     const int partial = g + 1 == groups && last_pred != 0xFFFF;
@@ -83,9 +70,7 @@ TD_DW_INLINE void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8
     int16x8_t y;
     acc.even = vldrwq_s32(rq + (whole ? 0 : 4));
     acc.odd = vldrwq_s32(rq + 20 + (whole ? 0 : 4));
-    if (three && !partial) {
-      acc = td_dw_3x3(acc, x, packed, row_step, col_step);
-    } else if (!partial) {
+    if (!partial) {
       acc = whole ? td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, 0, 1, 0, last_pred)
                   : td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, p->input_offset, 0,
                                0, last_pred);
@@ -103,6 +88,91 @@ TD_DW_INLINE void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8
       vstrbq_s16(out, y);
     }
   }
+}
+
+/* ---- 3x3 filters: every window through nine tap pointers (td_dw9_mve) ---- */
+
+/* td_dw9_mve's arguments, at the offsets its assembly reads them. */
+typedef struct {
+  const int8_t *tap[9]; /* 0: each tap's input at channel 0, or zp_row where the tap is in the padding */
+  const int16_t *w;     /* 36: packed filter */
+  const int32_t *rq;    /* 40 */
+  int8_t *out;          /* 44 */
+  int32_t groups;       /* 48: full groups of eight channels, at least 1 */
+  int32_t out_off;      /* 52 */
+  int32_t act_min;      /* 56 */
+  int32_t act_max;      /* 60 */
+} td_dw9_args;
+
+/* One output pixel of a 3x3 depthwise convolution, `groups` whole groups of eight channels, against the
+ * folded bias (a tap in the padding reads the zero point: its x + input_offset is 0, as in the reference).
+ * Per group: 9 x (VLDRB.S16, VLDRH, VMULLB, VMULLT, 2 VADD), the even and odd halves requantized as
+ * td_mve_mul_by_qm does, narrowed back into channel order (VMOVNB/VMOVNT) and stored.  Hand-scheduled so
+ * that the nine tap pointers, the filter, table and output pointers and the count stay in the 14 core
+ * registers; the widening loads and the narrowing store take low registers only: taps 0-6 live in r1-r7,
+ * taps 7-8 and the output pointer go through r0.  The output offset waits on the stack. */
+__attribute__((naked, noinline)) static void td_dw9_mve(const td_dw9_args *args __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n"
+      "vpush {d8-d15}\n"
+      "sub sp, sp, #8\n"
+      "ldr r1, [r0, #52]\n"
+      "str r1, [sp]\n"
+      "ldr r1, [r0, #56]\n"
+      "vdup.32 q6, r1\n"
+      "ldr r1, [r0, #60]\n"
+      "vdup.32 q7, r1\n"
+      "ldr r8, [r0, #28]\n"
+      "ldr r9, [r0, #32]\n"
+      "ldr r10, [r0, #36]\n"
+      "ldr r11, [r0, #40]\n"
+      "ldr r12, [r0, #44]\n"
+      "ldr lr, [r0, #48]\n"
+      "ldm r0, {r1-r7}\n"
+      "1:\n"
+      "vldrw.32 q0, [r11]\n"
+      "vldrw.32 q1, [r11, #80]\n"
+#define TD_DW9_MLA                    \
+      "vldrh.16 q3, [r10], #16\n"     \
+      "vmullb.s16 q4, q2, q3\n"       \
+      "vmullt.s16 q5, q2, q3\n"       \
+      "vadd.i32 q0, q0, q4\n"         \
+      "vadd.i32 q1, q1, q5\n"
+#define TD_DW9_TAP(R) "vldrb.s16 q2, [" R "], #8\n" TD_DW9_MLA
+#define TD_DW9_TAP_HI(R) "mov r0, " R "\n" "vldrb.s16 q2, [r0]\n" "add " R ", " R ", #8\n" TD_DW9_MLA
+      TD_DW9_TAP("r1") TD_DW9_TAP("r2") TD_DW9_TAP("r3") TD_DW9_TAP("r4") TD_DW9_TAP("r5")
+      TD_DW9_TAP("r6") TD_DW9_TAP("r7") TD_DW9_TAP_HI("r8") TD_DW9_TAP_HI("r9")
+#undef TD_DW9_TAP_HI
+#undef TD_DW9_TAP
+#undef TD_DW9_MLA
+      "ldr r0, [sp]\n"
+#define TD_DW9_REQUANT(Q, OFF_MULT, OFF_LEFT, OFF_RIGHT)  \
+      "vldrw.32 q2, [r11, #" OFF_MULT "]\n"               \
+      "vldrw.32 q3, [r11, #" OFF_LEFT "]\n"               \
+      "vldrw.32 q4, [r11, #" OFF_RIGHT "]\n"              \
+      "vshl.s32 " Q ", " Q ", q3\n"                       \
+      "vqrdmulh.s32 " Q ", " Q ", q2\n"                   \
+      "vand q5, " Q ", q4\n"                              \
+      "vshr.s32 q5, q5, #31\n"                            \
+      "vqadd.s32 " Q ", " Q ", q5\n"                      \
+      "vrshl.s32 " Q ", " Q ", q4\n"                      \
+      "vadd.i32 " Q ", " Q ", r0\n"                       \
+      "vmax.s32 " Q ", " Q ", q6\n"                       \
+      "vmin.s32 " Q ", " Q ", q7\n"
+      TD_DW9_REQUANT("q0", "32", "48", "64")
+      TD_DW9_REQUANT("q1", "112", "128", "144")
+#undef TD_DW9_REQUANT
+      "vmovnb.i32 q2, q0\n"
+      "vmovnt.i32 q2, q1\n"
+      "mov r0, r12\n"
+      "vstrb.16 q2, [r0]\n"
+      "add r12, r12, #8\n"
+      "add r11, r11, #160\n"
+      "subs lr, lr, #1\n"
+      "bne 1b\n"
+      "add sp, sp, #8\n"
+      "vpop {d8-d15}\n"
+      "pop {r4-r11, pc}\n");
 }
 
 void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
@@ -123,6 +193,47 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
     const int32_t row_step = p->dil_h * p->in_w * c, col_step = p->dil_w * c;
     const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
     const mve_pred16_t last_pred = vctp16q((uint32_t)(c - 8 * (groups - 1)));
+    if (op->zp_row) { /* 3x3: every pixel through td_dw9_mve, a partial last group in C */
+      td_dw9_args args;
+      const int32_t full = c >> 3;
+      args.w = packed;
+      args.rq = rq;
+      args.groups = full;
+      args.out_off = p->output_offset;
+      args.act_min = p->act_min;
+      args.act_max = p->act_max;
+      for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+          const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+          int32_t ky0, ky1;
+          td_dw_clip(in_y0, p->dil_h, 3, p->in_h, &ky0, &ky1);
+          for (ox = 0; ox < p->out_w; ++ox, out += c) {
+            const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+            int32_t kx0, kx1, ky, kx;
+            td_dw_clip(in_x0, p->dil_w, 3, p->in_w, &kx0, &kx1);
+            for (ky = 0; ky < 3; ++ky) {
+              const int8_t *row = in_b + (in_y0 + p->dil_h * ky) * p->in_w * c;
+              for (kx = 0; kx < 3; ++kx) {
+                const int inside = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
+                args.tap[ky * 3 + kx] = inside ? row + (in_x0 + p->dil_w * kx) * c : op->zp_row;
+              }
+            }
+            if (full) {
+              args.out = out;
+              td_dw9_mve(&args);
+            }
+            if (c & 7) { /* the last group, predicated, from the clipped window */
+              const int8_t *x = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c + 8 * full;
+              td_dw_pixel(p, ky1 > ky0 && kx1 > kx0 ? x : in_b, packed + full * 72, rq + full * TD_DW_RQ,
+                          out + 8 * full, ky1 > ky0 && kx1 > kx0 ? ky0 : 0, ky1 > ky0 && kx1 > kx0 ? ky1 : 0,
+                          kx0, kx1, row_step, col_step, act_min, act_max, 1, last_pred);
+            }
+          }
+        }
+      }
+      return;
+    }
     for (b = 0; b < p->batches; ++b) {
       const int8_t *in_b = input + b * p->in_h * p->in_w * c;
       for (oy = 0; oy < p->out_h; ++oy) {

@@ -27,6 +27,7 @@ typedef struct {
   int8_t *output;
   const int16_t *packed;
   const int32_t *rq;
+  const int8_t *zp_row; /* 3x3 filters: the input zero point for every channel (taps in the padding); else NULL */
 } td_depthwise_conv2d_s8_mve_op;
 
 void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op);

@@ -100,6 +100,9 @@ def lower_depthwise_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int],
     desc = ctx.struct("op", "td_depthwise_conv2d_s8_mve_op", {
         "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
         "packed": ctx.const("packed_filter", packed, "int16_t"),
-        "rq": ctx.const("requant", table, "int32_t")})
+        "rq": ctx.const("requant", table, "int32_t"),
+        # 3x3: every window through nine tap pointers, those in the padding at the zero point
+        "zp_row": ctx.const("zp_row", np.full(groups * DW_LANES, -q["input_offset"], np.int8), "int8_t")
+        if (geo["k_h"], geo["k_w"]) == (3, 3) else "NULL"})
     ctx.emit(f"td_depthwise_conv2d_s8_mve({desc});")
     return True
