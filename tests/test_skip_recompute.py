@@ -1,8 +1,8 @@
-"""Residual skips recomputed band by band inside the ADD (aot/recompute.py, --memory-priority ram) are
-bit-exact with TFLM: random residual blocks  S = CONV(X) (kernel 1-3, stride 1-2, SAME/VALID, dilation,
-fused activations, per-channel scales, biases or none), Y = CONV(S), OUT = ADD(S, Y) or ADD(Y, S) with
-random scales and zero points; the rewrite is taken where it lowers the arena and never with
---memory-priority speed; on ResNet-8 the arena drops below half of TFLM's."""
+"""The --memory-priority ram rewrites are bit-exact with TFLM: residual skips recomputed band by band inside
+the ADD (aot/recompute.py) on random blocks  S = CONV(X) (kernel 1-3, stride 1-2, SAME/VALID, dilation,
+fused activations, per-channel scales, biases or none), Y = CONV(S), OUT = ADD(S, Y) or ADD(Y, S); 1x1
+expansions run in bands with their depthwise (aot/bands.py) over kernels 1-4, strides 1-2, dilations and
+depth multipliers; never with --memory-priority speed; ResNet-8's and MobileNetV1's arenas in ram mode."""
 
 from __future__ import annotations
 
@@ -65,32 +65,72 @@ def _block(rng: np.random.Generator, tensors: list[TensorSpec], ops: list[OpSpec
     return x, len(tensors) - 1
 
 
-def _blocks(seed: int, count: int):
-    rng = np.random.default_rng(seed)
-    tensors: list[TensorSpec] = []
-    ops: list[OpSpec] = []
-    io = [_block(rng, tensors, ops) for _ in range(count)]
-    return write_tflite(tensors, ops, [i for i, _ in io], [o for _, o in io])
-
-
-def test_random_residual_blocks_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ten blocks in one model, the rewrite forced on each (on tiny blocks it does not always pay)."""
-    monkeypatch.setattr(recompute, "pays", lambda arena, best: True)
-    seed = 1800
-    path = _blocks(seed, 10)
-    native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0, memory_priority="ram"))
-    assert native.program.files["model.c"].count("(skip recomputed") == 10, native.program.plan.table()
-    assert_bitexact_with_tflm(path, random_inputs(path, 3, seed=seed), native=native)
-    reference = build_native(path, target=TargetFeatures(cpu="host", optimized=False, memory_priority="ram"))
-    assert reference.program.files["model.c"].count("(skip recomputed") == 10
-    assert_bitexact_with_tflm(path, random_inputs(path, 3, seed=seed), optimized=False, native=reference)
-    speed = generate(load_model(path), TargetFeatures(cpu="host", memory_priority="speed"))
-    assert "skip recomputed" not in speed.files["model.c"]
-
-
 def test_resnet8_arena_half_of_tflm() -> None:
     from bench.aot_memory import TFLM_ARENA, program_for
 
     program = program_for("resnet8", "cortex-m4", True, False, "ram")
     assert "skip recomputed" in program.files["model.c"]
     assert program.arena_bytes <= TFLM_ARENA["resnet8"] // 2, program.plan.table()
+
+
+def _expand_block(rng: np.random.Generator, tensors: list[TensorSpec], ops: list[OpSpec]) -> tuple[int, int]:
+    """X -> 1x1 CONV_2D expansion -> DEPTHWISE_CONV_2D (kernel 1-4, stride 1-2, SAME/VALID, dilation,
+    depth multiplier 1-2); returns (input, output)."""
+    while True:
+        h, w, c = int(rng.integers(3, 16)), int(rng.integers(3, 12)), int(rng.integers(1, 6))
+        k, s, d = int(rng.integers(1, 5)), int(rng.integers(1, 3)), int(rng.choice([1, 1, 2]))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        oh, ow = compute_out_size(padding, h, k, s, d), compute_out_size(padding, w, k, s, d)
+        if oh >= 1 and ow >= 1:
+            break
+    e, mult = int(rng.integers(c, 6 * c + 1)), int(rng.choice([1, 1, 2]))
+    in_scale = _scale(rng, 0.01, 0.1)
+    tensors.append(TensorSpec((1, h, w, c), "int8", scale=in_scale, zero_point=int(rng.integers(-30, 30))))
+    x = len(tensors) - 1
+    opts = {"padding": "SAME", "stride_h": 1, "stride_w": 1, "fused_activation_function": str(rng.choice(ACTS))}
+    ins, mid = _conv(rng, tensors, x, c, e, 1, opts, in_scale, (1, h, w, e))
+    ops.append(OpSpec("CONV_2D", ins, [mid], opts))
+    w_scales = np.array([_scale(rng, 1e-3, 0.05) for _ in range(e * mult)], np.float32)
+    tensors.append(TensorSpec((1, k, k, e * mult), "int8", data=rng.integers(-127, 128, (1, k, k, e * mult))
+                              .astype(np.int8), scale=w_scales, axis=3))
+    dw_ins = [mid, len(tensors) - 1]
+    if rng.random() < 0.8:
+        tensors.append(TensorSpec((e * mult,), "int32", data=rng.integers(-3000, 3000, e * mult).astype(np.int32),
+                                  scale=w_scales * np.float32(tensors[mid].scale), axis=0))
+        dw_ins.append(len(tensors) - 1)
+    tensors.append(TensorSpec((1, oh, ow, e * mult), "int8", scale=_scale(rng, 0.02, 0.3),
+                              zero_point=int(rng.integers(-20, 20))))
+    ops.append(OpSpec("DEPTHWISE_CONV_2D", dw_ins, [len(tensors) - 1],
+                      {"padding": padding, "stride_h": s, "stride_w": s, "dilation_h_factor": d,
+                       "dilation_w_factor": d, "depth_multiplier": mult,
+                       "fused_activation_function": str(rng.choice(ACTS))}))
+    return x, len(tensors) - 1
+
+
+def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five residual blocks and five expansion + depthwise pairs in one model, every rewrite forced (on
+    tiny blocks they do not always pay), with the optimized and the reference kernels; speed mode keeps the
+    graph as it is."""
+    monkeypatch.setattr(recompute, "pays", lambda arena, best: True)
+    rng = np.random.default_rng(1800)
+    tensors: list[TensorSpec] = []
+    ops: list[OpSpec] = []
+    io = [(_block if k % 2 else _expand_block)(rng, tensors, ops) for k in range(10)]
+    path = write_tflite(tensors, ops, [i for i, _ in io], [o for _, o in io])
+    batches = random_inputs(path, 3, seed=5)
+    for optimized in (True, False):
+        target = TargetFeatures(cpu="host", optimized=optimized, small_layer_macs=0, memory_priority="ram")
+        native = build_native(path, target=target)
+        code = native.program.files["model.c"]
+        assert code.count("(skip recomputed") == 5 and code.count("(with the expansion in bands") == 5
+        assert_bitexact_with_tflm(path, batches, optimized=optimized, native=native)
+    speed = generate(load_model(path), TargetFeatures(cpu="host", memory_priority="speed"))
+    assert "--memory-priority ram" not in speed.files["model.c"]
+
+
+def test_mobilenet_ram_mode_bands() -> None:
+    from bench.aot_memory import TFLM_ARENA, program_for
+
+    program = program_for("mobilenet_v1_025", "cortex-m4", True, False, "ram")
+    assert "(with the expansion in bands" in program.files["model.c"]
+    assert program.arena_bytes <= TFLM_ARENA["mobilenet_v1_025"] // 3, program.plan.table()

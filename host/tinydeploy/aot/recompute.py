@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tinydeploy.model.graph import Model, Operator
+from tinydeploy.plan.memory import Access
 
 BAND_BYTES = 1024  # scratch for the recomputed rows: at least one row, else about this many bytes
 
@@ -141,41 +142,99 @@ def _c(name: str) -> str:
 
 
 def pays(arena: int, best: int) -> bool:
-    """Whether the arena with the recomputed skip is worth its instructions (tests force it)."""
+    """Whether the arena with a rewrite is worth its instructions (tests force it)."""
     return arena < best
 
 
-def apply(ctx, skipped: set[int] | frozenset[int], arena_with: Callable[[dict[int, list[int]]], int]
-          ) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
-    """Rewrite, in the generator's context, each candidate ADD whose recomputation lowers the arena
-    (arena_with(reads) plans with the context's current scratch); returns the plan's `reads` override."""
+@dataclass
+class Rewrite:
+    """One trade of instructions for bytes: `code_op`'s code replaced, `cleared` ops' code moved into it."""
+
+    code_op: int
+    cleared: tuple[int, ...]
+    reads: dict[int, list[int]]
+    writes: dict[int, list[int]]
+    absent: tuple[int, ...]  # tensors that no longer take arena bytes
+    note: str
+    emit: Callable[[object], str]
+
+
+def rewrites(model: Model, skipped: set[int] | frozenset[int]) -> list[Rewrite]:
+    """Every candidate: residual skips to recompute, expansions to run in bands (aot/bands.py)."""
+    from tinydeploy.aot import bands
+
+    found = []
+    for c in candidates(model, skipped):
+        add = model.operators[c.add]
+        found.append(Rewrite(c.add, (), {c.add: [c.source if t == c.skip else t for t in add.inputs]}, {}, (),
+                             "skip recomputed", lambda ctx, c=c: emit_recompute(ctx, c)[1]))
+    for b in bands.candidates(model, skipped):
+        found.append(Rewrite(b.depthwise, (b.expand,), {b.expand: [], b.depthwise: [b.source]},
+                             {b.expand: []}, (b.mid,), "with the expansion in bands",
+                             lambda ctx, b=b: bands.emit_bands(ctx, b)))
+    return found
+
+
+def apply(ctx, skipped: set[int] | frozenset[int], arena_with: Callable[[Access], int]
+          ) -> Access:  # type: ignore[no-untyped-def]
+    """Apply, in the generator's context, each rewrite that lowers the arena (arena_with(access) plans with
+    the context's current scratch); returns the planner's read/write override."""
     from tinydeploy.errors import UnsupportedOpError, UserError
 
     model = ctx.model
-    reads: dict[int, list[int]] = {}
-    best = arena_with(reads)
-    for cand in candidates(model, skipped):
-        slot = next((o for o in ctx.ops if o.index == cand.add), None)
-        if slot is None:
+    access = Access()
+    best = arena_with(access)
+    slots = {o.index: o for o in ctx.ops}
+    for rw in rewrites(model, skipped):
+        if rw.code_op not in slots or any(k not in slots for k in rw.cleared):
             continue
+        if any(k in access or k in access.writes for k in (rw.code_op, *rw.cleared)):
+            continue  # an op another rewrite already changed
         saved = (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
-                 dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()})
-        ctx.op = model.operators[cand.add]
+                 dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
+                 set(ctx.arena_tensors))
+        ctx.op = model.operators[rw.code_op]
+        trial = Access({**access, **rw.reads}, {**access.writes, **rw.writes})
         try:
-            _nbytes, code = emit_recompute(ctx, cand)
-            add = model.operators[cand.add]
-            trial = {**reads, cand.add: [cand.source if t == cand.skip else t for t in add.inputs]}
+            code = rw.emit(ctx)
             arena = arena_with(trial)
         except (UnsupportedOpError, UserError, ValueError):
             arena = None
         finally:
             ctx.op = None
         if arena is not None and pays(arena, best):
-            slot.lines = code.split("\n")
-            slot.comment += " (skip recomputed: --memory-priority ram)"
-            reads, best = trial, arena
+            slots[rw.code_op].lines = code.split("\n")
+            slots[rw.code_op].comment += f" ({rw.note}: --memory-priority ram)"
+            for k in rw.cleared:
+                slots[k].lines = []
+                slots[k].comment += f" (runs inside op #{rw.code_op})"
+            ctx.arena_tensors -= set(rw.absent)
+            access, best = trial, arena
             continue
-        n_scratch, n_structs, n_consts, idents, tconsts, kernels, op_kernels = saved
+        n_scratch, n_structs, n_consts, idents, tconsts, kernels, op_kernels, arena_tensors = saved
         del ctx.scratch_list[n_scratch:], ctx.structs[n_structs:], ctx.consts[n_consts:]
         ctx.const_idents, ctx.tensor_consts, ctx.kernels, ctx.op_kernels = idents, tconsts, kernels, op_kernels
-    return reads
+        ctx.arena_tensors = arena_tensors
+    if access or access.writes:
+        _drop_unused(ctx)
+    return access
+
+
+def _drop_unused(ctx) -> None:  # type: ignore[no-untyped-def]
+    """Forget the parameter structs and constant arrays of code a rewrite replaced (static data nothing names
+    would be dead flash, and an error under -Werror=unused-const-variable)."""
+    import re
+
+    from tinydeploy.aot.codegen import _drop_unreferenced_consts
+
+    code = "\n".join(line for op in ctx.ops for line in op.lines)
+    kept = list(ctx.structs)
+    while True:
+        text = code + "\n" + "\n".join(kept)
+        still = [s for s in kept if (m := re.match(r"static const \w+ (\w+) =", s)) is None
+                 or len(re.findall(rf"\b{m.group(1)}\b", text)) > 1]
+        if len(still) == len(kept):
+            break
+        kept = still
+    ctx.structs[:] = kept
+    _drop_unreferenced_consts(ctx)

@@ -82,6 +82,16 @@ class Buffer:
         return ",".join(f"t{t}" for t in self.tensors)
 
 
+class Access(dict):
+    """op index -> the tensors its code reads instead of its inputs; .writes: op index -> the tensors it
+    writes instead of its outputs (aot/recompute.py: skips recomputed, layers fused into bands)."""
+
+    def __init__(self, reads: Mapping[int, list[int]] | None = None,
+                 writes: Mapping[int, list[int]] | None = None) -> None:
+        super().__init__(reads or {})
+        self.writes: dict[int, list[int]] = dict(writes or {})
+
+
 @dataclass
 class MemoryPlan:
     arena_bytes: int
@@ -186,7 +196,8 @@ class _UnionFind:
 def tensor_lifetimes(model: Model, skip_ops: Iterable[int] = (), reads: Mapping[int, list[int]] | None = None
                      ) -> tuple[dict[int, int], dict[int, int]]:
     """first/last op index of every non-constant tensor the (non-skipped) ops touch, plus model I/O.
-    reads: op index -> the tensors that op's code reads instead of its inputs (aot/recompute.py)."""
+    reads: op index -> the tensors that op's code reads instead of its inputs (aot/recompute.py); an
+    Access also overrides what ops write (a fused op's intermediate tensor takes no bytes)."""
     skipped = set(skip_ops)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -197,10 +208,11 @@ def tensor_lifetimes(model: Model, skip_ops: Iterable[int] = (), reads: Mapping[
 
     for t in model.inputs:
         touch(t, -1)
+    writes = getattr(reads, "writes", {})
     for op in model.operators:
         if op.index in skipped:
             continue
-        for t in op.outputs:
+        for t in writes.get(op.index, op.outputs):
             if t >= 0 and not model.tensors[t].is_constant:
                 touch(t, op.index)
         for t in (reads or {}).get(op.index, op.inputs):
