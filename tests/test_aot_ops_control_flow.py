@@ -90,7 +90,7 @@ def _loop_module():
     class Loop(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec((1, 4), tf.float32)])
         def __call__(self, x):
-            def body(y, s):  # (a tf.cond here makes the converter add an int32 counter: int32 ADD, not in aot)
+            def body(y, s):  # (a tf.cond here makes the converter add an int32 counter: test_aot_ops_int32_arith)
                 return tf.math.abs(y) * 1.5 + 0.25, s + tf.reduce_max(y, axis=-1, keepdims=True)
 
             return tf.while_loop(lambda y, s: tf.reduce_sum(y) < 50.0, body, [x, tf.zeros([1, 1])])

@@ -1,6 +1,6 @@
 """SUB, MINIMUM, MAXIMUM, SQUARED_DIFFERENCE and DIV with N-D broadcasting, bit-exact with TFLite Micro.
 
-The dtypes are TFLM's: SUB int8/int16/float32; MINIMUM/MAXIMUM int8/int16/int32/float32 (a comparison of
+The dtypes are TFLM's: SUB int8/int16/float32 (int32: ops/arith_i32.py); MINIMUM/MAXIMUM int8/int16/int32/float32 (a comparison of
 stored values, no requantization); SQUARED_DIFFERENCE int8/int16/float32; DIV float32.  Quantization
 parameters are computed as TFLM's Prepare computes them (sub_common.cc: ADD's parameters with left shift 20
 for int8, 15 for int16; squared_difference.cc: left shift 7 / 0, output multiplier (2 max_scale)^2 /
@@ -105,6 +105,11 @@ def check_int16_symmetric(op: Operator, ctx: LoweringContext, *tensors: Tensor) 
 
 @lowering("SUB")
 def lower_sub(op: Operator, ctx: LoweringContext) -> None:
+    if ctx.output(op, 0).dtype == "int32":
+        from tinydeploy.aot.ops.arith_i32 import lower_arith_i32  # (it imports elementwise)
+
+        lower_arith_i32(op, ctx)
+        return
     a, b, y = binary_operands(op, ctx, SUPPORTED["SUB"])
     ctx.kernel("sub")
     if y.dtype == "float32":

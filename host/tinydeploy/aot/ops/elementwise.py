@@ -139,6 +139,11 @@ def lower_add_mul(op: Operator, ctx: LoweringContext) -> None:
     if ctx.output(op, 0).dtype == "int16":
         (lower_add_s16 if op.opcode == "ADD" else lower_mul_s16)(op, ctx)
         return
+    if ctx.output(op, 0).dtype == "int32":
+        from tinydeploy.aot.ops.arith_i32 import lower_arith_i32  # imports this module
+
+        lower_arith_i32(op, ctx)
+        return
     a, b, y = _operands(op, ctx)
     d6, sa6, sb6 = broadcast6(op, ctx, a.shape, b.shape, y.shape)
     name = op.opcode.lower()
