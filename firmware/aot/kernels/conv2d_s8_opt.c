@@ -300,15 +300,27 @@ static int32_t td_widen_pair(const td_seg2 *seg, int32_t nseg, uint32_t *x16) {
   return (int32_t)(x16 - start) / 4;
 }
 
-/* `pairs` output-channel pairs of the packed filter w (pack_pairs: per 4-value group, 4 bytes of channel 0
- * then 4 of channel 1) against the widened pixel pair x16 of `groups` groups (even, at least 2): acc[j] / acc[TD_GEMM_BLOCK + j]
- * = pixel 0 / 1, channel j of the block, starting from bias[j].  Kept out of line so that the loop around
- * the assembly has the registers to itself. */
-static __attribute__((noinline)) void td_gemm_x16_block(const uint32_t *x16, int32_t groups, const int8_t *w,
-                                                         const int32_t *bias, int32_t pairs, int32_t *acc) {
+/* Where a pixel pair's outputs go and how they are requantized (td_gemm_x16_pair). */
+typedef struct {
+  int8_t *out0, *out1; /* out1 == out0 for a lone last pixel: the same values written twice */
+  const td_requant *rq;
+  const int32_t *fast; /* the fast table (requant_row_s8.h) for a full int8 output range, else NULL */
+  int32_t out_c, out_offset, lo, hi;
+} td_gemm_out;
+
+/* Every output channel of a pixel pair: the packed filter w (pack_pairs: per 4-value group, 4 bytes of
+ * channel 0 then 4 of channel 1, an odd last channel with a zero partner) against the widened pixel pair
+ * x16 of `groups` groups (even, at least 2), from the folded bias, requantized as soon as a channel pair's
+ * four accumulators are done: in registers with the fast table when the output range is all of int8 (one
+ * saturation), else through rq->row.  Kept out of line
+ * so that the loop around the assembly has the registers to itself. */
+static __attribute__((noinline)) void td_gemm_x16_pair(const uint32_t *x16, int32_t groups, const int8_t *w,
+                                                        const int32_t *bias, const td_gemm_out *o) {
+  const int32_t out_c = o->out_c;
   int32_t c;
-  for (c = 0; c < pairs; ++c, bias += 2, acc += 2) {
+  for (c = 0; c < out_c; c += 2, bias += 2) {
     int32_t a00 = bias[0], a01 = bias[1], a10 = bias[0], a11 = bias[1];
+    const int pair = c + 1 < out_c;
 #if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
     const uint32_t *px = x16;
     const uint32_t *const end = x16 + 4 * groups;
@@ -331,14 +343,13 @@ static __attribute__((noinline)) void td_gemm_x16_block(const uint32_t *x16, int
   "sxtb16 %[W], %[W], ror #8\n\t"                    \
   "smlad %[a01], %[O0], %[W], %[a01]\n\t"            \
   "smlad %[a11], %[O1], %[W], %[a11]\n\t"
-#define TD_X16_OPERANDS                                                                                      \
-  : [px] "+r"(px), [pw] "+r"(w), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),         \
-    [E0] "=&r"(E0), [O0] "=&r"(O0), [E1] "=&r"(E1), [O1] "=&r"(O1), [W] "=&r"(W), [V] "=&r"(V)               \
-  : [end] "r"(end)                                                                                          \
-  : "cc", "memory"
-    __asm__ volatile("1:\n\t" TD_X16_STEP TD_X16_STEP "cmp %[px], %[end]\n\tbne 1b\n\t" TD_X16_OPERANDS);
+    __asm__ volatile("1:\n\t" TD_X16_STEP TD_X16_STEP "cmp %[px], %[end]\n\tbne 1b\n\t"
+                     : [px] "+r"(px), [pw] "+r"(w), [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10),
+                       [a11] "+r"(a11), [E0] "=&r"(E0), [O0] "=&r"(O0), [E1] "=&r"(E1), [O1] "=&r"(O1),
+                       [W] "=&r"(W), [V] "=&r"(V)
+                     : [end] "r"(end)
+                     : "cc", "memory");
 #undef TD_X16_STEP
-#undef TD_X16_OPERANDS
 #else
     const uint32_t *px = x16;
     int32_t g;
@@ -351,10 +362,29 @@ static __attribute__((noinline)) void td_gemm_x16_block(const uint32_t *x16, int
       a11 = td_smlad(px[3], o1, td_smlad(px[2], e1, a11));
     }
 #endif
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[TD_GEMM_BLOCK] = a10;
-    acc[TD_GEMM_BLOCK + 1] = a11;
+    if (o->fast) { /* pixel 1 first: out1 may be out0 (the same values); t: o->fast reloaded after the asm */
+      const int32_t *const tc = o->fast + 3 * c;
+      int8_t *const p0 = o->out0 + c, *const p1 = o->out1 + c;
+      int32_t m = tc[0], e = tc[1], k = tc[2];
+      p1[0] = td_sat_s8(td_requant_mke(a10, m, e, k));
+      p0[0] = td_sat_s8(td_requant_mke(a00, m, e, k));
+      if (pair) {
+        m = tc[3];
+        e = tc[4];
+        k = tc[5];
+        p1[1] = td_sat_s8(td_requant_mke(a11, m, e, k));
+        p0[1] = td_sat_s8(td_requant_mke(a01, m, e, k));
+      }
+    } else {
+      int32_t acc[2];
+      const int32_t m = pair ? 2 : 1;
+      acc[0] = a10;
+      acc[1] = a11;
+      o->rq->row(acc, m, o->rq, c, o->out_offset, o->lo, o->hi, o->out1 + c);
+      acc[0] = a00;
+      acc[1] = a01;
+      o->rq->row(acc, m, o->rq, c, o->out_offset, o->lo, o->hi, o->out0 + c);
+    }
   }
 }
 #endif
@@ -370,35 +400,52 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
   const int8_t *const input = op->input, *const packed = op->packed;
   const int32_t *const folded_bias = op->folded_bias;
   const td_requant *const rq = &op->rq;
-  int8_t *const output = op->output, *const aux = op->aux;
+  int8_t *const output = op->output;
   const td_conv_fetch fetch = op->fetch;
   td_widen_geom(local.field, op->geom, TD_CONV2D_S8_FIELDS);
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t out_c = p->out_c;
   /* the packed filter's columns: the receptive field rounded up to a multiple of 8 (zero columns) */
   const int32_t n = (p->k_h * p->k_w * p->in_c + 7) & ~7;
-  int32_t acc[2 * TD_GEMM_BLOCK];
   td_seg2 seg[TD_CONV_MAX_PIECES];
+  /* td_conv_fetch_im2col's two rows (op->aux NULL) live on the stack, not in the arena: on DSP cores
+   * behind the widened pair, which is written from the front while the rows are read (group g's 16 bytes
+   * always end before row byte 4 g) */
 #if defined(TD_DOT_DSP)
-  uint32_t x16[n]; /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_COLUMNS) */
+  uint32_t x16[n + n / 2]; /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_COLUMNS) */
+  int8_t *const aux = op->aux ? op->aux : (int8_t *)(x16 + n);
+#else
+  int32_t rows[n / 2];
+  int8_t *const aux = op->aux ? op->aux : (int8_t *)rows;
 #endif
-  int32_t q, oc0;
+  int32_t q;
+#if defined(TD_DOT_DSP)
+  td_gemm_out o;
+  o.rq = rq;
+  o.fast = op->fast;
+  o.out_c = out_c;
+  o.out_offset = p->output_offset;
+  o.lo = p->act_min;
+  o.hi = p->act_max;
+  for (q = 0; q < pixels; q += 2) {
+    const int two = q + 1 < pixels;
+    const int32_t nseg = fetch(p, input, q, two ? q + 1 : q, aux, seg);
+    o.out0 = output + q * out_c;
+    o.out1 = two ? o.out0 + out_c : o.out0;
+    td_gemm_x16_pair(x16, td_widen_pair(seg, nseg, x16), packed, folded_bias, &o);
+  }
+#else
+  int32_t oc0, oc;
+  int32_t acc[2 * TD_GEMM_BLOCK];
   for (q = 0; q < pixels; q += 2) {
     const int two = q + 1 < pixels;
     int8_t *out0 = output + q * out_c;
     int8_t *out1 = out0 + out_c;
     const int32_t nseg = fetch(p, input, q, two ? q + 1 : q, aux, seg);
-#if defined(TD_DOT_DSP)
-    const int32_t groups = td_widen_pair(seg, nseg, x16);
-#endif
     for (oc0 = 0; oc0 < out_c; oc0 += TD_GEMM_BLOCK) {
       const int32_t count = out_c - oc0 < TD_GEMM_BLOCK ? out_c - oc0 : TD_GEMM_BLOCK;
       /* an odd last channel is packed with a zero partner (folded_bias padded likewise), whose
        * accumulators land in the spare slot */
-#if defined(TD_DOT_DSP)
-      td_gemm_x16_block(x16, groups, packed + oc0 * n, folded_bias + oc0, (count + 1) >> 1, acc);
-#else
-      int32_t oc;
       for (oc = 0; oc < count; oc += 2) {
         int32_t a[4];
         a[0] = a[2] = folded_bias[oc0 + oc];
@@ -409,9 +456,9 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
         acc[TD_GEMM_BLOCK + oc] = a[2];
         acc[TD_GEMM_BLOCK + oc + 1] = a[3];
       }
-#endif
       rq->row(acc, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out0 + oc0);
       if (two) rq->row(acc + TD_GEMM_BLOCK, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out1 + oc0);
     }
   }
+#endif
 }

@@ -30,8 +30,8 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;
  *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; in_c a multiple of 4, k_h * k_w <=
  *     TD_CONV_MAX_PIECES): the receptive fields read in place piece by piece -- no arena scratch;
- *   td_conv_fetch_im2col (aux: arena scratch): two rows of k_h * k_w * in_c rounded up to a multiple of 4
- *     (the packed filter then has as many columns, the extra ones zero).
+ *   td_conv_fetch_im2col (aux NULL: the kernel's stack): two rows of k_h * k_w * in_c rounded up to a
+ *     multiple of 4 (the packed filter has zero columns there).
  * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
  * op->rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
  * preconditions for every channel, else the exact one).
@@ -63,6 +63,7 @@ typedef struct {
   td_requant rq;
   td_conv_fetch fetch;
   int8_t *aux;
+  const int32_t *fast; /* rq's fast table when it has one: DSP cores requantize in registers with it */
 } td_conv2d_s8_gemm_op;
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op);

@@ -465,6 +465,21 @@ TD_INLINE int32_t td_requant_table(int32_t acc, const int32_t *t) {
   return (high + (high >> 31) + t[2]) >> t[1];
 }
 
+/* td_requant_table with the entry's three words in registers: {mult, e, 2^(e-1) + out_offset * 2^e}. */
+TD_INLINE int32_t td_requant_mke(int32_t acc, int32_t mult, int32_t e, int32_t k) {
+  const int32_t high = td_high_mul_fast(acc, mult);
+  return (high + (high >> 31) + k) >> e;
+}
+
+/* Saturation to int8: one SSAT where the core has it. */
+TD_INLINE int8_t td_sat_s8(int32_t v) {
+#if defined(TD_HAVE_ACLE)
+  return (int8_t)__ssat(v, 8);
+#else
+  return (int8_t)td_clamp_i32(v, -128, 127);
+#endif
+}
+
 /* A layer descriptor's int16 geometry widened into the kernel's int32 parameter fields (conv2d_s8_opt.h,
  * depthwise_conv2d_s8_opt.h: the descriptors store the parameter structs' fields in order, as int16). */
 TD_INLINE void td_widen_geom(int32_t *field, const int16_t *geom, int32_t n) {

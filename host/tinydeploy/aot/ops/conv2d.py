@@ -203,8 +203,8 @@ def packed_kernels_apply(ctx: LoweringContext) -> bool:
 
 MAX_DIRECT_PIECES = 9  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
 # On cores with the DSP extension td_conv2d_s8_gemm widens a pixel pair's receptive field to int16 on the
-# stack, 4 bytes per (padded) column: layers with more columns keep td_conv2d_s8_opt (no stack buffer).
-MAX_WIDENED_COLUMNS = 1024
+# stack, 6 bytes per (padded) column with the im2col rows: layers with more columns keep td_conv2d_s8_opt.
+MAX_WIDENED_COLUMNS = 768
 
 
 def padded_columns(n: int) -> int:
@@ -235,8 +235,8 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
         zp_row = ctx.const("zp_row", np.full(geo["k_w"] * geo["in_c"], quant_of(x)[1], np.int8), "int8_t",
                            align=4)
         fetch, aux = "td_conv_fetch_pieces", f"(int8_t *){zp_row}"
-    else:  # im2col rows padded to a multiple of 4, against zero filter columns
-        fetch, aux = "td_conv_fetch_im2col", f"(int8_t *){ctx.scratch(op, 2 * ((n + 3) // 4 * 4), align=4)}"
+    else:  # im2col rows padded to a multiple of 4 (the kernel's stack: aux NULL), against zero filter columns
+        fetch, aux = "td_conv_fetch_im2col", "NULL"
     # every row padded with zero columns to a multiple of 8: the kernel reads whole pairs of 4-value groups
     rows = np.concatenate([rows, np.zeros((geo["out_c"], padded_columns(n) - n), np.int8)], axis=1)
     packed = ctx.const("packed_filter", pack_pairs(rows), "int8_t")
@@ -245,13 +245,18 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     mult, shift = requant_arrays(op, ctx, w, geo["out_c"])
     table = fast_requant_table(bound, mult, shift, quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
+    rq = requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"])
+    # the full int8 range: requantized in registers on DSP cores (td_gemm_x16_pair), no loop to link there
+    full = table is not None and (fields["act_min"], fields["act_max"]) == (-128, 127)
+    fast = rq["table"] if full else "NULL"
+    if full and ctx.target.dsp:
+        rq["row"] = "NULL"
     desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
         "geom": geom16(fields, CONV_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
         # padded to an even count: an odd last channel's zero partner reads a bias too
         "folded_bias": ctx.const("folded_bias", np.concatenate([folded, np.zeros(len(folded) % 2, np.int32)]),
                                  "int32_t"),
-        "rq": requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"]),
-        "fetch": fetch, "aux": aux})
+        "rq": rq, "fetch": fetch, "aux": aux, "fast": fast})
     ctx.emit(f"td_conv2d_s8_gemm({desc});")
 
 
