@@ -269,3 +269,19 @@ def test_piped_layer_table_keeps_the_tensor_names() -> None:
                          timeout=60, check=True).stdout
     for i in range(3):
         assert f"block_{i}_expand/Conv2D" in out
+
+
+@pytest.mark.parametrize("kind", ["while_loop", "variables"])
+def test_layers_on_models_they_cannot_profile_is_refused_before_the_build(kind: str, tmp_path: Path, capsys) -> None:
+    """A WHILE model (its subgraphs run inline) and a stateful model (profiling runs would advance its state):
+    `deploy run --layers` says why in one line, before building anything."""
+    from test_aot_ops_control_flow import _loop_module
+    from test_aot_ops_variables import _convert_module, _counter_module
+    from tinydeploy import cli
+
+    path = (_convert_module(_loop_module, "loop-v2") if kind == "while_loop"
+            else _convert_module(_counter_module, "counter-v3"))
+    status = cli.main(["run", str(path), "--board", "native", "-n", "2", "--layers", "--no-litert"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    assert "--layers cannot profile this model on aot" in err and "run without --layers" in err

@@ -19,7 +19,8 @@ from pathlib import Path
 from tinydeploy.aot.codegen import AotProgram, generate, kernels_dir
 from tinydeploy.aot.lowering import TargetFeatures
 from tinydeploy.boards import Board
-from tinydeploy.model.graph import load_model
+from tinydeploy.errors import UserError
+from tinydeploy.model.graph import Model, load_model
 from tinydeploy.render.project import GeneratedFile, ProjectSpec, write_project
 
 KERNEL_SUBDIR = "aot/kernels"
@@ -54,12 +55,28 @@ def target_features(board: Board, *, optimized: bool = True, small_layer_macs: i
     return features if small_layer_macs is None else dataclasses.replace(features, small_layer_macs=small_layer_macs)
 
 
+def _check_layers_possible(model: Model) -> None:
+    """--layers profiles each op of the file by extra inferences; two kinds of model do not fit that, and are
+    told so before a build rather than by a firmware that reports no layers."""
+    codes = set(model.op_names)
+    why = None
+    if codes & {"IF", "WHILE"}:
+        why = "its IF/WHILE subgraphs run inline, so the generated layers are not the file's ops"
+    elif codes & {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"}:
+        why = "it keeps state in variables, and each profiled inference would advance that state past the reference's"
+    if why:
+        raise UserError(f"{model.path or 'model'}: --layers cannot profile this model on aot: {why}",
+                        hint="run without --layers: the verify still checks every output against TFLM")
+
+
 def render_aot(model_path: Path, board: Board, out_dir: Path, *, optimized: bool = True,
                small_layer_macs: int | None = None, layers: bool = False, memory_priority: str = "speed"
                ) -> RenderResult:
     """Generate the model's C for the board's CPU and write the PlatformIO project to out_dir; `layers`
     builds in per-layer profiling and layer outputs (-DTD_LAYERS, docs/protocol.md "Layers")."""
     model = load_model(model_path)
+    if layers:
+        _check_layers_possible(model)
     program = generate(model, target_features(board, optimized=optimized, small_layer_macs=small_layer_macs,
                                               memory_priority=memory_priority))
     files = project_files(program)
