@@ -54,6 +54,107 @@ static const int8_t *td_mve_field(const td_conv2d_s8_params *p, const int8_t *in
   return scratch;
 }
 
+/* td_mm2x4_mve's arguments, at the offsets its assembly reads them. */
+typedef struct {
+  const int8_t *x0, *x1; /* 0, 4: the two pixels' receptive fields (x1 == x0 for a lone last pixel) */
+  int8_t *out0, *out1;   /* 8, 12: their outputs (out1 == out0 for a lone last pixel) */
+  const int8_t *w;       /* 16: packed filter, first group */
+  const int32_t *rq;     /* 20: requantization table, first group */
+  int32_t chunks;        /* 24: 16-column chunks per row, at least 1 (rows have no tail) */
+  int32_t groups;        /* 28: whole groups of four channels, at least 1 */
+  int32_t out_off;       /* 32 */
+  int32_t act_min;       /* 36 */
+  int32_t act_max;       /* 40 */
+} td_mm2x4_args;
+
+/* Two pixels x `groups` whole groups of four output channels.  Per group: the eight accumulators start at
+ * the folded bias, 16 instructions per 16-column chunk (2 input and 4 filter loads, 8 VMLADAVA), then the
+ * two pixels' four channels go to two vectors (through 32 bytes of stack: the lane-pair VMOV's operand
+ * order is one that emulators and the architecture text have disagreed on) and are requantized as
+ * td_mve_mul_by_qm does.  Hand-scheduled because VMLADAVA accumulates in even registers only and the
+ * eight accumulators take all of them (r0-r12 and lr); the odd ones hold the argument block, the two
+ * input pointers, the filter and table pointers and the chunk count; the narrowing stores go through r0
+ * and r2 (they take low registers), the group count and the output offset stay in the argument block. */
+__attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n"
+      "vpush {d8-d15}\n"
+      "sub sp, sp, #32\n"
+      "mov r1, r0\n"
+      "ldr r0, [r1, #36]\n"
+      "vdup.32 q6, r0\n"
+      "ldr r0, [r1, #40]\n"
+      "vdup.32 q7, r0\n"
+      "ldr r7, [r1, #16]\n"
+      "ldr r9, [r1, #20]\n"
+      "1:\n"
+      "ldrd r0, r2, [r9]\n"
+      "ldrd r4, r6, [r9, #8]\n"
+      "mov r8, r0\n"
+      "mov r10, r2\n"
+      "mov r12, r4\n"
+      "mov lr, r6\n"
+      "ldrd r3, r5, [r1]\n"
+      "ldr r11, [r1, #24]\n"
+      "2:\n"
+      "vldrb.8 q0, [r3], #16\n"
+      "vldrb.8 q1, [r5], #16\n"
+      "vldrb.8 q2, [r7], #16\n"
+      "vmladava.s8 r0, q0, q2\n"
+      "vmladava.s8 r8, q1, q2\n"
+      "vldrb.8 q3, [r7], #16\n"
+      "vmladava.s8 r2, q0, q3\n"
+      "vmladava.s8 r10, q1, q3\n"
+      "vldrb.8 q2, [r7], #16\n"
+      "vmladava.s8 r4, q0, q2\n"
+      "vmladava.s8 r12, q1, q2\n"
+      "vldrb.8 q3, [r7], #16\n"
+      "vmladava.s8 r6, q0, q3\n"
+      "vmladava.s8 lr, q1, q3\n"
+      "subs r11, r11, #1\n"
+      "bne 2b\n"
+      "strd r0, r2, [sp]\n"
+      "strd r4, r6, [sp, #8]\n"
+      "strd r8, r10, [sp, #16]\n"
+      "strd r12, lr, [sp, #24]\n"
+      "vldrw.32 q0, [sp]\n"
+      "vldrw.32 q1, [sp, #16]\n"
+      "vldrw.32 q2, [r9, #16]\n"
+      "vldrw.32 q3, [r9, #32]\n"
+      "vldrw.32 q4, [r9, #48]\n"
+      "add r9, r9, #64\n"
+      "vshl.s32 q0, q0, q3\n"
+      "vshl.s32 q1, q1, q3\n"
+      "vqrdmulh.s32 q0, q0, q2\n"
+      "vqrdmulh.s32 q1, q1, q2\n"
+      "vand q2, q0, q4\n"
+      "vand q3, q1, q4\n"
+      "vshr.s32 q2, q2, #31\n"
+      "vshr.s32 q3, q3, #31\n"
+      "vqadd.s32 q0, q0, q2\n"
+      "vqadd.s32 q1, q1, q3\n"
+      "vrshl.s32 q0, q0, q4\n"
+      "vrshl.s32 q1, q1, q4\n"
+      "ldr r0, [r1, #32]\n"
+      "vadd.i32 q0, q0, r0\n"
+      "vadd.i32 q1, q1, r0\n"
+      "vmax.s32 q0, q0, q6\n"
+      "vmax.s32 q1, q1, q6\n"
+      "vmin.s32 q0, q0, q7\n"
+      "vmin.s32 q1, q1, q7\n"
+      "ldrd r0, r2, [r1, #8]\n"
+      "vstrb.32 q0, [r0], #4\n"
+      "vstrb.32 q1, [r2], #4\n"
+      "strd r0, r2, [r1, #8]\n"
+      "ldr r0, [r1, #28]\n"
+      "subs r0, r0, #1\n"
+      "str r0, [r1, #28]\n"
+      "bne 1b\n"
+      "add sp, sp, #32\n"
+      "vpop {d8-d15}\n"
+      "pop {r4-r11, pc}\n");
+}
+
 /* acc[0..3] as one vector */
 static inline __attribute__((always_inline)) int32x4_t td_mve_vec4(int32_t a, int32_t b, int32_t c, int32_t d) {
   int32x4_t v = vdupq_n_s32(a);
@@ -84,6 +185,13 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
     const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
     const mve_pred16_t tail_pred = vctp8q((uint32_t)tail);
     const mve_pred16_t last_pred = vctp32q((uint32_t)(out_c - 4 * (groups - 1)));
+    /* td_mm2x4_mve takes rows without a tail and whole groups of four channels */
+    const int32_t full = tail == 0 && chunks > 0 ? out_c >> 2 : 0;
+    td_mm2x4_args args;
+    args.chunks = chunks;
+    args.out_off = output_offset;
+    args.act_min = p->act_min;
+    args.act_max = p->act_max;
     if (scratch) {
       td_mve_put(scratch + n, NULL, 0, n16 - n);
       td_mve_put(scratch + n16 + n, NULL, 0, n16 - n);
@@ -96,7 +204,21 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
       int8_t *const out1 = out0 + out_c;
       const int8_t *w = packed;
       const int32_t *r = rq;
-      for (g = 0; g < groups; ++g, r += 16) {
+      g = 0;
+      if (full) { /* whole groups in assembly, a partial last one below */
+        args.x0 = x0;
+        args.x1 = x1;
+        args.out0 = out0;
+        args.out1 = two ? out1 : out0;
+        args.w = packed;
+        args.rq = rq;
+        args.groups = full;
+        td_mm2x4_mve(&args);
+        g = full;
+        w += full * chunks * 64;
+        r += full * 16;
+      }
+      for (; g < groups; ++g, r += 16) {
         int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
         int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
         const int8_t *p0 = x0, *p1 = x1;
