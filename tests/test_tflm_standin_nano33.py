@@ -211,3 +211,28 @@ def test_fetched_library_is_kept_and_linked_by_the_next_model(models, tmp_path, 
     assert not (tmp_path / "second/src/td_tflm_debug_log.cc").exists()  # still the library's, on the Nano 33
     linked = build_nano33(tmp_path / "second", tmp_path / "obj")
     assert linked.returncode == 0, linked.stderr
+
+
+def test_stateful_and_control_flow_models_register_every_subgraph_and_link(tmp_path, monkeypatch):
+    """A tf.Variable model (CALL_ONCE + VAR_HANDLE/READ/ASSIGN) gets MicroResourceVariables created from the
+    interpreter's allocator; a WHILE model registers the ops of its cond and body subgraphs, not only WHILE
+    (TFLM resolves every subgraph's ops through the one resolver).  Both compile and link for nano33."""
+    pytest.importorskip("tflite_micro")
+    from test_aot_ops_control_flow import _loop_module
+    from test_aot_ops_variables import _convert_module, _streaming_module
+
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    lib = write_standin(tmp_path / "Arduino_TensorFlowLite", "pinned")
+    stateful = render_tflm(_convert_module(_streaming_module, "streaming-v2"), get_board("nano33"),
+                           tmp_path / "stateful", tflm_path=lib)
+    runtime = (tmp_path / "stateful" / "src" / "tflm_runtime.cc").read_text()
+    assert "MicroResourceVariables::Create(allocator, " in runtime and "MicroAllocator::Create(g_arena" in runtime
+    assert {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"} <= {op.opcode for op in stateful.ops}
+
+    loop = render_tflm(_convert_module(_loop_module, "loop-v2"), get_board("nano33"), tmp_path / "loop",
+                       tflm_path=lib)
+    assert {"WHILE", "LESS", "ABS", "MUL"} <= {op.opcode for op in loop.ops}, loop.ops
+    assert "MicroResourceVariables" not in (tmp_path / "loop" / "src" / "tflm_runtime.cc").read_text()
+
+    linked = build_nano33(tmp_path / "stateful", tmp_path / "obj")
+    assert linked.returncode == 0, linked.stderr

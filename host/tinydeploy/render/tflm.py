@@ -33,7 +33,7 @@ from tinydeploy.boards import Board
 from tinydeploy.build import libcache
 from tinydeploy.errors import UserError
 from tinydeploy.files import write_if_changed
-from tinydeploy.model.graph import Model, load_model
+from tinydeploy.model.graph import Model, load_model, parse_subgraph
 from tinydeploy.paths import templates_dir as default_templates_dir
 from tinydeploy.render.project import GeneratedFile, ProjectSpec, project_build_flags, write_project
 from tinydeploy.tflm import arena as arena_mod
@@ -148,11 +148,30 @@ def render_tflm(model_path: Path, board: Board, out_dir: Path, *, arena_bytes: i
                         model_sha256=model.sha256)
 
 
+def _subgraphs(model: Model) -> list[Model]:
+    return [model] + [parse_subgraph(model, index) for index in range(1, model.num_subgraphs)]
+
+
+def ops_of_every_subgraph(model: Model) -> list[str]:
+    """Distinct op names in first-use order over every subgraph: TFLM resolves the ops of IF/WHILE branches
+    and of a CALL_ONCE initialization subgraph through the same resolver as the main graph's."""
+    names: dict[str, None] = {}
+    for graph in _subgraphs(model):
+        names.update(dict.fromkeys(graph.op_names))
+    return list(names)
+
+
+def resource_variable_count(model: Model) -> int:
+    """How many resource variables TFLM's MicroResourceVariables must hold: one per VAR_HANDLE (an upper
+    bound: handles naming the same variable share one)."""
+    return sum(op.opcode == "VAR_HANDLE" for graph in _subgraphs(model) for op in graph.operators)
+
+
 def resolver_ops(model: Model, *, unavailable: frozenset[str] = frozenset(), where: str = "") -> list[ResolverOp]:
     """The model's distinct ops in first-use order with their AddXxx() method (preflight vetted them);
     `unavailable` names the methods the TFLM being built lacks (`where` says which TFLM that is)."""
     ops, missing = [], []
-    for opcode in model.op_names:
+    for opcode in ops_of_every_subgraph(model):
         method = resolver_method(opcode)
         if method is None:
             raise UserError(f"{opcode} is not supported by the pinned TFLite Micro",
@@ -246,7 +265,8 @@ def _runtime_files(renderer: "Templates", model: Model, model_path: Path, ops: l
         GeneratedFile("tflm_runtime.cc", renderer.render(
             "tflm_runtime.cc.j2", ops=ops, op_count=len(ops), arena_bytes=arena_size,
             arena_required=estimate.required if estimate else arena_size,
-            max_io=max(len(model.inputs), len(model.outputs), 1), umbrella_header=umbrella)),
+            max_io=max(len(model.inputs), len(model.outputs), 1), umbrella_header=umbrella,
+            resource_variables=resource_variable_count(model))),
     ]
 
 
