@@ -172,8 +172,8 @@ static __attribute__((noinline)) void td_im2col_row(const td_conv2d_s8_params *p
   }
 }
 
-/* The receptive fields of output pixels q0 and q1 as pieces both pixels share (len a multiple of 4, since
- * in_c is): a whole filter row where each pixel's row lies wholly inside the input or wholly outside it
+/* The receptive fields of output pixels q0 and q1 as pieces both pixels share (a multiple of in_c long):
+ * a whole filter row where each pixel's row lies wholly inside the input or wholly outside it
  * (zp_row), else one piece per tap.  A tap outside the input reads zp_row, the input zero point
  * (x + input_offset = 0: padding contributes nothing, as in the reference).  At most k_h * k_w pieces. */
 int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
@@ -262,41 +262,64 @@ int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, 
  * paid once per pixel pair instead of once per channel pair.
  *
  * x16 layout, per 4-value group: {e0, o0, e1, o1}: pixel 0's values 0 and 2 as signed halfwords (SXTB16),
- * its values 1 and 3 (SXTB16 ROR 8), then pixel 1's.  A piece's len % 4 tail (only a lone piece has one:
- * a 1x1 filter's row) is zero-padded; the packed filter has zero columns there (conv2d.py pads every row to
- * a multiple of 8), and a zero group makes their number even.  Returns the number of groups. */
+ * its values 1 and 3 (SXTB16 ROR 8), then pixel 1's.  The pieces' values run on across groups (pieces of
+ * any length: few input channels), the last group zero-padded; the packed filter has zero columns there
+ * (conv2d.py pads every row to a multiple of 8), and a zero group makes their number even.  Returns the
+ * number of groups. */
+TD_INLINE uint32_t *td_put_group(uint32_t *x16, uint32_t va, uint32_t vb) {
+  x16[0] = td_sxtb16(va);
+  x16[1] = td_sxtb16_ror8(va);
+  x16[2] = td_sxtb16(vb);
+  x16[3] = td_sxtb16_ror8(vb);
+  return x16 + 4;
+}
+
 static int32_t td_widen_pair(const td_seg2 *seg, int32_t nseg, uint32_t *x16) {
   uint32_t *const start = x16;
-  int32_t k, i;
+  uint32_t va = 0, vb = 0; /* a group's bytes gathered across pieces whose lengths are not multiples of 4 */
+  int32_t k, fill = 0;
   for (k = 0; k < nseg; ++k) {
     const int8_t *a = seg[k].x0;
     const ptrdiff_t d = seg[k].x1 - seg[k].x0;
-    const int8_t *const end = a + (seg[k].len & ~3);
-    const int32_t tail = seg[k].len & 3;
-    for (; a != end; a += 4, x16 += 4) {
-      const uint32_t va = td_load4(a), vb = td_load4(a + d);
-      x16[0] = td_sxtb16(va);
-      x16[1] = td_sxtb16_ror8(va);
-      x16[2] = td_sxtb16(vb);
-      x16[3] = td_sxtb16_ror8(vb);
-    }
-    if (tail) {
-      uint32_t va = 0, vb = 0;
-      for (i = 0; i < tail; ++i) {
-        va |= (uint32_t)(uint8_t)a[i] << (8 * i);
-        vb |= (uint32_t)(uint8_t)a[d + i] << (8 * i);
+    int32_t len = seg[k].len;
+    if (fill == 0) { /* whole groups read as words */
+      const int8_t *const end = a + (len & ~3);
+#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+      if (a != end) { /* 10 instructions per group */
+        uint32_t A, B, E0, O0, E1, O1;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[A], [%[a], %[d]]\n\t"
+                         "ldr %[B], [%[a]], #4\n\t"
+                         "sxtb16 %[E0], %[B]\n\t"
+                         "sxtb16 %[O0], %[B], ror #8\n\t"
+                         "sxtb16 %[E1], %[A]\n\t"
+                         "sxtb16 %[O1], %[A], ror #8\n\t"
+                         "strd %[E0], %[O0], [%[x]], #16\n\t"
+                         "strd %[E1], %[O1], [%[x], #-8]\n\t"
+                         "cmp %[a], %[end]\n\t"
+                         "bne 1b\n\t"
+                         : [a] "+r"(a), [x] "+r"(x16), [A] "=&r"(A), [B] "=&r"(B), [E0] "=&r"(E0),
+                           [O0] "=&r"(O0), [E1] "=&r"(E1), [O1] "=&r"(O1)
+                         : [d] "r"(d), [end] "r"(end)
+                         : "cc", "memory");
       }
-      x16[0] = td_sxtb16(va);
-      x16[1] = td_sxtb16_ror8(va);
-      x16[2] = td_sxtb16(vb);
-      x16[3] = td_sxtb16_ror8(vb);
-      x16 += 4;
+#else
+      for (; a != end; a += 4) x16 = td_put_group(x16, td_load4(a), td_load4(a + d));
+#endif
+      len &= 3;
+    }
+    for (; len > 0; --len, ++a) {
+      va |= (uint32_t)(uint8_t)a[0] << (8 * fill);
+      vb |= (uint32_t)(uint8_t)a[d] << (8 * fill);
+      if (++fill == 4) {
+        x16 = td_put_group(x16, va, vb);
+        va = vb = 0;
+        fill = 0;
+      }
     }
   }
-  if ((x16 - start) & 4) { /* an even number of groups: the kernel takes them two at a time */
-    x16[0] = x16[1] = x16[2] = x16[3] = 0;
-    x16 += 4;
-  }
+  if (fill) x16 = td_put_group(x16, va, vb); /* the last group zero-padded */
+  if ((x16 - start) & 4) x16 = td_put_group(x16, 0, 0); /* an even number of groups */
   return (int32_t)(x16 - start) / 4;
 }
 
@@ -324,11 +347,12 @@ static __attribute__((noinline)) void td_gemm_x16_pair(const uint32_t *x16, int3
 #if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
     const uint32_t *px = x16;
     const uint32_t *const end = x16 + 4 * groups;
-    uint32_t E0, O0, E1, O1, W, V;
-    /* one group: 16 MACs in 16 instructions, the input operands loaded ready (two LDRD) */
+    uint32_t W, V;
+    /* a group's four input words in one LDM: its registers must ascend, hence named */
+    register uint32_t E0 __asm__("r8"), O0 __asm__("r9"), E1 __asm__("r10"), O1 __asm__("r11");
+    /* one group: 16 MACs in 15 instructions, the input operands loaded ready */
 #define TD_X16_STEP                                 \
-  "ldrd %[E1], %[O1], [%[px], #8]\n\t"               \
-  "ldrd %[E0], %[O0], [%[px]], #16\n\t"              \
+  "ldmia %[px]!, {r8, r9, r10, r11}\n\t"             \
   "ldr %[W], [%[pw]], #4\n\t"                        \
   "sxtb16 %[V], %[W]\n\t"                            \
   "smlad %[a00], %[E0], %[V], %[a00]\n\t"            \

@@ -28,15 +28,15 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  * One driver; the generator picks how a pixel pair's receptive fields are reached (only that one links):
  *   td_conv_fetch_rows (aux NULL): a 1x1 filter, stride 1, no padding: output pixel q reads input row q;
  *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;
- *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; in_c a multiple of 4, k_h * k_w <=
- *     TD_CONV_MAX_PIECES): the receptive fields read in place piece by piece -- no arena scratch;
+ *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; k_h * k_w <= TD_CONV_MAX_PIECES):
+ *     the receptive fields read in place piece by piece (any in_c) -- no scratch;
  *   td_conv_fetch_im2col (aux NULL: the kernel's stack): two rows of k_h * k_w * in_c rounded up to a
  *     multiple of 4 (the packed filter has zero columns there).
  * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
  * op->rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
  * preconditions for every channel, else the exact one).
  */
-#define TD_CONV_MAX_PIECES 9
+#define TD_CONV_MAX_PIECES 49
 
 typedef int32_t (*td_conv_fetch)(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                                  int8_t *aux, td_seg2 *seg);

@@ -53,7 +53,7 @@ static void td_widen_row(const int8_t *x, int32_t n, uint32_t *x16) {
   }
 }
 
-/* Four units against the widened row (n % 8 == 0): per 4-value group 19 instructions for 16 MACs, the
+/* Four units against the widened row (n % 8 == 0): per 4-value group 18 instructions for 16 MACs, the
  * input operands loaded ready; kept out of line so that the assembly has the registers to itself. */
 static __attribute__((noinline)) void td_mv1x4_x16(const uint32_t *x16, int32_t n, const int8_t *w,
                                                     int32_t acc[4]) {
@@ -61,10 +61,12 @@ static __attribute__((noinline)) void td_mv1x4_x16(const uint32_t *x16, int32_t 
 #if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
   const uint32_t *px = x16;
   const uint32_t *const end = x16 + n / 2;
-  uint32_t E, O, W0, W1, V;
+  uint32_t E, O, V;
+  /* the four units' weight words of a group in one LDM: its registers must ascend, hence named */
+  register uint32_t W0 __asm__("r8"), W1 __asm__("r9"), W2 __asm__("r10"), W3 __asm__("r11");
 #define TD_MV_X16_STEP                           \
   "ldrd %[E], %[O], [%[px]], #8\n\t"              \
-  "ldrd %[W0], %[W1], [%[pw]], #8\n\t"            \
+  "ldmia %[pw]!, {r8, r9, r10, r11}\n\t"          \
   "sxtb16 %[V], %[W0]\n\t"                        \
   "smlad %[a0], %[E], %[V], %[a0]\n\t"            \
   "sxtb16 %[W0], %[W0], ror #8\n\t"               \
@@ -73,18 +75,18 @@ static __attribute__((noinline)) void td_mv1x4_x16(const uint32_t *x16, int32_t 
   "smlad %[a1], %[E], %[V], %[a1]\n\t"            \
   "sxtb16 %[W1], %[W1], ror #8\n\t"               \
   "smlad %[a1], %[O], %[W1], %[a1]\n\t"           \
-  "ldrd %[W0], %[W1], [%[pw]], #8\n\t"            \
-  "sxtb16 %[V], %[W0]\n\t"                        \
+  "sxtb16 %[V], %[W2]\n\t"                        \
   "smlad %[a2], %[E], %[V], %[a2]\n\t"            \
-  "sxtb16 %[W0], %[W0], ror #8\n\t"               \
-  "smlad %[a2], %[O], %[W0], %[a2]\n\t"           \
-  "sxtb16 %[V], %[W1]\n\t"                        \
+  "sxtb16 %[W2], %[W2], ror #8\n\t"               \
+  "smlad %[a2], %[O], %[W2], %[a2]\n\t"           \
+  "sxtb16 %[V], %[W3]\n\t"                        \
   "smlad %[a3], %[E], %[V], %[a3]\n\t"            \
-  "sxtb16 %[W1], %[W1], ror #8\n\t"               \
-  "smlad %[a3], %[O], %[W1], %[a3]\n\t"
+  "sxtb16 %[W3], %[W3], ror #8\n\t"               \
+  "smlad %[a3], %[O], %[W3], %[a3]\n\t"
   __asm__ volatile("1:\n\t" TD_MV_X16_STEP TD_MV_X16_STEP "cmp %[px], %[end]\n\tbne 1b\n\t"
                    : [px] "+r"(px), [pw] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                     [E] "=&r"(E), [O] "=&r"(O), [W0] "=&r"(W0), [W1] "=&r"(W1), [V] "=&r"(V)
+                     [E] "=&r"(E), [O] "=&r"(O), [V] "=&r"(V), [W0] "=&r"(W0), [W1] "=&r"(W1), [W2] "=&r"(W2),
+                     [W3] "=&r"(W3)
                    : [end] "r"(end)
                    : "cc", "memory");
 #undef TD_MV_X16_STEP

@@ -162,33 +162,43 @@ TD_INLINE void td_dot2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w0
 #endif
 }
 
-/* One contiguous piece of two inputs' receptive fields (len a multiple of 4, but for a lone piece). */
+/* One contiguous piece of two inputs' receptive fields. */
 typedef struct {
   const int8_t *x0, *x1;
   int32_t len;
 } td_seg2;
 
-/* A 2x2 block over a receptive field given as pieces, against weights packed offline for an output-channel
- * pair (tinydeploy.aot.ops.conv2d.pack_pairs over rows padded with zero columns to a multiple of 4): per
- * 4-value group, four bytes of row 0 then four of row 1.  acc[2 * i + j] += xi . wj, the inputs read in
- * place.  Every piece's len is a multiple of 4 but a lone piece's (a 1x1 filter's row), whose last group
- * is partial.  The portable form: cores with the DSP extension widen the inputs once per pixel pair
- * instead (conv2d_s8_opt.c). */
+/* A 2x2 block over a receptive field given as pieces of any length (their values are the filter's columns
+ * in order), against weights packed offline for an output-channel pair (tinydeploy.aot.ops.conv2d
+ * .pack_pairs over rows padded with zero columns): column j of row r at w[8 * (j / 4) + 4 * r + j % 4].
+ * acc[2 * i + j] += xi . wj, the inputs read in place.  The portable form: cores with the DSP extension
+ * widen the inputs once per pixel pair instead (conv2d_s8_opt.c). */
 TD_INLINE void td_mm2x2_segs_s8(const td_seg2 *seg, int32_t nseg, const int8_t *w, int32_t acc[4]) {
   int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-  int32_t k, i, j;
+  int32_t k, i, j, col = 0;
   for (k = 0; k < nseg; ++k) {
     const int8_t *x0 = seg[k].x0, *x1 = seg[k].x1;
     const int32_t len = seg[k].len;
-    for (i = 0; i < len; i += 4, w += 8) {
-      const int32_t m = len - i < 4 ? len - i : 4;
-      for (j = 0; j < m; ++j) {
-        const int32_t a = x0[i + j], b = x1[i + j], c0 = w[j], c1 = w[4 + j];
-        a00 += a * c0;
-        a01 += a * c1;
-        a10 += b * c0;
-        a11 += b * c1;
+    i = 0;
+    if ((col & 3) == 0) { /* whole groups */
+      for (; i + 4 <= len; i += 4, col += 4) {
+        const int8_t *g = w + 2 * col;
+        for (j = 0; j < 4; ++j) {
+          const int32_t a = x0[i + j], b = x1[i + j], c0 = g[j], c1 = g[4 + j];
+          a00 += a * c0;
+          a01 += a * c1;
+          a10 += b * c0;
+          a11 += b * c1;
+        }
       }
+    }
+    for (; i < len; ++i, ++col) {
+      const int8_t *g = w + 8 * (col >> 2) + (col & 3);
+      const int32_t a = x0[i], b = x1[i], c0 = g[0], c1 = g[4];
+      a00 += a * c0;
+      a01 += a * c1;
+      a10 += b * c0;
+      a11 += b * c1;
     }
   }
   acc[0] = a00;

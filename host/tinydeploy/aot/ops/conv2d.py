@@ -201,7 +201,7 @@ def packed_kernels_apply(ctx: LoweringContext) -> bool:
     return ctx.target.optimized and not ctx.target.mve
 
 
-MAX_DIRECT_PIECES = 9  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
+MAX_DIRECT_PIECES = 49  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
 # On cores with the DSP extension td_conv2d_s8_gemm widens a pixel pair's receptive field to int16 on the
 # stack, 6 bytes per (padded) column with the im2col rows: layers with more columns keep td_conv2d_s8_opt.
 MAX_WIDENED_COLUMNS = 768
@@ -230,7 +230,7 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
         fetch, aux = "td_conv_fetch_rows", "NULL"
     elif is_unpadded_pointwise(geo):  # rows read in place
         fetch, aux = "td_conv_fetch_pointwise", "NULL"
-    elif geo["in_c"] % 4 == 0 and geo["k_h"] * geo["k_w"] <= MAX_DIRECT_PIECES:
+    elif geo["k_h"] * geo["k_w"] <= MAX_DIRECT_PIECES:
         # direct: the input read in place piece by piece, taps outside it reading the zero point (no scratch)
         zp_row = ctx.const("zp_row", np.full(geo["k_w"] * geo["in_c"], quant_of(x)[1], np.int8), "int8_t",
                            align=4)
