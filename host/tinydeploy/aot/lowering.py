@@ -44,7 +44,8 @@ class TargetFeatures:
     # classifier head's few thousand instructions do not pay for a kilobyte of specialized code.
     small_layer_macs: int = 4096
     # "speed": only the RAM savings that cost no instruction (a convolution's output written over its own
-    # input, plan/overlap.py); "ram": also instructions for bytes (residual skips recomputed, aot/recompute.py)
+    # input, plan/overlap.py); "ram": also instructions for bytes (residual skips recomputed, expansions run
+    # in bands: aot/recompute.py, aot/bands.py)
     memory_priority: str = "speed"
 
 
@@ -125,10 +126,12 @@ def lowering(*opcodes: str) -> Callable[[LoweringFn], LoweringFn]:
 
 
 def supported_ops() -> list[str]:
-    """Ops the aot runtime can lower (after importing every module in tinydeploy.aot.ops)."""
+    """TFLite builtins the aot runtime runs: the lowered ones, and IF / WHILE, whose subgraphs the generator
+    splices inline (aot/ops/control_flow.py); not the generator's own TD_ steps that splicing produces."""
     import tinydeploy.aot.ops  # noqa: F401  (registers the lowerings)
+    from tinydeploy.aot.ops.control_flow import FLOW_OPS
 
-    return sorted(REGISTRY.by_op)
+    return sorted({op for op in REGISTRY.by_op if not op.startswith("TD_")} | set(FLOW_OPS))
 
 
 def lookup(opcode: str) -> LoweringFn | None:
