@@ -393,3 +393,365 @@ void td_depthwise_conv2d_s8_c4(const td_depthwise_conv2d_s8_params *params, cons
     }
   }
 }
+
+/* ---- td_depthwise_conv2d_s8_packed: any filter size, channels in groups of four (see the header) ---- */
+
+#define TD_DWP_RQ_WORDS 14 /* per group: {mult, round, e} or {mult, shift, 0} per channel, then lo x4, hi x4 */
+
+/* int32 words of one group in the stream */
+TD_INLINE int32_t td_dwp_words(int32_t taps) { return 4 + 4 * (taps / 2) + 2 * (taps & 1) + TD_DWP_RQ_WORDS; }
+
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+#define TD_DWP_ASM 1
+#endif
+
+/* input byte k of the tap at offset off (base may lie outside the input, base + off never does) */
+TD_INLINE int32_t td_dwp_x(uintptr_t base, intptr_t off, int32_t k) {
+  return *(const int8_t *)(base + (uintptr_t)off + (uintptr_t)k);
+}
+
+/* The group's accumulators from the stream w (bias, tap pairs, odd tap), channels k < n: the portable
+ * reading of the layout; sums wrap like the SMLAD ones (the true sums fit an int32).  Returns the stream at
+ * the group's requantization words. */
+static __attribute__((noinline)) const int32_t *td_dwp_mac_c(const int32_t *w, const intptr_t *offs, int32_t taps, uintptr_t base,
+                                   int32_t n, uint32_t acc[4]) {
+  int32_t k, j;
+  for (k = 0; k < 4; ++k) acc[k] = (uint32_t)w[k];
+  w += 4;
+  for (j = 0; j + 1 < taps; j += 2, w += 4) {
+    for (k = 0; k < n; ++k) {
+      const uint32_t word = (uint32_t)w[k];
+      acc[k] += (uint32_t)(td_dwp_x(base, offs[j], k) * (int32_t)(int16_t)(word & 0xFFFFu)) +
+                (uint32_t)(td_dwp_x(base, offs[j + 1], k) * (int32_t)(int16_t)(word >> 16));
+    }
+  }
+  if (taps & 1) {
+    for (k = 0; k < n; ++k) { /* words {c0, c2}, {c1, c3} */
+      const uint32_t word = (uint32_t)w[k & 1];
+      const int32_t wk = (int16_t)((k >> 1) ? word >> 16 : word & 0xFFFFu);
+      acc[k] += (uint32_t)(td_dwp_x(base, offs[taps - 1], k) * wk);
+    }
+    w += 2;
+  }
+  return w;
+}
+
+#if defined(TD_DOT_DSP) && !defined(TD_DWP_ASM)
+/* The DSP algorithm with its instructions in C (TD_EMULATE_DSP): what the inline assembly below computes. */
+TD_INLINE uint32_t td_dwp_pkhbt16(uint32_t lo, uint32_t hi) { return (lo & 0xFFFFu) | (hi << 16); }
+TD_INLINE uint32_t td_dwp_pkhtb16(uint32_t hi, uint32_t lo) { return (hi & 0xFFFF0000u) | (lo >> 16); }
+TD_INLINE uint32_t td_dwp_smlaxy(uint32_t a, uint32_t b, uint32_t acc) {
+  return acc + (uint32_t)((int32_t)(int16_t)(a & 0xFFFFu) * (int32_t)(int16_t)(b & 0xFFFFu));
+}
+
+static const int32_t *td_dwp_mac_dsp(const int32_t *w, const intptr_t *offs, int32_t taps, uintptr_t base,
+                                     uint32_t acc[4]) {
+  uint32_t a0 = (uint32_t)w[0], a1 = (uint32_t)w[1], a2 = (uint32_t)w[2], a3 = (uint32_t)w[3];
+  int32_t j;
+  w += 4;
+  for (j = 0; j + 1 < taps; j += 2, w += 4) {
+    const uint32_t x0 = td_load4((const int8_t *)(base + (uintptr_t)offs[j]));
+    const uint32_t x1 = td_load4((const int8_t *)(base + (uintptr_t)offs[j + 1]));
+    const uint32_t e0 = td_sxtb16(x0), e1 = td_sxtb16(x1);             /* channels 0, 2 */
+    const uint32_t o0 = td_sxtb16_ror8(x0), o1 = td_sxtb16_ror8(x1);   /* channels 1, 3 */
+    a0 = (uint32_t)td_smlad(td_dwp_pkhbt16(e0, e1), (uint32_t)w[0], (int32_t)a0);
+    a1 = (uint32_t)td_smlad(td_dwp_pkhbt16(o0, o1), (uint32_t)w[1], (int32_t)a1);
+    a2 = (uint32_t)td_smlad(td_dwp_pkhtb16(e1, e0), (uint32_t)w[2], (int32_t)a2);
+    a3 = (uint32_t)td_smlad(td_dwp_pkhtb16(o1, o0), (uint32_t)w[3], (int32_t)a3);
+  }
+  if (taps & 1) {
+    const uint32_t x = td_load4((const int8_t *)(base + (uintptr_t)offs[taps - 1]));
+    const uint32_t e = td_sxtb16(x), o = td_sxtb16_ror8(x);
+    a0 = td_dwp_smlaxy(e, (uint32_t)w[0], a0);
+    a2 = td_dwp_smlaxy(e >> 16, (uint32_t)w[0] >> 16, a2);
+    a1 = td_dwp_smlaxy(o, (uint32_t)w[1], a1);
+    a3 = td_dwp_smlaxy(o >> 16, (uint32_t)w[1] >> 16, a3);
+    w += 2;
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  return w;
+}
+#endif
+
+/* Channels k < n of the group from the accumulators and the stream's requantization words rq. */
+static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], const int32_t *rq, int32_t fused,
+                             const td_depthwise_conv2d_s8_params *p, int8_t *out, int32_t n) {
+  int32_t k;
+  for (k = 0; k < n; ++k, rq += 3) {
+    int32_t v;
+    if (fused) { /* acc holds twice the sum: SMMULR of it is td_high_mul_fast */
+      const int32_t high = (int32_t)(((int64_t)(int32_t)acc[k] * rq[0] + (1LL << 31)) >> 32);
+      v = td_clamp_i32((high + (high >> 31) + rq[1]) >> rq[2], p->act_min, p->act_max);
+    } else {
+      v = td_requant_s8((int32_t)acc[k], rq[0], rq[1], p->output_offset, p->act_min, p->act_max);
+    }
+    out[k] = (int8_t)v;
+  }
+}
+
+#if defined(TD_DWP_ASM)
+/* one tap pair of one group: offsets o[0..1] (post-incremented), weights w[0..3] (post-incremented) */
+#define TD_DWP_PAIR                                 \
+  "ldrd %[T1], %[T2], [%[o]], #8\n\t"               \
+  "ldr %[X0], [%[b], %[T1]]\n\t"                    \
+  "ldr %[X1], [%[b], %[T2]]\n\t"                    \
+  "sxtb16 %[T1], %[X0], ror #8\n\t"                 \
+  "sxtb16 %[T2], %[X1], ror #8\n\t"                 \
+  "sxtb16 %[X0], %[X0]\n\t"                         \
+  "sxtb16 %[X1], %[X1]\n\t"                         \
+  "pkhbt %[T3], %[X0], %[X1], lsl #16\n\t"          \
+  "pkhtb %[T4], %[X1], %[X0], asr #16\n\t"          \
+  "pkhbt %[X0], %[T1], %[T2], lsl #16\n\t"          \
+  "pkhtb %[X1], %[T2], %[T1], asr #16\n\t"          \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "smlad %[a0], %[T3], %[T1], %[a0]\n\t"            \
+  "smlad %[a1], %[X0], %[T2], %[a1]\n\t"            \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "smlad %[a2], %[T4], %[T1], %[a2]\n\t"            \
+  "smlad %[a3], %[X1], %[T2], %[a3]\n\t"
+#define TD_DWP_BIAS                                 \
+  "ldrd %[a0], %[a1], [%[w]], #8\n\t"               \
+  "ldrd %[a2], %[a3], [%[w]], #8\n\t"
+#define TD_DWP_ODD                                  \
+  "ldr %[T1], [%[o]]\n\t"                           \
+  "ldr %[X0], [%[b], %[T1]]\n\t"                    \
+  "sxtb16 %[T1], %[X0]\n\t"                         \
+  "sxtb16 %[X0], %[X0], ror #8\n\t"                 \
+  "ldrd %[T2], %[T3], [%[w]], #8\n\t"               \
+  "smlabb %[a0], %[T1], %[T2], %[a0]\n\t"           \
+  "smlatt %[a2], %[T1], %[T2], %[a2]\n\t"           \
+  "smlabb %[a1], %[X0], %[T3], %[a1]\n\t"           \
+  "smlatt %[a3], %[X0], %[T3], %[a3]\n\t"
+#define TD_DWP_OUTS                                                                                            \
+  [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [X0] "=&r"(X0), [X1] "=&r"(X1),             \
+      [T1] "=&r"(T1), [T2] "=&r"(T2), [T3] "=&r"(T3), [T4] "=&r"(T4), [o] "+&r"(o), [w] "+&r"(w)
+/* one channel's fused requantization: a = ssat8((h + (h < 0 ? -1 : 0) + round) >> e), h = SMMULR(a, mult) */
+#define TD_DWP_RQ(a, m, r, e)                       \
+  "smmulr %[" a "], %[" a "], %[" m "]\n\t"          \
+  "add %[" a "], %[" a "], %[" a "], asr #31\n\t"     \
+  "add %[" a "], %[" a "], %[" r "]\n\t"             \
+  "asr %[" a "], %[" a "], %[" e "]\n\t"             \
+  "ssat %[" a "], #8, %[" a "]\n\t"
+/* the fused requantization of a0..a3 from the stream w: a0 = the four output bytes, clamped */
+#define TD_DWP_REQUANT                              \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "ldrd %[T3], %[T4], [%[w]], #8\n\t"               \
+  TD_DWP_RQ("a0", "T1", "T2", "T3")                 \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  TD_DWP_RQ("a1", "T4", "T1", "T2")                 \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "ldrd %[T3], %[T4], [%[w]], #8\n\t"               \
+  TD_DWP_RQ("a2", "T1", "T2", "T3")                 \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  TD_DWP_RQ("a3", "T4", "T1", "T2")                 \
+  "bfi %[a0], %[a1], #8, #8\n\t"                    \
+  "bfi %[a0], %[a2], #16, #8\n\t"                   \
+  "bfi %[a0], %[a3], #24, #8\n\t"                   \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "ssub8 %[T3], %[a0], %[T1]\n\t"                   \
+  "sel %[a0], %[a0], %[T1]\n\t"                     \
+  "ssub8 %[T3], %[T2], %[a0]\n\t"                   \
+  "sel %[a0], %[a0], %[T2]\n\t"
+#endif
+
+#if defined(TD_DWP_ASM)
+/* 3x3 with the fused requantization: all full groups of one pixel in one asm loop, everything in registers
+ * (the tap offsets read at fixed places, so only the stream, the input and the output pointers move):
+ * 2 + 4 x 17 + 9 MAC instructions, 35 of requantization and 4 of loop per four channels. */
+static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintptr_t b, int8_t *po,
+                                     const int32_t *w_end) {
+  uint32_t a0, a1, a2, a3, X0, X1, T1, T2, T3, T4;
+#define TD_DWP_PAIR9(j)                             \
+  "ldrd %[T1], %[T2], [%[o], #" #j " * 8]\n\t"      \
+  "ldr %[X0], [%[b], %[T1]]\n\t"                    \
+  "ldr %[X1], [%[b], %[T2]]\n\t"                    \
+  "sxtb16 %[T1], %[X0], ror #8\n\t"                 \
+  "sxtb16 %[T2], %[X1], ror #8\n\t"                 \
+  "sxtb16 %[X0], %[X0]\n\t"                         \
+  "sxtb16 %[X1], %[X1]\n\t"                         \
+  "pkhbt %[T3], %[X0], %[X1], lsl #16\n\t"          \
+  "pkhtb %[T4], %[X1], %[X0], asr #16\n\t"          \
+  "pkhbt %[X0], %[T1], %[T2], lsl #16\n\t"          \
+  "pkhtb %[X1], %[T2], %[T1], asr #16\n\t"          \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "smlad %[a0], %[T3], %[T1], %[a0]\n\t"            \
+  "smlad %[a1], %[X0], %[T2], %[a1]\n\t"            \
+  "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
+  "smlad %[a2], %[T4], %[T1], %[a2]\n\t"            \
+  "smlad %[a3], %[X1], %[T2], %[a3]\n\t"
+  __asm__ volatile("1:\n\t" TD_DWP_BIAS TD_DWP_PAIR9(0) TD_DWP_PAIR9(1) TD_DWP_PAIR9(2) TD_DWP_PAIR9(3)
+                   "ldr %[T1], [%[o], #32]\n\t"
+                   "ldr %[X0], [%[b], %[T1]]\n\t"
+                   "sxtb16 %[T1], %[X0]\n\t"
+                   "sxtb16 %[X0], %[X0], ror #8\n\t"
+                   "ldrd %[T2], %[T3], [%[w]], #8\n\t"
+                   "smlabb %[a0], %[T1], %[T2], %[a0]\n\t"
+                   "smlatt %[a2], %[T1], %[T2], %[a2]\n\t"
+                   "smlabb %[a1], %[X0], %[T3], %[a1]\n\t"
+                   "smlatt %[a3], %[X0], %[T3], %[a3]\n\t"
+                   TD_DWP_REQUANT
+                   "str %[a0], [%[po]], #4\n\t"
+                   "add %[b], %[b], #4\n\t"
+                   "ldr %[T1], %[w_end]\n\t"
+                   "cmp %[w], %[T1]\n\t"
+                   "bne 1b\n\t"
+                   : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [X0] "=&r"(X0),
+                     [X1] "=&r"(X1), [T1] "=&r"(T1), [T2] "=&r"(T2), [T3] "=&r"(T3), [T4] "=&r"(T4),
+                     [w] "+&r"(w), [b] "+&r"(b), [po] "+&r"(po)
+                   : [o] "r"(o), [w_end] "m"(w_end)
+                   : "cc", "memory");
+#undef TD_DWP_PAIR9
+  return w;
+}
+#endif
+
+/* Full groups of four channels of one output pixel (channels [0, full)); returns the stream after them. */
+static const int32_t *td_dwp_pixel(const int32_t *w, const intptr_t *offs, int32_t taps, uintptr_t base,
+                                   int32_t full, int32_t fused, const td_depthwise_conv2d_s8_params *p,
+                                   int8_t *out) {
+  int32_t g;
+#if defined(TD_DWP_ASM)
+  const int32_t pairs = taps >> 1;
+  if (taps == 9 && fused) {
+    return full ? td_dwp_groups9(w, offs, base, out, w + (full / 4) * td_dwp_words(9)) : w;
+  }
+  for (g = 0; g < full; g += 4) {
+    uint32_t a0, a1, a2, a3, X0, X1, T1, T2, T3, T4;
+    const intptr_t *o = offs;
+    const uintptr_t b = base + (uintptr_t)g;
+    {
+      uint32_t n = (uint32_t)pairs;
+      __asm__ volatile(TD_DWP_BIAS
+                       "cmp %[n], #0\n\t"
+                       "beq 2f\n\t"
+                       "1:\n\t" TD_DWP_PAIR
+                       "subs %[n], %[n], #1\n\t"
+                       "bne 1b\n\t"
+                       "2:\n\t"
+                       : TD_DWP_OUTS, [n] "+&r"(n)
+                       : [b] "r"(b)
+                       : "cc", "memory");
+      if (taps & 1) {
+        __asm__ volatile(TD_DWP_ODD
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [X0] "=&r"(X0),
+                           [T1] "=&r"(T1), [T2] "=&r"(T2), [T3] "=&r"(T3), [w] "+&r"(w)
+                         : [b] "r"(b), [o] "r"(o)
+                         : "memory");
+      }
+    }
+    if (fused) {
+      int8_t *po = out + g;
+      __asm__ volatile(TD_DWP_REQUANT
+                       "str %[a0], [%[po]]\n\t"
+                       : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [T1] "=&r"(T1),
+                         [T2] "=&r"(T2), [T3] "=&r"(T3), [T4] "=&r"(T4), [w] "+&r"(w)
+                       : [po] "r"(po)
+                       : "cc", "memory");
+    } else {
+      const uint32_t acc[4] = {a0, a1, a2, a3};
+      td_dwp_requant_c(acc, w, 0, p, out + g, 4);
+      w += TD_DWP_RQ_WORDS;
+    }
+  }
+#else
+  for (g = 0; g < full; g += 4) {
+    uint32_t acc[4];
+#if defined(TD_DOT_DSP)
+    w = td_dwp_mac_dsp(w, offs, taps, base + (uintptr_t)g, acc);
+#else
+    w = td_dwp_mac_c(w, offs, taps, base + (uintptr_t)g, 4, acc);
+#endif
+    td_dwp_requant_c(acc, w, fused, p, out + g, 4);
+    w += TD_DWP_RQ_WORDS;
+  }
+#endif
+  return w;
+}
+
+/* The pixel loop; only9: a 3x3 filter, channels a multiple of 4 and the fused requantization (the
+ * generator's td_depthwise_conv2d_s8_packed_3x3 promise), so that entry links none of the other code. */
+TD_INLINE void td_dwp_run(const td_depthwise_conv2d_s8_packed_op *op, int only9) {
+#if !defined(TD_DWP_ASM)
+  (void)only9;
+#endif
+  /* local copies: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
+  union {
+    td_depthwise_conv2d_s8_params params;
+    int32_t field[TD_DEPTHWISE_CONV2D_S8_FIELDS];
+  } local;
+  const td_depthwise_conv2d_s8_params *const p = &local.params;
+  const int8_t *const input = op->input;
+  int8_t *const output = op->output;
+  const int32_t *const stream = op->stream;
+  const uintptr_t zp_row = (uintptr_t)op->zp_row;
+  const int32_t fused = op->fused;
+  intptr_t clipped[TD_DWP_MAX_TAPS]; /* a border pixel's tap offsets */
+#if UINTPTR_MAX == 0xFFFFFFFFu
+  const intptr_t *const whole = (const intptr_t *)op->window;
+#else
+  intptr_t whole[TD_DWP_MAX_TAPS];
+#endif
+  int32_t b, oy, ox, ky, kx, t;
+  td_widen_geom(local.field, op->geom, TD_DEPTHWISE_CONV2D_S8_FIELDS);
+  {
+    const int32_t c = p->in_c, taps = p->k_h * p->k_w;
+    const int32_t full = c & ~3, rem = c & 3;
+    const int32_t span_h = (p->k_h - 1) * p->dil_h, span_w = (p->k_w - 1) * p->dil_w;
+#if UINTPTR_MAX != 0xFFFFFFFFu
+    for (t = 0; t < taps; ++t) whole[t] = op->window[t];
+#endif
+    for (b = 0; b < p->batches; ++b) {
+      const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+      for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+        const int rows_inside = in_y0 >= 0 && in_y0 + span_h < p->in_h;
+        for (ox = 0; ox < p->out_w; ++ox) {
+          const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+          int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * c;
+          /* the window origin (tap 0, 0), which may lie outside the input: only base + offset is read */
+          const uintptr_t base = (uintptr_t)in_b + (uintptr_t)(intptr_t)((in_y0 * p->in_w + in_x0) * c);
+          const intptr_t *offs = whole;
+          const int32_t *w;
+          if (!(rows_inside && in_x0 >= 0 && in_x0 + span_w < p->in_w)) {
+            for (ky = 0, t = 0; ky < p->k_h; ++ky) {
+              const int32_t in_y = in_y0 + p->dil_h * ky;
+              for (kx = 0; kx < p->k_w; ++kx, ++t) {
+                const int32_t in_x = in_x0 + p->dil_w * kx;
+                const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+                clipped[t] = inside ? whole[t] : (intptr_t)(zp_row - base);
+              }
+            }
+            offs = clipped;
+          }
+#if defined(TD_DWP_ASM)
+          if (only9) {
+            td_dwp_groups9(stream, offs, base, out, stream + (c / 4) * td_dwp_words(9));
+            continue;
+          }
+#endif
+          w = td_dwp_pixel(stream, offs, taps, base, full, fused, p, out);
+          if (rem) { /* the last channels, read and written byte by byte */
+            uint32_t acc[4];
+            w = td_dwp_mac_c(w, offs, taps, base + (uintptr_t)full, rem, acc);
+            td_dwp_requant_c(acc, w, fused, p, out + full, rem);
+          }
+        }
+      }
+    }
+  }
+}
+
+void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) { td_dwp_run(op, 0); }
+
+/* optimized for size: only the per-pixel bookkeeping is C here (the groups run in td_dwp_groups9), and the
+ * firmware's code must stay below the reference kernels' */
+__attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_depthwise_conv2d_s8_packed_op *op) {
+#if defined(TD_DWP_ASM)
+  td_dwp_run(op, 1);
+#else
+  td_dwp_run(op, 0);
+#endif
+}

@@ -48,4 +48,36 @@ typedef struct {
 
 void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_3x3_op *op);
 
+/* td_depthwise_conv2d_s8_packed: depth multiplier 1, any filter size (up to TD_DWP_MAX_TAPS taps), stride,
+ * dilation and padding, any channel count; bit-exact with depthwise_conv2d_s8.
+ *
+ * The generator (tinydeploy.aot.ops.depthwise_packed) writes one int32 stream per group of four channels
+ * (channels padded to a multiple of 4 with zero weights):
+ *   4 words   the folded bias bias + input_offset * sum(filter) (times 2 when fused),
+ *   per tap pair (2j, 2j+1): 4 words, channel k's {w[2j][k], w[2j+1][k]} as int16 halves (times 2 when fused),
+ *   an odd last tap: {w[c0], w[c2]}, {w[c1], w[c3]},
+ *   14 words  fused: per channel {mult, 2^(e-1) + out_offset * 2^e, e}, then the bytes lo x4, hi x4;
+ *             else per channel {mult, shift, 0}, then two unused words.
+ * With the folded bias every tap reads raw input bytes; a tap outside the input reads zp_row (the input zero
+ * point: its x * w is what the folding added), so whole and clipped windows run the same code.  On the DSP
+ * extension a tap pair is 17 instructions for 8 MACs (SXTB16, PKHBT/PKHTB regroup the two taps per
+ * channel, one SMLAD each), and "fused" requantizes the four accumulators in registers: the doubled
+ * accumulator makes SMMULR the rounded high half, four channels are clamped at once as bytes (SSUB8 + SEL)
+ * and stored as one word.  Channels past the last multiple of 4 run in plain C. */
+#define TD_DWP_MAX_TAPS 64
+
+typedef struct {
+  int16_t geom[TD_DEPTHWISE_CONV2D_S8_FIELDS];
+  const int8_t *input;
+  int8_t *output;
+  const int32_t *stream;      /* the per-group stream above */
+  const int32_t *window;      /* the whole window's tap offsets from its origin, in bytes (k_h * k_w) */
+  const int8_t *zp_row;       /* channels rounded up to 4 copies of the input zero point, or NULL */
+  int32_t fused;              /* 1: the fused requantization (doubled accumulators); 0: TFLM's exact one */
+} td_depthwise_conv2d_s8_packed_op;
+
+void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op);
+/* the same for 3x3 filters, channels a multiple of 4 and fused set: less code on the DSP extension */
+void td_depthwise_conv2d_s8_packed_3x3(const td_depthwise_conv2d_s8_packed_op *op);
+
 #endif /* TD_DEPTHWISE_CONV2D_S8_OPT_H */

@@ -21,6 +21,7 @@ from tinydeploy.aot.ops.conv2d import (
     touches_padding,
 )
 from tinydeploy.aot.ops.conv_mve import lower_depthwise_mve
+from tinydeploy.aot.ops.depthwise_packed import lower_depthwise_packed
 from tinydeploy.aot.ops.int16x8 import lower_depthwise_conv2d_s16
 from tinydeploy.model.graph import Operator, Tensor
 
@@ -87,6 +88,8 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> None:
         mult, shift, q = int8_requant(op, ctx, x, w, y, out_c)
         folded = folded_bias(op, ctx, w, q["input_offset"], 3) if ctx.target.optimized else None
         if lower_depthwise_mve(op, ctx, geo, w, q, folded):  # Helium cores
+            return
+        if lower_depthwise_packed(op, ctx, geo, w, q, folded):  # cores without Helium, multiplier 1
             return
         if packed_kernels_apply(ctx) and geo["depth_multiplier"] == 1 and in_c % 4 == 0:
             lower_depthwise_c4(op, ctx, geo, w, mult, shift, q)

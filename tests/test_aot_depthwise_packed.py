@@ -1,0 +1,130 @@
+"""td_depthwise_conv2d_s8_packed (issues 13 and 17): int8 DEPTHWISE_CONV_2D with depth multiplier 1, any filter
+size, stride, dilation, padding and channel count, gives exactly TFLM's outputs.
+
+Shapes drawn on purpose: 3x3 and 5x5 (MobileNet), 1x1, 7x7, odd and tall filters, strides 1 and 2, dilation,
+SAME/VALID padding, channel counts with a tail (c % 4 != 0) and across several groups, edge zero points, every
+fused activation, huge biases (the fused requantization steps aside for TFLM's exact one).  Natively (portable C
+and the DSP algorithm emulated in C) and on qemu-m4, where the SMLAD / SMMULR / SEL assembly runs for real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aotutil import assert_bitexact_with_tflm, build_native, random_inputs, tflm_outputs
+from aotutil_builder import OpSpec, TensorSpec
+from test_aot_core import ACTS, Cases, _scale, _zp
+from tinydeploy.aot.lowering import TargetFeatures, compute_out_size
+from tinydeploy.aot.ops.depthwise_packed import RQ_WORDS, pack_stream, window_offsets
+
+KERNELS = [(3, 3), (3, 3), (5, 5), (5, 5), (1, 1), (7, 7), (2, 3), (4, 1)]
+CHANNELS = [1, 3, 4, 5, 7, 8, 13, 16, 18, 33]
+
+
+def _depthwise_case(c: Cases, rng: np.random.Generator, mobilenet: bool = False) -> None:
+    """mobilenet: 3x3 and channels a multiple of 4 (the 3x3 entry's shapes)."""
+    while True:
+        k_h, k_w = (3, 3) if mobilenet else KERNELS[int(rng.integers(0, len(KERNELS)))]
+        in_h, in_w = int(rng.integers(1, 13)), int(rng.integers(1, 13))
+        stride_h = stride_w = int(rng.choice([1, 2]))
+        if rng.random() < 0.15:
+            stride_h, stride_w = 1, 2
+        dil_h, dil_w = [(1, 1), (1, 1), (1, 1), (2, 2), (2, 1), (1, 3)][int(rng.integers(0, 6))]
+        padding = str(rng.choice(["SAME", "SAME", "VALID"]))
+        out_h = compute_out_size(padding, in_h, k_h, stride_h, dil_h)
+        out_w = compute_out_size(padding, in_w, k_w, stride_w, dil_w)
+        if out_h >= 1 and out_w >= 1:
+            break
+    ch = int(rng.choice([4, 8, 16, 20, 32] if mobilenet else CHANNELS))
+    batches = 2 if rng.random() < 0.15 else 1
+    w_shape = (1, k_h, k_w, ch)
+    in_scale, in_zp = _scale(rng), _zp(rng)
+    w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(ch)], np.float32)
+    w_data = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    if rng.random() < 0.2:
+        w_data[..., 0] = 127 if rng.random() < 0.5 else -127  # a channel of extreme weights
+    x = c.tensor(TensorSpec((batches, in_h, in_w, ch), "int8", scale=in_scale, zero_point=in_zp))
+    w = c.tensor(TensorSpec(w_shape, "int8", data=w_data, scale=w_scales, axis=3))
+    ins = [x, w]
+    if rng.random() < 0.85:
+        big = 2_000_000_000 if rng.random() < 0.1 else 5000  # huge biases: TFLM's exact requantization
+        ins.append(c.tensor(TensorSpec((ch,), "int32", data=rng.integers(-big, big, ch).astype(np.int32),
+                                       scale=w_scales * np.float32(in_scale), axis=0)))
+    acc_scale = in_scale * float(w_scales.mean()) * np.sqrt(k_h * k_w) * 60
+    out_scale = float(acc_scale * np.exp(rng.uniform(-3, 1.5)))
+    y = c.tensor(TensorSpec((batches, out_h, out_w, ch), "int8", scale=out_scale, zero_point=_zp(rng)))
+    c.ops.append(OpSpec("DEPTHWISE_CONV_2D", ins, [y], {
+        "padding": padding, "stride_w": stride_w, "stride_h": stride_h, "depth_multiplier": 1,
+        "fused_activation_function": str(rng.choice(ACTS)), "dilation_w_factor": dil_w, "dilation_h_factor": dil_h}))
+    c.inputs.append(x)
+    c.outputs.append(y)
+
+
+def _model(seed: int, count: int = 14) -> Path:
+    """count cases, every other one of the 3x3 entry's shapes"""
+    rng = np.random.default_rng(seed)
+    c = Cases()
+    for i in range(count):
+        _depthwise_case(c, rng, mobilenet=i % 2 == 1)
+    return c.write()
+
+
+def test_pack_stream_layout() -> None:
+    """5 channels, 3 taps: two groups (the second zero-padded), a tap pair and an odd tap, doubled."""
+    weights = np.arange(15, dtype=np.int8).reshape(3, 5) - 7  # [tap][channel]
+    rq = np.arange(15, dtype=np.int64).reshape(5, 3) + 100
+    s = pack_stream(weights, np.array([1, 2, 3, 4, 5]), rq, -128, 6, scale=2)
+    per_group = 4 + 4 + 2 + RQ_WORDS
+    assert s.shape == (2 * per_group,)
+    g0 = s[:per_group].view(np.uint32)
+    assert list(s[:4]) == [2, 4, 6, 8]
+    w2 = weights.astype(np.int64) * 2
+    for k in range(4):  # tap pair (0, 1), channel k
+        assert np.int16(g0[4 + k] & 0xFFFF) == w2[0, k] and np.int16(g0[4 + k] >> 16) == w2[1, k]
+    assert np.int16(g0[8] & 0xFFFF) == w2[2, 0] and np.int16(g0[8] >> 16) == w2[2, 2]
+    assert np.int16(g0[9] & 0xFFFF) == w2[2, 1] and np.int16(g0[9] >> 16) == w2[2, 3]
+    assert list(s[10:22]) == list(rq[:4].reshape(-1))
+    assert g0[22] == 0x80808080 and g0[23] == 0x06060606
+    g1 = s[per_group:]
+    assert list(g1[:4]) == [10, 0, 0, 0] and list(g1[10:13]) == list(rq[4]) and not g1[13:22].any()
+
+
+def test_window_offsets() -> None:
+    geo = {"k_h": 2, "k_w": 3, "dil_h": 2, "dil_w": 1, "in_w": 10, "in_c": 3}
+    assert list(window_offsets(geo)) == [0, 3, 6, 60, 63, 66]
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("flags", [[], ["-DTD_EMULATE_DSP"]], ids=["c", "dsp-emulated"])
+def test_depthwise_packed_exact_native(seed: int, flags: list[str]) -> None:
+    path = _model(1300 + seed)
+    native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
+    body = native.program.files["model.c"].split("int model_invoke(void)")[1]
+    assert body.count("td_depthwise_conv2d_s8_packed") == 14
+    assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=seed), optimized=True, native=native)
+
+
+@pytest.mark.qemu
+def test_depthwise_packed_exact_on_qemu_m4(tmp_path: Path) -> None:
+    """The inline assembly (SMLAD pairs, fused SMMULR requantization, SSUB8/SEL clamp) on ARMv7E-M."""
+    from test_aot_speed_kernels import _build_for
+    from tinydeploy.boards import get_board
+    from tinydeploy.flash.qemu import QemuRunner
+    from tinydeploy.link import DeviceLink
+
+    board = get_board("qemu-m4")
+    path = _model(1400, count=16)
+    elf = _build_for(path, board, tmp_path / "fw")
+    samples = 2
+    batches = random_inputs(path, samples, seed=3)
+    expected = tflm_outputs(path, batches)
+    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
+        link.hello()
+        for n in range(samples):
+            result = link.infer([b[n:n + 1] for b in batches])
+            for k, (got, want) in enumerate(zip(result.outputs, expected)):
+                got, want = np.asarray(got).reshape(-1), want[n].reshape(-1)
+                assert np.array_equal(got, want), f"output {k} of sample {n}: {int((got != want).sum())} differ"
