@@ -6,7 +6,8 @@ input depths across 16-lane chunks with and without a tail, 1x1 rows read in pla
 im2col rows, output channels not a multiple of 4 (conv) or 8 (depthwise), odd pixel counts (a lone last
 pixel), batch 2, SAME padding (clipped depthwise windows, zero-point taps in im2col), dilation, whole 3x3
 depthwise windows, and output scales that make multipliers > 1 (left shifts) or tiny (long right shifts,
-rounding of negative values); and int8 ADD cases (dense + dense, dense + single value, row tails).  Rendered for qemu-m55, built with the device harness, run under QEMU.
+rounding of negative values); int8 ADD cases (dense + dense, dense + single value, row tails) and
+FULLY_CONNECTED cases (test_aot_core's generator).  Rendered for qemu-m55, built with the device harness, run under QEMU.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from aotutil import random_inputs, tflm_outputs
 from aotutil_builder import ModelCases, OpSpec, TensorSpec
+from test_aot_core import _fc_case
 from tinydeploy.aot.lowering import compute_out_size
 from tinydeploy.boards import get_board
 from tinydeploy.link import DeviceLink
@@ -104,11 +106,13 @@ def _random_model(seed: int, count: int) -> Path:
         _add_case(c, rng, broadcast=i % 3 == 2)
     for _ in range(3):
         _case(c, rng, depthwise=True, pointwise=False, wide3x3=True)
+    for _ in range(4):
+        _fc_case(c, rng, floating=False)  # FULLY_CONNECTED runs as a 1x1 convolution on conv2d_s8_mve
     return c.write()
 
 
 def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 49 inputs in HELLO"""
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 53 inputs in HELLO"""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from tinydeploy.aot.lowering import LoweringContext
-from tinydeploy.aot.ops.conv2d import CONV_FIELDS, DEPTHWISE_FIELDS, geom16, is_unpadded_pointwise, requant_arrays
+from tinydeploy.aot.ops.conv2d import (
+    CONV_FIELDS,
+    DEPTHWISE_FIELDS,
+    folded_bias,
+    geom16,
+    is_unpadded_pointwise,
+    requant_arrays,
+)
 from tinydeploy.model.graph import Operator, Tensor
 
 LANES = 4  # int32 lanes of a Helium vector: the channel group of the requantization
@@ -106,3 +113,15 @@ def lower_depthwise_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int],
         if (geo["k_h"], geo["k_w"]) == (3, 3) else "NULL"})
     ctx.emit(f"td_depthwise_conv2d_s8_mve({desc});")
     return True
+
+
+def lower_fully_connected_mve(op: Operator, ctx: LoweringContext, batches: int, depth: int, out_c: int,
+                              q: dict[str, int]) -> bool:
+    """An int8 FULLY_CONNECTED (weights' zero point 0) as a 1x1 convolution over `batches` pixels on
+    td_conv2d_s8_mve: each input row read in place.  q: input_offset, output_offset, act_min, act_max."""
+    if not ctx.target.mve or not ctx.target.optimized:
+        return False
+    w = ctx.input(op, 1)
+    geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
+           "k_h": 1, "k_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_h": 0, "pad_w": 0}
+    return lower_conv2d_mve(op, ctx, geo, w, q, folded_bias(op, ctx, w, q["input_offset"], 0))

@@ -19,6 +19,7 @@ from tinydeploy.aot.ops.conv2d import (
     pack_rows,
     rq_ptr,
 )
+from tinydeploy.aot.ops.conv_mve import lower_fully_connected_mve
 from tinydeploy.aot.ops.int16x8 import lower_fully_connected_s16
 from tinydeploy.aot.quant import activation_range_s8, per_channel_multipliers
 from tinydeploy.model.graph import Operator
@@ -104,6 +105,9 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> None:
         except ValueError:
             raise ctx.unsupported(op, f"fused activation {act}") from None
         worth_it = _largest_fc_macs(ctx) > ctx.target.small_layer_macs
+        if filter_zp == 0 and lower_fully_connected_mve(op, ctx, batches, depth, out_c, {  # Helium cores
+                "input_offset": -in_zp, "output_offset": out_zp, "act_min": lo, "act_max": hi}):
+            return
         if ctx.target.optimized and filter_zp == 0 and not worth_it and _gemm_linked(ctx):
             folded = folded_bias(op, ctx, w, -in_zp, 0)
             geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
