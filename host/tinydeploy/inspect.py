@@ -148,7 +148,7 @@ class InspectReport:
     arena_bytes: int
     arena_source: str  # "plan" (tinydeploy.plan.memory) or "estimate" (peak of live tensor bytes)
     warnings: list[str] = field(default_factory=list)
-    arena_note: str = ""  # the aot plan's peak, the op that sets it, the arena with --memory-priority ram
+    arena_note: str = ""  # the aot plan's peak and the op that sets it
 
     @property
     def op_counts(self) -> dict[str, int]:
@@ -260,13 +260,12 @@ def _arena(model: Model) -> tuple[int, str, str]:
         from tinydeploy.aot.codegen import generate
         from tinydeploy.aot.lowering import TargetFeatures
 
-        plan = generate(model).plan
+        plan = generate(model, TargetFeatures()).plan
         peak, at = plan.peak()
-        ram = generate(model, TargetFeatures(memory_priority="ram")).arena_bytes
         where = f"op #{at} {plan.model.operators[at].opcode}" if plan.model and 0 <= at < len(plan.model.operators) \
             else "the model input"
-        note = f"aot plan: peak {peak:,} B live at {where}" + (
-            f"; --memory-priority ram: {ram:,} bytes" if ram < plan.arena_bytes else "")
+        note = (f"aot plan: peak {peak:,} B live at {where}; --memory-priority ram may trade instructions for "
+                f"less (deploy render --memory-priority ram --plan)")
         return int(plan.arena_bytes), "plan", note
     except Exception:  # a model the aot runtime cannot run: the bare graph's plan
         pass

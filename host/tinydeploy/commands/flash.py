@@ -44,7 +44,8 @@ def add_memory_priority_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-priority", choices=("speed", "ram"), default="speed",
                         help="aot arena: speed (default) takes only the savings that cost no instruction (a "
                              "convolution's output written over its own input); ram also spends instructions "
-                             "for bytes: residual skips recomputed where that lowers the peak (docs/memory.md)")
+                             "for bytes where that lowers the peak: residual skips recomputed, 1x1 expansions "
+                             "run in row bands with their depthwise (docs/memory.md)")
 
 
 def build_options(args: argparse.Namespace) -> dict:
