@@ -482,9 +482,11 @@ static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], co
   int32_t k;
   for (k = 0; k < n; ++k, rq += 3) {
     int32_t v;
-    if (fused) { /* acc holds twice the sum: SMMULR of it is td_high_mul_fast */
-      const int32_t high = (int32_t)(((int64_t)(int32_t)acc[k] * rq[0] + (1LL << 31)) >> 32);
-      v = td_clamp_i32((high + (high >> 31) + rq[1]) >> rq[2], p->act_min, p->act_max);
+    if (fused) { /* acc holds twice the sum: SMMULR of it is td_high_mul_fast; its sign stands for the high
+                  * half's (see TD_DWP_RQ9), as SMMLAR adds the rounding word in the asm */
+      const int32_t a = (int32_t)acc[k];
+      const int32_t high = (int32_t)(((int64_t)a * rq[0] + (1LL << 31)) >> 32);
+      v = td_clamp_i32((high + rq[1] + (a >> 31)) >> rq[2], p->act_min, p->act_max);
     } else {
       v = td_requant_s8((int32_t)acc[k], rq[0], rq[1], p->output_offset, p->act_min, p->act_max);
     }
@@ -563,7 +565,16 @@ static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], co
  * 2 + 4 x 17 + 9 MAC instructions, 35 of requantization and 4 of loop per four channels. */
 static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintptr_t b, int8_t *po,
                                      const int32_t *w_end) {
-  uint32_t a0, a1, a2, a3, X0, X1, T1, T2, T3, T4;
+  /* T1..T4 in ascending registers, so that LDM fills them from the stream (r7 left to a frame pointer) */
+  register uint32_t T1 __asm__("r8"), T2 __asm__("r9"), T3 __asm__("r10"), T4 __asm__("r11");
+  uint32_t a0, a1, a2, a3, X0, X1;
+/* acc a: ssat8((SMMLAR(a, mult, round) + (a < 0 ? -1 : 0)) >> e): the sign of the high half h is the sign of
+ * the accumulator whenever h != 0, and h == 0 rounds to 0 either way (e >= 1) */
+#define TD_DWP_RQ9(a, m, r, e)                      \
+  "smmlar %[X0], %[" a "], %[" m "], %[" r "]\n\t"   \
+  "add %[" a "], %[X0], %[" a "], asr #31\n\t"       \
+  "asr %[" a "], %[" a "], %[" e "]\n\t"             \
+  "ssat %[" a "], #8, %[" a "]\n\t"
 #define TD_DWP_PAIR9(j)                             \
   "ldrd %[T1], %[T2], [%[o], #" #j " * 8]\n\t"      \
   "ldr %[X0], [%[b], %[T1]]\n\t"                    \
@@ -592,7 +603,22 @@ static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintpt
                    "smlatt %[a2], %[T1], %[T2], %[a2]\n\t"
                    "smlabb %[a1], %[X0], %[T3], %[a1]\n\t"
                    "smlatt %[a3], %[X0], %[T3], %[a3]\n\t"
-                   TD_DWP_REQUANT
+                   "ldmia %[w]!, {%[T1], %[T2], %[T3], %[T4]}\n\t" /* m0 r0 e0 m1 */
+                   TD_DWP_RQ9("a0", "T1", "T2", "T3")
+                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r1 e1 m2 */
+                   TD_DWP_RQ9("a1", "T4", "T1", "T2")
+                   "ldmia %[w]!, {%[T1], %[T2], %[T4]}\n\t"        /* r2 e2 m3 */
+                   TD_DWP_RQ9("a2", "T3", "T1", "T2")
+                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r3 e3 lo */
+                   TD_DWP_RQ9("a3", "T4", "T1", "T2")
+                   "ldr %[T4], [%[w]], #4\n\t"                      /* hi */
+                   "bfi %[a0], %[a1], #8, #8\n\t"
+                   "bfi %[a0], %[a2], #16, #8\n\t"
+                   "bfi %[a0], %[a3], #24, #8\n\t"
+                   "ssub8 %[X0], %[a0], %[T3]\n\t"
+                   "sel %[a0], %[a0], %[T3]\n\t"
+                   "ssub8 %[X0], %[T4], %[a0]\n\t"
+                   "sel %[a0], %[a0], %[T4]\n\t"
                    "str %[a0], [%[po]], #4\n\t"
                    "add %[b], %[b], #4\n\t"
                    "ldr %[T1], %[w_end]\n\t"
@@ -604,6 +630,7 @@ static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintpt
                    : [o] "r"(o), [w_end] "m"(w_end)
                    : "cc", "memory");
 #undef TD_DWP_PAIR9
+#undef TD_DWP_RQ9
   return w;
 }
 #endif
