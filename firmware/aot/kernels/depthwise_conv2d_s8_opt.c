@@ -452,12 +452,12 @@ static const int32_t *td_dwp_mac_dsp(const int32_t *w, const intptr_t *offs, int
   for (j = 0; j + 1 < taps; j += 2, w += 4) {
     const uint32_t x0 = td_load4((const int8_t *)(base + (uintptr_t)offs[j]));
     const uint32_t x1 = td_load4((const int8_t *)(base + (uintptr_t)offs[j + 1]));
-    const uint32_t e0 = td_sxtb16(x0), e1 = td_sxtb16(x1);             /* channels 0, 2 */
-    const uint32_t o0 = td_sxtb16_ror8(x0), o1 = td_sxtb16_ror8(x1);   /* channels 1, 3 */
-    a0 = (uint32_t)td_smlad(td_dwp_pkhbt16(e0, e1), (uint32_t)w[0], (int32_t)a0);
-    a1 = (uint32_t)td_smlad(td_dwp_pkhbt16(o0, o1), (uint32_t)w[1], (int32_t)a1);
-    a2 = (uint32_t)td_smlad(td_dwp_pkhtb16(e1, e0), (uint32_t)w[2], (int32_t)a2);
-    a3 = (uint32_t)td_smlad(td_dwp_pkhtb16(o1, o0), (uint32_t)w[3], (int32_t)a3);
+    const uint32_t lo = td_dwp_pkhbt16(x0, x1); /* bytes x0[0], x0[1], x1[0], x1[1] */
+    const uint32_t hi = td_dwp_pkhtb16(x1, x0); /* bytes x0[2], x0[3], x1[2], x1[3] */
+    a0 = (uint32_t)td_smlad(td_sxtb16(lo), (uint32_t)w[0], (int32_t)a0);
+    a1 = (uint32_t)td_smlad(td_sxtb16_ror8(lo), (uint32_t)w[1], (int32_t)a1);
+    a2 = (uint32_t)td_smlad(td_sxtb16(hi), (uint32_t)w[2], (int32_t)a2);
+    a3 = (uint32_t)td_smlad(td_sxtb16_ror8(hi), (uint32_t)w[3], (int32_t)a3);
   }
   if (taps & 1) {
     const uint32_t x = td_load4((const int8_t *)(base + (uintptr_t)offs[taps - 1]));
@@ -500,19 +500,17 @@ static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], co
   "ldrd %[T1], %[T2], [%[o]], #8\n\t"               \
   "ldr %[X0], [%[b], %[T1]]\n\t"                    \
   "ldr %[X1], [%[b], %[T2]]\n\t"                    \
-  "sxtb16 %[T1], %[X0], ror #8\n\t"                 \
-  "sxtb16 %[T2], %[X1], ror #8\n\t"                 \
-  "sxtb16 %[X0], %[X0]\n\t"                         \
-  "sxtb16 %[X1], %[X1]\n\t"                         \
   "pkhbt %[T3], %[X0], %[X1], lsl #16\n\t"          \
   "pkhtb %[T4], %[X1], %[X0], asr #16\n\t"          \
-  "pkhbt %[X0], %[T1], %[T2], lsl #16\n\t"          \
-  "pkhtb %[X1], %[T2], %[T1], asr #16\n\t"          \
   "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
-  "smlad %[a0], %[T3], %[T1], %[a0]\n\t"            \
-  "smlad %[a1], %[X0], %[T2], %[a1]\n\t"            \
+  "sxtb16 %[X0], %[T3]\n\t"                         \
+  "sxtb16 %[X1], %[T3], ror #8\n\t"                 \
+  "smlad %[a0], %[X0], %[T1], %[a0]\n\t"            \
+  "smlad %[a1], %[X1], %[T2], %[a1]\n\t"            \
   "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
-  "smlad %[a2], %[T4], %[T1], %[a2]\n\t"            \
+  "sxtb16 %[X0], %[T4]\n\t"                         \
+  "sxtb16 %[X1], %[T4], ror #8\n\t"                 \
+  "smlad %[a2], %[X0], %[T1], %[a2]\n\t"            \
   "smlad %[a3], %[X1], %[T2], %[a3]\n\t"
 #define TD_DWP_BIAS                                 \
   "ldrd %[a0], %[a1], [%[w]], #8\n\t"               \
@@ -562,7 +560,7 @@ static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], co
 #if defined(TD_DWP_ASM)
 /* 3x3 with the fused requantization: all full groups of one pixel in one asm loop, everything in registers
  * (the tap offsets read at fixed places, so only the stream, the input and the output pointers move):
- * 2 + 4 x 17 + 9 MAC instructions, 35 of requantization and 4 of loop per four channels. */
+ * 2 + 4 x 15 + 9 MAC instructions, 29 of requantization and 5 of loop per four channels. */
 static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintptr_t b, int8_t *po,
                                      const int32_t *w_end) {
   /* T1..T4 in ascending registers, so that LDM fills them from the stream (r7 left to a frame pointer) */
@@ -579,19 +577,17 @@ static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintpt
   "ldrd %[T1], %[T2], [%[o], #" #j " * 8]\n\t"      \
   "ldr %[X0], [%[b], %[T1]]\n\t"                    \
   "ldr %[X1], [%[b], %[T2]]\n\t"                    \
-  "sxtb16 %[T1], %[X0], ror #8\n\t"                 \
-  "sxtb16 %[T2], %[X1], ror #8\n\t"                 \
-  "sxtb16 %[X0], %[X0]\n\t"                         \
-  "sxtb16 %[X1], %[X1]\n\t"                         \
   "pkhbt %[T3], %[X0], %[X1], lsl #16\n\t"          \
   "pkhtb %[T4], %[X1], %[X0], asr #16\n\t"          \
-  "pkhbt %[X0], %[T1], %[T2], lsl #16\n\t"          \
-  "pkhtb %[X1], %[T2], %[T1], asr #16\n\t"          \
   "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
-  "smlad %[a0], %[T3], %[T1], %[a0]\n\t"            \
-  "smlad %[a1], %[X0], %[T2], %[a1]\n\t"            \
+  "sxtb16 %[X0], %[T3]\n\t"                         \
+  "sxtb16 %[X1], %[T3], ror #8\n\t"                 \
+  "smlad %[a0], %[X0], %[T1], %[a0]\n\t"            \
+  "smlad %[a1], %[X1], %[T2], %[a1]\n\t"            \
   "ldrd %[T1], %[T2], [%[w]], #8\n\t"               \
-  "smlad %[a2], %[T4], %[T1], %[a2]\n\t"            \
+  "sxtb16 %[X0], %[T4]\n\t"                         \
+  "sxtb16 %[X1], %[T4], ror #8\n\t"                 \
+  "smlad %[a2], %[X0], %[T1], %[a2]\n\t"            \
   "smlad %[a3], %[X1], %[T2], %[a3]\n\t"
   __asm__ volatile("1:\n\t" TD_DWP_BIAS TD_DWP_PAIR9(0) TD_DWP_PAIR9(1) TD_DWP_PAIR9(2) TD_DWP_PAIR9(3)
                    "ldr %[T1], [%[o], #32]\n\t"

@@ -60,8 +60,8 @@ void td_depthwise_conv2d_s8_3x3(const td_depthwise_conv2d_s8_3x3_op *op);
  *             else per channel {mult, shift, 0}, then two unused words.
  * With the folded bias every tap reads raw input bytes; a tap outside the input reads zp_row (the input zero
  * point: its x * w is what the folding added), so whole and clipped windows run the same code.  On the DSP
- * extension a tap pair is 17 instructions for 8 MACs (SXTB16, PKHBT/PKHTB regroup the two taps per
- * channel, one SMLAD each), and "fused" requantizes the four accumulators in registers: the doubled
+ * extension a tap pair is 15 instructions for 8 MACs (PKHBT/PKHTB put the two taps' bytes of channels
+ * 0, 1 and of 2, 3 in one word, SXTB16 widens them into a pair per channel, one SMLAD each), and "fused" requantizes the four accumulators in registers: the doubled
  * accumulator makes SMMULR the rounded high half, four channels are clamped at once as bytes (SSUB8 + SEL)
  * and stored as one word.  Channels past the last multiple of 4 run in plain C. */
 #define TD_DWP_MAX_TAPS 64
