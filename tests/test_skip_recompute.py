@@ -112,6 +112,7 @@ def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     tiny blocks they do not always pay), with the optimized and the reference kernels; speed mode keeps the
     graph as it is."""
     monkeypatch.setattr(recompute, "pays", lambda arena, best: True)
+    monkeypatch.setattr(recompute, "EVERY", True)
     rng = np.random.default_rng(1800)
     tensors: list[TensorSpec] = []
     ops: list[OpSpec] = []

@@ -363,7 +363,7 @@ def generate(model: Model, target: TargetFeatures | None = None) -> AotProgram:
 
     reads: dict[int, list[int]] = {}
     if target.memory_priority == "ram":  # residual skips recomputed where that lowers the arena
-        reads = recompute.apply(ctx, folded.skipped, lambda r: plan_with(r).arena_bytes)
+        reads = recompute.apply(ctx, folded.skipped, plan_with)
     plan = plan_with(reads)
     check_plan(plan)  # ... and every tensor and scratch buffer within the arena
     if plan.arena_bytes > MAX_ARENA_BYTES:

@@ -146,12 +146,16 @@ def pays(arena: int, best: int) -> bool:
     return arena < best
 
 
+EVERY = False  # tests: try every candidate, not only those spanning the peak
+
+
 @dataclass
 class Rewrite:
     """One trade of instructions for bytes: `code_op`'s code replaced, `cleared` ops' code moved into it."""
 
     code_op: int
     cleared: tuple[int, ...]
+    span: tuple[int, int]  # the ops between which the bytes it saves were live
     reads: dict[int, list[int]]
     writes: dict[int, list[int]]
     absent: tuple[int, ...]  # tensors that no longer take arena bytes
@@ -166,58 +170,82 @@ def rewrites(model: Model, skipped: set[int] | frozenset[int]) -> list[Rewrite]:
     found = []
     for c in candidates(model, skipped):
         add = model.operators[c.add]
-        found.append(Rewrite(c.add, (), {c.add: [c.source if t == c.skip else t for t in add.inputs]}, {}, (),
-                             "skip recomputed", lambda ctx, c=c: emit_recompute(ctx, c)[1]))
+        reads = {c.add: [c.source if t == c.skip else t for t in add.inputs]}
+        found.append(Rewrite(c.add, (), (c.conv, c.add), reads, {}, (), "skip recomputed",
+                             lambda ctx, c=c: emit_recompute(ctx, c)[1]))
     for b in bands.candidates(model, skipped):
-        found.append(Rewrite(b.depthwise, (b.expand,), {b.expand: [], b.depthwise: [b.source]},
-                             {b.expand: []}, (b.mid,), "with the expansion in bands",
-                             lambda ctx, b=b: bands.emit_bands(ctx, b)))
+        found.append(Rewrite(b.depthwise, (b.expand,), (b.expand, b.depthwise),
+                             {b.expand: [], b.depthwise: [b.source]}, {b.expand: []}, (b.mid,),
+                             "with the expansion in bands", lambda ctx, b=b: bands.emit_bands(ctx, b)))
     return found
 
 
-def apply(ctx, skipped: set[int] | frozenset[int], arena_with: Callable[[Access], int]
+def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access], object]
           ) -> Access:  # type: ignore[no-untyped-def]
-    """Apply, in the generator's context, each rewrite that lowers the arena (arena_with(access) plans with
-    the context's current scratch); returns the planner's read/write override."""
+    """Apply, in the generator's context, the rewrites that lower the arena, peak by peak: while a rewrite
+    spans the op where most bytes are live, try those (plan_with(access) plans with the context's current
+    scratch and returns a MemoryPlan); stop when none pays.  Returns the planner's read/write override."""
     from tinydeploy.errors import UnsupportedOpError, UserError
 
     model = ctx.model
     access = Access()
-    best = arena_with(access)
+    plan = plan_with(access)
     slots = {o.index: o for o in ctx.ops}
-    for rw in rewrites(model, skipped):
-        if rw.code_op not in slots or any(k not in slots for k in rw.cleared):
-            continue
-        if any(k in access or k in access.writes for k in (rw.code_op, *rw.cleared)):
-            continue  # an op another rewrite already changed
-        saved = (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
-                 dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
-                 set(ctx.arena_tensors))
-        ctx.op = model.operators[rw.code_op]
-        trial = Access({**access, **rw.reads}, {**access.writes, **rw.writes})
-        try:
-            code = rw.emit(ctx)
-            arena = arena_with(trial)
-        except (UnsupportedOpError, UserError, ValueError):
-            arena = None
-        finally:
-            ctx.op = None
-        if arena is not None and pays(arena, best):
-            slots[rw.code_op].lines = code.split("\n")
-            slots[rw.code_op].comment += f" ({rw.note}: --memory-priority ram)"
-            for k in rw.cleared:
-                slots[k].lines = []
-                slots[k].comment += f" (runs inside op #{rw.code_op})"
-            ctx.arena_tensors -= set(rw.absent)
-            access, best = trial, arena
-            continue
-        n_scratch, n_structs, n_consts, idents, tconsts, kernels, op_kernels, arena_tensors = saved
-        del ctx.scratch_list[n_scratch:], ctx.structs[n_structs:], ctx.consts[n_consts:]
-        ctx.const_idents, ctx.tensor_consts, ctx.kernels, ctx.op_kernels = idents, tconsts, kernels, op_kernels
-        ctx.arena_tensors = arena_tensors
+    pending = [rw for rw in rewrites(model, skipped)
+               if rw.code_op in slots and all(k in slots for k in rw.cleared)]
+    while pending:
+        _, peak_op = plan.peak()
+        covering = list(pending) if EVERY else [rw for rw in pending if rw.span[0] <= peak_op <= rw.span[1]]
+        accepted = False
+        for rw in covering:
+            pending.remove(rw)
+            if any(k in access or k in access.writes for k in (rw.code_op, *rw.cleared)):
+                continue  # an op another rewrite already changed
+            tried = _try(ctx, rw, access, plan_with, (UnsupportedOpError, UserError, ValueError))
+            if tried is None:
+                continue
+            trial_plan, code, trial, saved = tried
+            if pays(trial_plan.arena_bytes, plan.arena_bytes):
+                slots[rw.code_op].lines = code.split("\n")
+                slots[rw.code_op].comment += f" ({rw.note}: --memory-priority ram)"
+                for k in rw.cleared:
+                    slots[k].lines = []
+                    slots[k].comment += f" (runs inside op #{rw.code_op})"
+                ctx.arena_tensors -= set(rw.absent)
+                access, plan, accepted = trial, trial_plan, True
+                break
+            _restore_saved(ctx, saved)
+        if not accepted:
+            break
     if access or access.writes:
         _drop_unused(ctx)
     return access
+
+
+def _try(ctx, rw: Rewrite, access: Access, plan_with, errors):  # type: ignore[no-untyped-def]
+    """Emit the rewrite's code into ctx and plan with it: (plan, code, override, the context saved before,
+    to restore when it does not pay); None when the rewrite does not apply (ctx restored)."""
+    saved = (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
+             dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
+             set(ctx.arena_tensors))
+    ctx.op = ctx.model.operators[rw.code_op]
+    trial = Access({**access, **rw.reads}, {**access.writes, **rw.writes})
+    try:
+        code = rw.emit(ctx)
+        plan = plan_with(trial)
+    except errors:
+        _restore_saved(ctx, saved)
+        return None
+    finally:
+        ctx.op = None
+    return plan, code, trial, saved
+
+
+def _restore_saved(ctx, saved) -> None:  # type: ignore[no-untyped-def]
+    n_scratch, n_structs, n_consts, idents, tconsts, kernels, op_kernels, arena_tensors = saved
+    del ctx.scratch_list[n_scratch:], ctx.structs[n_structs:], ctx.consts[n_consts:]
+    ctx.const_idents, ctx.tensor_consts, ctx.kernels, ctx.op_kernels = idents, tconsts, kernels, op_kernels
+    ctx.arena_tensors = arena_tensors
 
 
 def _drop_unused(ctx) -> None:  # type: ignore[no-untyped-def]
