@@ -34,10 +34,13 @@ def _zp(rng: np.random.Generator) -> int:
 
 
 def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: bool, wide3x3: bool = False) -> None:
-    """wide3x3: a 3x3 filter over 17-44 channels (several groups of eight) with dense weights."""
+    """wide3x3: a 3x3 filter over 16-44 channels (several groups of eight; often a multiple of 8, whose rows of
+    whole windows td_dw9_mve runs in one call) with dense weights."""
     while True:
-        in_h, in_w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
-        in_c = int(rng.integers(17, 45)) if wide3x3 else int(rng.integers(1, 45))
+        in_h, in_w = (int(rng.integers(4, 9)), int(rng.integers(4, 9))) if wide3x3 else (int(rng.integers(1, 9)),
+                                                                                        int(rng.integers(1, 9)))
+        in_c = (8 * int(rng.integers(2, 6)) if rng.random() < 0.6 else int(rng.integers(17, 45))) if wide3x3 \
+            else int(rng.integers(1, 45))
         k_h, k_w = (1, 1) if pointwise else (3, 3) if wide3x3 or rng.random() < 0.4 else (int(rng.integers(1, 5)),
                                                                                          int(rng.integers(1, 5)))
         stride_h, stride_w = (int(rng.integers(1, 3)),) * 2 if rng.random() < 0.7 else (int(rng.integers(1, 4)),
@@ -97,6 +100,29 @@ def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool) -> None:
     c.outputs.append(y)
 
 
+def _dw_rows_case(c: ModelCases, rng: np.random.Generator, in_shape: tuple[int, int, int, int], stride: int,
+                  padding: str) -> None:
+    """A 3x3 depthwise layer whose rows hold runs of whole windows over channels a multiple of 8 (td_dw9_mve
+    takes a run in one call, stepping its tap pointers from pixel to pixel)."""
+    channels = in_shape[3]
+    in_scale, w_scales = 0.02, np.exp(rng.uniform(np.log(1e-3), np.log(0.03), channels)).astype(np.float32)
+    out_h = compute_out_size(padding, in_shape[1], 3, stride, 1)
+    out_w = compute_out_size(padding, in_shape[2], 3, stride, 1)
+    x = c.tensor(TensorSpec(in_shape, "int8", scale=in_scale, zero_point=int(rng.integers(-128, 128))))
+    w = c.tensor(TensorSpec((1, 3, 3, channels), "int8", data=rng.integers(-127, 128, (1, 3, 3, channels)).astype(np.int8),
+                            scale=w_scales, axis=3))
+    bias = c.tensor(TensorSpec((channels,), "int32", data=rng.integers(-20000, 20000, channels).astype(np.int32),
+                               scale=w_scales * np.float32(in_scale), axis=0))
+    out_scale = float(in_scale * w_scales.mean() * 3 * 60 * np.exp(rng.uniform(-2, 0)))
+    y = c.tensor(TensorSpec((in_shape[0], out_h, out_w, channels), "int8", scale=out_scale,
+                            zero_point=int(rng.integers(-100, 60))))
+    c.ops.append(OpSpec("DEPTHWISE_CONV_2D", [x, w, bias], [y], {
+        "padding": padding, "stride_w": stride, "stride_h": stride, "fused_activation_function": "NONE",
+        "dilation_w_factor": 1, "dilation_h_factor": 1, "depth_multiplier": 1}))
+    c.inputs.append(x)
+    c.outputs.append(y)
+
+
 def _random_model(seed: int, count: int) -> Path:
     rng = np.random.default_rng(seed)
     c = ModelCases()
@@ -106,13 +132,15 @@ def _random_model(seed: int, count: int) -> Path:
         _add_case(c, rng, broadcast=i % 3 == 2)
     for _ in range(3):
         _case(c, rng, depthwise=True, pointwise=False, wide3x3=True)
+    _dw_rows_case(c, rng, (1, 6, 7, 16), 1, "SAME")
+    _dw_rows_case(c, rng, (2, 9, 9, 24), 2, "VALID")
     for _ in range(4):
         _fc_case(c, rng, floating=False)  # FULLY_CONNECTED runs as a 1x1 convolution on conv2d_s8_mve
     return c.write()
 
 
 def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 53 inputs in HELLO"""
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 55 inputs in HELLO"""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 

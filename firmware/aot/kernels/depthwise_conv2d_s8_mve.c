@@ -102,6 +102,8 @@ typedef struct {
   int32_t out_off;      /* 52 */
   int32_t act_min;      /* 56 */
   int32_t act_max;      /* 60 */
+  int32_t npix;         /* 64: pixels in a row, at least 1; more than 1 only when groups covers every channel */
+  int32_t adv;          /* 68: bytes each tap pointer moves from one pixel's last group to the next pixel */
 } td_dw9_args;
 
 /* One output pixel of a 3x3 depthwise convolution, `groups` whole groups of eight channels, against the
@@ -110,25 +112,38 @@ typedef struct {
  * td_mve_mul_by_qm does, narrowed back into channel order (VMOVNB/VMOVNT) and stored.  Hand-scheduled so
  * that the nine tap pointers, the filter, table and output pointers and the count stay in the 14 core
  * registers; the widening loads and the narrowing store take low registers only: taps 0-6 live in r1-r7,
- * taps 7-8 and the output pointer go through r0.  The output offset waits on the stack. */
+ * taps 7-8 and the output pointer go through r0.  The output offset, the filter and table starts, the
+ * counts and the pixel step wait on the stack.  `npix` pixels along a row when every window is whole and
+ * groups covers every channel: each tap pointer then moves on by `adv` (stride * channels - channels). */
 __attribute__((naked, noinline)) static void td_dw9_mve(const td_dw9_args *args __attribute__((unused))) {
   __asm__ volatile(
       "push {r4-r11, lr}\n"
       "vpush {d8-d15}\n"
-      "sub sp, sp, #8\n"
+      "sub sp, sp, #24\n"
       "ldr r1, [r0, #52]\n"
       "str r1, [sp]\n"
+      "ldr r1, [r0, #36]\n"
+      "str r1, [sp, #4]\n"
+      "ldr r1, [r0, #40]\n"
+      "str r1, [sp, #8]\n"
+      "ldr r1, [r0, #48]\n"
+      "str r1, [sp, #12]\n"
+      "ldr r1, [r0, #64]\n"
+      "str r1, [sp, #16]\n"
+      "ldr r1, [r0, #68]\n"
+      "str r1, [sp, #20]\n"
       "ldr r1, [r0, #56]\n"
       "vdup.32 q6, r1\n"
       "ldr r1, [r0, #60]\n"
       "vdup.32 q7, r1\n"
       "ldr r8, [r0, #28]\n"
       "ldr r9, [r0, #32]\n"
-      "ldr r10, [r0, #36]\n"
-      "ldr r11, [r0, #40]\n"
       "ldr r12, [r0, #44]\n"
-      "ldr lr, [r0, #48]\n"
       "ldm r0, {r1-r7}\n"
+      "0:\n"
+      "ldr r10, [sp, #4]\n"
+      "ldr r11, [sp, #8]\n"
+      "ldr lr, [sp, #12]\n"
       "1:\n"
       "vldrw.32 q0, [r11]\n"
       "vldrw.32 q1, [r11, #80]\n"
@@ -170,7 +185,21 @@ __attribute__((naked, noinline)) static void td_dw9_mve(const td_dw9_args *args 
       "add r11, r11, #160\n"
       "subs lr, lr, #1\n"
       "bne 1b\n"
-      "add sp, sp, #8\n"
+      "ldr r0, [sp, #20]\n"
+      "add r1, r1, r0\n"
+      "add r2, r2, r0\n"
+      "add r3, r3, r0\n"
+      "add r4, r4, r0\n"
+      "add r5, r5, r0\n"
+      "add r6, r6, r0\n"
+      "add r7, r7, r0\n"
+      "add r8, r8, r0\n"
+      "add r9, r9, r0\n"
+      "ldr r0, [sp, #16]\n"
+      "subs r0, r0, #1\n"
+      "str r0, [sp, #16]\n"
+      "bne 0b\n"
+      "add sp, sp, #24\n"
       "vpop {d8-d15}\n"
       "pop {r4-r11, pc}\n");
 }
@@ -202,16 +231,21 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
       args.out_off = p->output_offset;
       args.act_min = p->act_min;
       args.act_max = p->act_max;
+      args.adv = p->stride_w * c - 8 * full;
       for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * c;
         for (oy = 0; oy < p->out_h; ++oy) {
           const int32_t in_y0 = oy * p->stride_h - p->pad_h;
           int32_t ky0, ky1;
           td_dw_clip(in_y0, p->dil_h, 3, p->in_h, &ky0, &ky1);
-          for (ox = 0; ox < p->out_w; ++ox, out += c) {
+          for (ox = 0; ox < p->out_w;) {
             const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-            int32_t kx0, kx1, ky, kx;
+            int32_t kx0, kx1, ky, kx, run = 1;
             td_dw_clip(in_x0, p->dil_w, 3, p->in_w, &kx0, &kx1);
+            if ((c & 7) == 0 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3) {
+              /* the run of whole windows along the row: one call */
+              while (ox + run < p->out_w && (ox + run) * p->stride_w - p->pad_w + 2 * p->dil_w < p->in_w) ++run;
+            }
             for (ky = 0; ky < 3; ++ky) {
               const int8_t *row = in_b + (in_y0 + p->dil_h * ky) * p->in_w * c;
               for (kx = 0; kx < 3; ++kx) {
@@ -219,6 +253,7 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
                 args.tap[ky * 3 + kx] = inside ? row + (in_x0 + p->dil_w * kx) * c : op->zp_row;
               }
             }
+            args.npix = run;
             if (full) {
               args.out = out;
               td_dw9_mve(&args);
@@ -229,6 +264,8 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
                           out + 8 * full, ky1 > ky0 && kx1 > kx0 ? ky0 : 0, ky1 > ky0 && kx1 > kx0 ? ky1 : 0,
                           kx0, kx1, row_step, col_step, act_min, act_max, 1, last_pred);
             }
+            ox += run;
+            out += run * c;
           }
         }
       }
