@@ -626,7 +626,71 @@ static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintpt
                    : [o] "r"(o), [w_end] "m"(w_end)
                    : "cc", "memory");
 #undef TD_DWP_PAIR9
-#undef TD_DWP_RQ9
+  return w;
+}
+#endif
+
+#if defined(TD_DWP_ASM)
+/* Any filter with the fused requantization: all full groups of one pixel in one asm loop (w_end: the stream
+ * after them), four tap pairs per turn (the pairs count's low bits first), then the odd tap.
+ * Per four channels: 15 per tap pair + 0.5 of loop, 9 for an odd tap, 28 of requantization, ~20 of bookkeeping
+ * (the output pointer, the tap count and the offsets come from the stack: the registers hold the rest). */
+static const int32_t *td_dwp_groupsN(const int32_t *w, const intptr_t *offs, uintptr_t b, int8_t *po,
+                                     const int32_t *w_end, int32_t taps) {
+  register uint32_t T1 __asm__("r8"), T2 __asm__("r9"), T3 __asm__("r10"), T4 __asm__("r11");
+  uint32_t a0, a1, a2, a3, X0, X1, n;
+  const intptr_t *o;
+  const uint32_t pairs = (uint32_t)taps >> 1, odd = (uint32_t)taps & 1u;
+  __asm__ volatile("1:\n\t"
+                   "ldr %[o], %[offs]\n\t"
+                   "ldr %[n], %[pairs]\n\t"
+                   TD_DWP_BIAS
+                   "lsrs %[n], %[n], #1\n\t" /* C: a lone pair */
+                   "bcc 3f\n\t"
+                   TD_DWP_PAIR
+                   "3:\n\t"
+                   "lsrs %[n], %[n], #1\n\t" /* C: two more; Z: no four (the pairs leave the flags alone) */
+                   "bcc 7f\n\t"
+                   TD_DWP_PAIR TD_DWP_PAIR
+                   "7:\n\t"
+                   "beq 4f\n\t"
+                   "5:\n\t" TD_DWP_PAIR TD_DWP_PAIR TD_DWP_PAIR TD_DWP_PAIR
+                   "subs %[n], %[n], #1\n\t"
+                   "bne 5b\n\t"
+                   "4:\n\t"
+                   "ldr %[T1], %[odd]\n\t"
+                   "cmp %[T1], #0\n\t"
+                   "beq 6f\n\t"
+                   TD_DWP_ODD
+                   "6:\n\t"
+                   "ldmia %[w]!, {%[T1], %[T2], %[T3], %[T4]}\n\t" /* m0 r0 e0 m1 */
+                   TD_DWP_RQ9("a0", "T1", "T2", "T3")
+                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r1 e1 m2 */
+                   TD_DWP_RQ9("a1", "T4", "T1", "T2")
+                   "ldmia %[w]!, {%[T1], %[T2], %[T4]}\n\t"        /* r2 e2 m3 */
+                   TD_DWP_RQ9("a2", "T3", "T1", "T2")
+                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r3 e3 lo */
+                   TD_DWP_RQ9("a3", "T4", "T1", "T2")
+                   "ldr %[T4], [%[w]], #4\n\t"                      /* hi */
+                   "bfi %[a0], %[a1], #8, #8\n\t"
+                   "bfi %[a0], %[a2], #16, #8\n\t"
+                   "bfi %[a0], %[a3], #24, #8\n\t"
+                   "ssub8 %[X0], %[a0], %[T3]\n\t"
+                   "sel %[a0], %[a0], %[T3]\n\t"
+                   "ssub8 %[X0], %[T4], %[a0]\n\t"
+                   "sel %[a0], %[a0], %[T4]\n\t"
+                   "ldr %[T1], %[po]\n\t"
+                   "str %[a0], [%[T1]], #4\n\t"
+                   "str %[T1], %[po]\n\t"
+                   "add %[b], %[b], #4\n\t"
+                   "ldr %[T1], %[w_end]\n\t"
+                   "cmp %[w], %[T1]\n\t"
+                   "bne 1b\n\t"
+                   : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [X0] "=&r"(X0),
+                     [X1] "=&r"(X1), [T1] "=&r"(T1), [T2] "=&r"(T2), [T3] "=&r"(T3), [T4] "=&r"(T4),
+                     [w] "+&r"(w), [b] "+&r"(b), [o] "=&r"(o), [n] "=&r"(n), [po] "+m"(po)
+                   : [offs] "m"(offs), [pairs] "m"(pairs), [odd] "m"(odd), [w_end] "m"(w_end)
+                   : "cc", "memory");
   return w;
 }
 #endif
@@ -638,8 +702,10 @@ static const int32_t *td_dwp_pixel(const int32_t *w, const intptr_t *offs, int32
   int32_t g;
 #if defined(TD_DWP_ASM)
   const int32_t pairs = taps >> 1;
-  if (taps == 9 && fused) {
-    return full ? td_dwp_groups9(w, offs, base, out, w + (full / 4) * td_dwp_words(9)) : w;
+  if (fused) {
+    const int32_t *const w_end = w + (full / 4) * td_dwp_words(taps);
+    if (!full) return w;
+    return taps == 9 ? td_dwp_groups9(w, offs, base, out, w_end) : td_dwp_groupsN(w, offs, base, out, w_end, taps);
   }
   for (g = 0; g < full; g += 4) {
     uint32_t a0, a1, a2, a3, X0, X1, T1, T2, T3, T4;
