@@ -25,6 +25,12 @@ from tinydeploy.aot.ops.conv2d import MAX_FAST_EXPONENT, fast_requant_table, pac
 FLAVOURS = ["optimized", "optimized-dsp"]
 
 
+def _target(flavour: str, small_layer_macs: int = 0) -> TargetFeatures:
+    """The host target; "optimized-dsp" also tells the generator the DSP extension is there (the build
+    emulates it: -DTD_EMULATE_DSP), so it picks the DSP kernels' variants."""
+    return TargetFeatures(cpu="host", dsp=flavour == "optimized-dsp", small_layer_macs=small_layer_macs)
+
+
 def _conv_case(c: Cases, rng: np.random.Generator, depthwise: bool) -> None:
     """Shapes of the benchmark models' layers: 3x3 / 1x1 / odd filters, channels multiples of 4 (and not)."""
     while True:
@@ -142,7 +148,7 @@ def test_shallow_convs_exact_native(flavour: str) -> None:
     """In-depth 1..16, odd out-channels, stride 2: the widened pixel pairs' zero-padded tails and zero groups."""
     path = _shallow_model(1700)
     flags = ["-DTD_EMULATE_DSP"] if flavour == "optimized-dsp" else []
-    native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
+    native = build_native(path, target=_target(flavour), extra_flags=flags)
     assert native.program.files["model.c"].count("td_conv2d_s8_gemm(") == 10
     assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=17), optimized=True, native=native)
 
@@ -161,7 +167,7 @@ def _heads_model(seed: int) -> Path:
 def test_small_fc_heads_on_the_gemm_kernel_exact(flavour: str) -> None:
     path = _heads_model(900)
     flags = ["-DTD_EMULATE_DSP"] if flavour == "optimized-dsp" else []
-    native = build_native(path, extra_flags=flags)  # the default target: small layers stay small
+    native = build_native(path, target=_target(flavour, TargetFeatures.small_layer_macs), extra_flags=flags)
     body = native.program.files["model.c"].split("int model_invoke(void)")[1]
     assert "td_fully_connected" not in body and body.count("td_conv2d_s8_gemm(") == 9
     assert_bitexact_with_tflm(path, random_inputs(path, 6, seed=9), native=native)
@@ -239,7 +245,7 @@ def test_speed_kernels_exact_native(seed: int, flavour: str) -> None:
     path = _model(700 + seed)
     flags = ["-DTD_EMULATE_DSP"] if flavour == "optimized-dsp" else []
     # small_layer_macs=0: every layer on the optimized kernels, however small (the cases here are)
-    native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
+    native = build_native(path, target=_target(flavour), extra_flags=flags)
     assert_bitexact_with_tflm(path, random_inputs(path, 5, seed=seed), optimized=True, native=native)
 
 

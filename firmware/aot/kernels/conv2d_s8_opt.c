@@ -274,14 +274,16 @@ TD_INLINE uint32_t *td_put_group(uint32_t *x16, uint32_t va, uint32_t vb) {
   return x16 + 4;
 }
 
-static int32_t td_widen_pair(const td_seg2 *seg, int32_t nseg, uint32_t *x16) {
+static __attribute__((noinline)) int32_t td_widen_pair(const td_seg2 *seg, int32_t nseg, uint32_t *x16) {
+  static const int8_t zeros[8] = {0};
   uint32_t *const start = x16;
   uint32_t va = 0, vb = 0; /* a group's bytes gathered across pieces whose lengths are not multiples of 4 */
-  int32_t k, fill = 0;
-  for (k = 0; k < nseg; ++k) {
-    const int8_t *a = seg[k].x0;
-    const ptrdiff_t d = seg[k].x1 - seg[k].x0;
-    int32_t len = seg[k].len;
+  int32_t k, fill = 0, len;
+  for (k = 0; k <= nseg; ++k) {
+    const int8_t *a = k < nseg ? seg[k].x0 : zeros;
+    const ptrdiff_t d = k < nseg ? seg[k].x1 - seg[k].x0 : 0;
+    /* after the pieces, zeros up to an even number of whole groups (the kernel takes two at a time) */
+    len = k < nseg ? seg[k].len : (-((int32_t)(x16 - start) + fill)) & 7; /* 4 words: 4 values */
     if (fill == 0) { /* whole groups read as words */
       const int8_t *const end = a + (len & ~3);
 #if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
@@ -318,27 +320,25 @@ static int32_t td_widen_pair(const td_seg2 *seg, int32_t nseg, uint32_t *x16) {
       }
     }
   }
-  if (fill) x16 = td_put_group(x16, va, vb); /* the last group zero-padded */
-  if ((x16 - start) & 4) x16 = td_put_group(x16, 0, 0); /* an even number of groups */
   return (int32_t)(x16 - start) / 4;
 }
 
-/* Where a pixel pair's outputs go and how they are requantized (td_gemm_x16_pair). */
-typedef struct {
+/* Where a pixel pair's outputs go and how they are requantized (td_conv_pair_fast / _rq). */
+struct td_gemm_out {
   int8_t *out0, *out1; /* out1 == out0 for a lone last pixel: the same values written twice */
   const td_requant *rq;
-  const int32_t *fast; /* the fast table (requant_row_s8.h) for a full int8 output range, else NULL */
   int32_t out_c, out_offset, lo, hi;
-} td_gemm_out;
+};
 
 /* Every output channel of a pixel pair: the packed filter w (pack_pairs: per 4-value group, 4 bytes of
  * channel 0 then 4 of channel 1, an odd last channel with a zero partner) against the widened pixel pair
  * x16 of `groups` groups (even, at least 2), from the folded bias, requantized as soon as a channel pair's
- * four accumulators are done: in registers with the fast table when the output range is all of int8 (one
- * saturation), else through rq->row.  Kept out of line
- * so that the loop around the assembly has the registers to itself. */
-static __attribute__((noinline)) void td_gemm_x16_pair(const uint32_t *x16, int32_t groups, const int8_t *w,
-                                                        const int32_t *bias, const td_gemm_out *o) {
+ * four accumulators are done: `fused`, in registers with the fast table (rq->table) for an output range of
+ * all of int8 (one saturation); else through rq->row.  Instantiated once each way (td_conv_pair_fast,
+ * td_conv_pair_rq), so that a firmware links only the ones its layers name; out of line, so that the loop
+ * around the assembly has the registers to itself. */
+TD_INLINE void td_conv_pair(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                            const td_gemm_out *o, const int fused) {
   const int32_t out_c = o->out_c;
   int32_t c;
   for (c = 0; c < out_c; c += 2, bias += 2) {
@@ -386,8 +386,8 @@ static __attribute__((noinline)) void td_gemm_x16_pair(const uint32_t *x16, int3
       a11 = td_smlad(px[3], o1, td_smlad(px[2], e1, a11));
     }
 #endif
-    if (o->fast) { /* pixel 1 first: out1 may be out0 (the same values); t: o->fast reloaded after the asm */
-      const int32_t *const tc = o->fast + 3 * c;
+    if (fused) { /* pixel 1 first: out1 may be out0 (the same values) */
+      const int32_t *const tc = o->rq->table + 3 * c;
       int8_t *const p0 = o->out0 + c, *const p1 = o->out1 + c;
       int32_t m = tc[0], e = tc[1], k = tc[2];
       p1[0] = td_sat_s8(td_requant_mke(a10, m, e, k));
@@ -411,55 +411,29 @@ static __attribute__((noinline)) void td_gemm_x16_pair(const uint32_t *x16, int3
     }
   }
 }
+
+void td_conv_pair_fast(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                       const td_gemm_out *o) {
+  td_conv_pair(x16, groups, w, bias, o, 1);
+}
+
+void td_conv_pair_rq(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                     const td_gemm_out *o) {
+  td_conv_pair(x16, groups, w, bias, o, 0);
+}
 #endif
 
-void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
-  /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload
-   * every parameter after each output store; locals whose address stays here cannot be aliased */
-  union { /* the int16 geometry widened in place: a struct of TD_CONV2D_S8_FIELDS int32 fields */
-    td_conv2d_s8_params params;
-    int32_t field[TD_CONV2D_S8_FIELDS];
-  } local;
-  const td_conv2d_s8_params *const p = &local.params;
-  const int8_t *const input = op->input, *const packed = op->packed;
-  const int32_t *const folded_bias = op->folded_bias;
-  const td_requant *const rq = &op->rq;
-  int8_t *const output = op->output;
-  const td_conv_fetch fetch = op->fetch;
-  td_widen_geom(local.field, op->geom, TD_CONV2D_S8_FIELDS);
-  const int32_t pixels = p->batches * p->out_h * p->out_w;
-  const int32_t out_c = p->out_c;
-  /* the packed filter's columns: the receptive field rounded up to a multiple of 8 (zero columns) */
+#if !defined(TD_DOT_DSP) || defined(TD_EMULATE_DSP)
+/* The portable GEMM loop: pieces read in place (td_mm2x2_segs_s8), TD_GEMM_BLOCK channels' accumulators
+ * of both pixels stored, then requantized by rq->row.  Cores without the DSP extension; host builds that
+ * emulate it run it for layers the generator lowered for a generic target (op->pair NULL). */
+static void td_conv_gemm_portable(const td_conv2d_s8_params *p, const int8_t *input, td_conv_fetch fetch,
+                                  int8_t *aux,
+                                  td_seg2 *seg, const int8_t *packed, const int32_t *folded_bias,
+                                  const td_requant *rq, int8_t *output) {
+  const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c;
   const int32_t n = (p->k_h * p->k_w * p->in_c + 7) & ~7;
-  td_seg2 seg[TD_CONV_MAX_PIECES];
-  /* td_conv_fetch_im2col's two rows (op->aux NULL) live on the stack, not in the arena: on DSP cores
-   * behind the widened pair, which is written from the front while the rows are read (group g's 16 bytes
-   * always end before row byte 4 g) */
-#if defined(TD_DOT_DSP)
-  uint32_t x16[n + n / 2]; /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_COLUMNS) */
-  int8_t *const aux = op->aux ? op->aux : (int8_t *)(x16 + n);
-#else
-  int32_t rows[n / 2];
-  int8_t *const aux = op->aux ? op->aux : (int8_t *)rows;
-#endif
-  int32_t q;
-#if defined(TD_DOT_DSP)
-  td_gemm_out o;
-  o.rq = rq;
-  o.fast = op->fast;
-  o.out_c = out_c;
-  o.out_offset = p->output_offset;
-  o.lo = p->act_min;
-  o.hi = p->act_max;
-  for (q = 0; q < pixels; q += 2) {
-    const int two = q + 1 < pixels;
-    const int32_t nseg = fetch(p, input, q, two ? q + 1 : q, aux, seg);
-    o.out0 = output + q * out_c;
-    o.out1 = two ? o.out0 + out_c : o.out0;
-    td_gemm_x16_pair(x16, td_widen_pair(seg, nseg, x16), packed, folded_bias, &o);
-  }
-#else
-  int32_t oc0, oc;
+  int32_t q, oc0, oc;
   int32_t acc[2 * TD_GEMM_BLOCK];
   for (q = 0; q < pixels; q += 2) {
     const int two = q + 1 < pixels;
@@ -484,5 +458,56 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
       if (two) rq->row(acc + TD_GEMM_BLOCK, count, rq, oc0, p->output_offset, p->act_min, p->act_max, out1 + oc0);
     }
   }
+}
+#endif
+
+void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
+  /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload
+   * every parameter after each output store; locals whose address stays here cannot be aliased */
+  union { /* the int16 geometry widened in place: a struct of TD_CONV2D_S8_FIELDS int32 fields */
+    td_conv2d_s8_params params;
+    int32_t field[TD_CONV2D_S8_FIELDS];
+  } local;
+  const td_conv2d_s8_params *const p = &local.params;
+  const int8_t *const input = op->input, *const packed = op->packed;
+  const int32_t *const folded_bias = op->folded_bias;
+  const td_requant *const rq = &op->rq;
+  int8_t *const output = op->output;
+  const td_conv_fetch fetch = op->fetch;
+  td_widen_geom(local.field, op->geom, TD_CONV2D_S8_FIELDS);
+  /* the packed filter's columns: the receptive field rounded up to a multiple of 8 (zero columns) */
+  const int32_t n = (p->k_h * p->k_w * p->in_c + 7) & ~7;
+  td_seg2 seg[TD_CONV_MAX_PIECES];
+  /* td_conv_fetch_im2col's two rows (op->aux NULL) live on the stack, not in the arena: on DSP cores
+   * behind the widened pair, which is written from the front while the rows are read (group g's 16 bytes
+   * always end before row byte 4 g) */
+#if defined(TD_DOT_DSP)
+  uint32_t x16[n + n / 2]; /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_COLUMNS) */
+  int8_t *const aux = op->aux ? op->aux : (int8_t *)(x16 + n);
+  if (op->pair) {
+    const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c;
+    td_gemm_out o;
+    int32_t q;
+    o.rq = rq;
+    o.out_c = out_c;
+    o.out_offset = p->output_offset;
+    o.lo = p->act_min;
+    o.hi = p->act_max;
+    for (q = 0; q < pixels; q += 2) {
+      const int two = q + 1 < pixels;
+      const int32_t nseg = fetch(p, input, q, two ? q + 1 : q, aux, seg);
+      o.out0 = output + q * out_c;
+      o.out1 = two ? o.out0 + out_c : o.out0;
+      op->pair(x16, td_widen_pair(seg, nseg, x16), packed, folded_bias, &o);
+    }
+    return;
+  }
+#else
+  int32_t rows[n / 2];
+  int8_t *const aux = op->aux ? op->aux : (int8_t *)rows;
+#endif
+#if !defined(TD_DOT_DSP) || defined(TD_EMULATE_DSP)
+  td_conv_gemm_portable(p, input, fetch, aux, seg, packed, folded_bias, rq, output);
 #endif
 }
+

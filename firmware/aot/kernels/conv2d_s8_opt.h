@@ -49,6 +49,18 @@ int32_t td_conv_fetch_pieces(const td_conv2d_s8_params *p, const int8_t *input, 
 int32_t td_conv_fetch_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                              int8_t *aux, td_seg2 *seg);
 
+/* Cores with the DSP extension: every output channel of a pixel pair whose receptive fields were widened to
+ * int16 (x16, see conv2d_s8_opt.c), requantized as each channel pair finishes -- in registers with the fast
+ * table where the output range is all of int8 (td_conv_pair_fast), else through rq->row
+ * (td_conv_pair_rq).  The generator names one per layer, so a firmware links only those it uses. */
+typedef struct td_gemm_out td_gemm_out;
+typedef void (*td_conv_pair_fn)(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                                const td_gemm_out *o);
+void td_conv_pair_fast(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                       const td_gemm_out *o);
+void td_conv_pair_rq(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                     const td_gemm_out *o);
+
 /* td_conv2d_s8_params's 19 fields in their order, as int16 (the generator checks they fit): half the
  * flash per layer; the kernel widens them once per call. */
 #define TD_CONV2D_S8_FIELDS 19
@@ -63,7 +75,7 @@ typedef struct {
   td_requant rq;
   td_conv_fetch fetch;
   int8_t *aux;
-  const int32_t *fast; /* rq's fast table when it has one: DSP cores requantize in registers with it */
+  td_conv_pair_fn pair; /* DSP cores: td_conv_pair_fast or td_conv_pair_rq; NULL elsewhere */
 } td_conv2d_s8_gemm_op;
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op);

@@ -53,17 +53,63 @@ static void td_widen_row(const int8_t *x, int32_t n, uint32_t *x16) {
   }
 }
 
-/* Four units against the widened row (n % 8 == 0): per 4-value group 18 instructions for 16 MACs, the
- * input operands loaded ready; kept out of line so that the assembly has the registers to itself. */
-static __attribute__((noinline)) void td_mv1x4_x16(const uint32_t *x16, int32_t n, const int8_t *w,
-                                                    int32_t acc[4]) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+/* Four results saturated to int8 and packed in a word, unit k in byte k. */
+TD_INLINE uint32_t td_pack4_s8(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+#if defined(TD_HAVE_ACLE)
+  /* (v0, v2) and (v1, v3) as halfwords, their low bytes interleaved */
+  uint32_t h02, h13;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(h02) : "r"(__ssat(v0, 8)), "r"(__ssat(v2, 8)));
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(h13) : "r"(__ssat(v1, 8)), "r"(__ssat(v3, 8)));
+  return __uxtb16(h02) | (__uxtb16(h13) << 8);
+#else
+  return (uint32_t)(uint8_t)td_sat_s8(v0) | (uint32_t)(uint8_t)td_sat_s8(v1) << 8 |
+         (uint32_t)(uint8_t)td_sat_s8(v2) << 16 | (uint32_t)(uint8_t)td_sat_s8(v3) << 24;
+#endif
+}
+
+/* Four int8 results packed in a word (unit k in byte k) clamped to [lo, hi] (each replicated in the four
+ * bytes): SSUB8 + SEL twice, where the core has them. */
+TD_INLINE uint32_t td_clamp4_s8(uint32_t v, uint32_t lo4, uint32_t hi4) {
 #if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
-  const uint32_t *px = x16;
-  const uint32_t *const end = x16 + n / 2;
-  uint32_t E, O, V;
-  /* the four units' weight words of a group in one LDM: its registers must ascend, hence named */
-  register uint32_t W0 __asm__("r8"), W1 __asm__("r9"), W2 __asm__("r10"), W3 __asm__("r11");
+  uint32_t t;
+  __asm__("ssub8 %[t], %[v], %[lo]\n\t" /* GE: v >= lo, bytewise */
+          "sel %[v], %[v], %[lo]\n\t"
+          "ssub8 %[t], %[v], %[hi]\n\t" /* GE: v >= hi */
+          "sel %[v], %[hi], %[v]\n\t"
+          : [v] "+r"(v), [t] "=&r"(t)
+          : [lo] "r"(lo4), [hi] "r"(hi4)
+          : "cc");
+  return v;
+#else
+  uint32_t r = 0;
+  int k;
+  for (k = 0; k < 32; k += 8) {
+    const int32_t x = (int8_t)(v >> k), l = (int8_t)lo4, h = (int8_t)hi4;
+    r |= (uint32_t)(uint8_t)td_clamp_i32(x, l, h) << k;
+  }
+  return r;
+#endif
+}
+
+/* One input row (widened, n % 8 == 0) against every unit, four at a time, requantized as each block
+ * finishes: per 4-value group 18 instructions for 16 MACs (the input operands loaded ready, the four units'
+ * weight words in one LDM), then four SSATs and one bytewise clamp for the four outputs.  Kept out of
+ * line so that the assembly has the registers to itself. */
+static __attribute__((noinline)) void td_fc_row_x16(const uint32_t *x16, const int8_t *w, const int32_t *bias,
+                                                     const int32_t *rq, int8_t *out,
+                                                     const td_fully_connected_s8_params *p) {
+  const int32_t n = p->depth, out_c = p->out_c, step = p->per_channel ? 3 : 0;
+  const uint32_t lo4 = 0x01010101u * (uint8_t)p->act_min, hi4 = 0x01010101u * (uint8_t)p->act_max;
+  const int32_t *r = rq; /* one entry per unit, or four copies of one for all (per-tensor weights) */
+  int32_t oc;
+  for (oc = 0; oc < out_c; oc += 4, bias += 4, out += 4, r += 4 * step) {
+    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+    const uint32_t *px = x16;
+    const uint32_t *const end = x16 + n / 2;
+    uint32_t E, O, V;
+    /* the four units' weight words of a group in one LDM: its registers must ascend, hence named */
+    register uint32_t W0 __asm__("r8"), W1 __asm__("r9"), W2 __asm__("r10"), W3 __asm__("r11");
 #define TD_MV_X16_STEP                           \
   "ldrd %[E], %[O], [%[px]], #8\n\t"              \
   "ldmia %[pw]!, {r8, r9, r10, r11}\n\t"          \
@@ -83,32 +129,40 @@ static __attribute__((noinline)) void td_mv1x4_x16(const uint32_t *x16, int32_t 
   "smlad %[a3], %[E], %[V], %[a3]\n\t"            \
   "sxtb16 %[W3], %[W3], ror #8\n\t"               \
   "smlad %[a3], %[O], %[W3], %[a3]\n\t"
-  __asm__ volatile("1:\n\t" TD_MV_X16_STEP TD_MV_X16_STEP "cmp %[px], %[end]\n\tbne 1b\n\t"
-                   : [px] "+r"(px), [pw] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                     [E] "=&r"(E), [O] "=&r"(O), [V] "=&r"(V), [W0] "=&r"(W0), [W1] "=&r"(W1), [W2] "=&r"(W2),
-                     [W3] "=&r"(W3)
-                   : [end] "r"(end)
-                   : "cc", "memory");
+    __asm__ volatile("1:\n\t" TD_MV_X16_STEP TD_MV_X16_STEP "cmp %[px], %[end]\n\tbne 1b\n\t"
+                     : [px] "+r"(px), [pw] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                       [E] "=&r"(E), [O] "=&r"(O), [V] "=&r"(V), [W0] "=&r"(W0), [W1] "=&r"(W1),
+                       [W2] "=&r"(W2), [W3] "=&r"(W3)
+                     : [end] "r"(end)
+                     : "cc", "memory");
 #undef TD_MV_X16_STEP
 #else
-  int32_t g;
-  for (g = 0; g < n / 4; ++g, w += 16) {
-    const uint32_t e = x16[2 * g], o = x16[2 * g + 1];
-    uint32_t v;
-    v = td_load4(w);
-    a0 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a0));
-    v = td_load4(w + 4);
-    a1 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a1));
-    v = td_load4(w + 8);
-    a2 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a2));
-    v = td_load4(w + 12);
-    a3 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a3));
-  }
+    int32_t g;
+    for (g = 0; g < n / 4; ++g, w += 16) {
+      const uint32_t e = x16[2 * g], o = x16[2 * g + 1];
+      uint32_t v;
+      v = td_load4(w);
+      a0 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a0));
+      v = td_load4(w + 4);
+      a1 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a1));
+      v = td_load4(w + 8);
+      a2 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a2));
+      v = td_load4(w + 12);
+      a3 = td_smlad(o, td_sxtb16_ror8(v), td_smlad(e, td_sxtb16(v), a3));
+    }
 #endif
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
+    {
+      const int32_t left = out_c - oc;
+      uint32_t v = td_pack4_s8(td_requant_table(a0, r), td_requant_table(a1, r + 3), td_requant_table(a2, r + 6),
+                               td_requant_table(a3, r + 9));
+      v = td_clamp4_s8(v, lo4, hi4);
+      if (left >= 4) {
+        memcpy(out, &v, 4); /* one unaligned STR */
+      } else {
+        memcpy(out, &v, (size_t)left);
+      }
+    }
+  }
 }
 #endif
 
@@ -117,32 +171,32 @@ static __attribute__((noinline)) void td_mv1x4_x16(const uint32_t *x16, int32_t 
 void td_fully_connected_s8_packed4_fast(const td_fully_connected_s8_params *params, const int8_t *input,
                                         const int8_t *packed, const int32_t *folded_bias, int8_t *output,
                                         const int32_t *rq) {
+#if defined(TD_DOT_DSP)
+  const int32_t n = params->depth;
+  uint32_t x16[n / 2]; /* the row widened to int16 */
+  int32_t b;
+  for (b = 0; b < params->batches; ++b, input += n, output += params->out_c) {
+    td_widen_row(input, n, x16);
+    td_fc_row_x16(x16, packed, folded_bias, rq, output, params);
+  }
+#else
   const td_fully_connected_s8_params local = *params; /* see td_fully_connected_s8_packed4 */
   const td_fully_connected_s8_params *const p = &local;
   const int32_t n = p->depth, out_c = p->out_c, step = p->per_channel ? 3 : 0;
   int32_t b, oc, k;
-#if defined(TD_DOT_DSP)
-  uint32_t x16[n / 2]; /* the row widened to int16 */
-#endif
   for (b = 0; b < p->batches; ++b, input += n) {
     const int32_t *r = rq;
-#if defined(TD_DOT_DSP)
-    td_widen_row(input, n, x16);
-#endif
     for (oc = 0; oc < out_c; oc += 4) {
       const int32_t count = out_c - oc < 4 ? out_c - oc : 4;
       int32_t acc[4];
       memcpy(acc, folded_bias + oc, sizeof acc);
-#if defined(TD_DOT_DSP)
-      td_mv1x4_x16(x16, n, packed + oc * n, acc);
-#else
       td_mv1x4_packed8_s8(input, packed + oc * n, n, acc);
-#endif
       for (k = 0; k < count; ++k, r += step) {
         *output++ = (int8_t)td_clamp_i32(td_requant_table(acc[k], r), p->act_min, p->act_max);
       }
     }
   }
+#endif
 }
 
 #if defined(TD_DOT_MVE)

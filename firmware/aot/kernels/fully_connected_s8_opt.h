@@ -6,7 +6,8 @@
  * four units (tinydeploy.aot.ops.conv2d.pack_rows(rows, 4), a partial last group padded with zero rows,
  * folded_bias padded with zeros likewise): four units per input pass.  rq: NULL, or td_requant_row_s8_fast's
  * fast requantization table, one entry per unit (per-channel weights) or a single one (per-tensor), emitted
- * when the generator proved its preconditions.
+ * when the generator proved its preconditions (for td_fully_connected_s8_packed4_fast: whole groups of four
+ * entries, the last one padded, a per-tensor entry repeated four times).
  * td_fully_connected_s8_opt (Helium builds): the plain [out_c][depth] layout, two units per input unpack. */
 #ifndef TD_FULLY_CONNECTED_S8_OPT_H
 #define TD_FULLY_CONNECTED_S8_OPT_H

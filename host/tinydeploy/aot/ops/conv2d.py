@@ -246,17 +246,20 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     table = fast_requant_table(bound, mult, shift, quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
     rq = requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"])
-    # the full int8 range: requantized in registers on DSP cores (td_gemm_x16_pair), no loop to link there
+    # DSP cores: the full int8 range requantized in registers (td_conv_pair_fast, no loop to link), other
+    # layers through rq->row (td_conv_pair_rq); only the named ones link
     full = table is not None and (fields["act_min"], fields["act_max"]) == (-128, 127)
-    fast = rq["table"] if full else "NULL"
-    if full and ctx.target.dsp:
-        rq["row"] = "NULL"
+    pair = "NULL"
+    if ctx.target.dsp:
+        pair = "td_conv_pair_fast" if full else "td_conv_pair_rq"
+        if full:
+            rq["row"] = "NULL"
     desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
         "geom": geom16(fields, CONV_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
         # padded to an even count: an odd last channel's zero partner reads a bias too
         "folded_bias": ctx.const("folded_bias", np.concatenate([folded, np.zeros(len(folded) % 2, np.int32)]),
                                  "int32_t"),
-        "rq": rq, "fetch": fetch, "aux": aux, "fast": fast})
+        "rq": rq, "fetch": fetch, "aux": aux, "pair": pair})
     ctx.emit(f"td_conv2d_s8_gemm({desc});")
 
 

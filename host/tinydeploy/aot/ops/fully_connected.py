@@ -62,6 +62,10 @@ def _emit_optimized(op: Operator, ctx: LoweringContext, params: str, w, folded: 
     weights = ctx.const("packed_weights", pack_rows(w.data, 4), "int8_t")
     bias = ctx.const("folded_bias", padded, "int32_t")
     if table is not None and w.shape[1] % 8 == 0:  # the specialized kernel: no tails, fast requantization
+        # its DSP form reads four entries per group of four units: the last group's padded, or four copies of
+        # a per-tensor entry
+        table = (np.concatenate([table, np.zeros(3 * (-out_c % 4), np.int32)]) if per_channel
+                 else np.tile(table, 4))
         ctx.emit(f"td_fully_connected_s8_packed4_fast({params}, {ctx.ptr(x)}, {weights}, {bias}, {ctx.ptr(y)}, "
                  f"{rq_ptr(ctx, table)});")
         return
