@@ -161,7 +161,8 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *params, con
 /* int32 words of one group in the stream */
 TD_INLINE int32_t td_dwp_words(int32_t taps) { return 4 + 4 * (taps / 2) + 2 * (taps & 1) + TD_DWP_RQ_WORDS; }
 
-#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+/* the assembly needs 14 registers: an unoptimized build (r7 kept as the frame pointer) runs the C path */
+#if defined(TD_DOT_DSP) && defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP) && defined(__OPTIMIZE__)
 #define TD_DWP_ASM 1
 #endif
 
@@ -321,7 +322,7 @@ static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], co
 /* 3x3 with the fused requantization: all full groups of one pixel in one asm loop, everything in registers
  * (the tap offsets read at fixed places, so only the stream, the input and the output pointers move):
  * 2 + 4 x 15 + 9 MAC instructions, 29 of requantization and 5 of loop per four channels. */
-static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintptr_t b, int8_t *po,
+static __attribute__((noinline)) const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintptr_t b, int8_t *po,
                                      const int32_t *w_end) {
   /* T1..T4 in ascending registers, so that LDM fills them from the stream (r7 left to a frame pointer) */
   register uint32_t T1 __asm__("r8"), T2 __asm__("r9"), T3 __asm__("r10"), T4 __asm__("r11");
@@ -395,7 +396,7 @@ static const int32_t *td_dwp_groups9(const int32_t *w, const intptr_t *o, uintpt
  * after them), four tap pairs per turn (the pairs count's low bits first), then the odd tap.
  * Per four channels: 15 per tap pair + 0.5 of loop, 9 for an odd tap, 28 of requantization, ~20 of bookkeeping
  * (the output pointer, the tap count and the offsets come from the stack: the registers hold the rest). */
-static const int32_t *td_dwp_groupsN(const int32_t *w, const intptr_t *offs, uintptr_t b, int8_t *po,
+static __attribute__((noinline)) const int32_t *td_dwp_groupsN(const int32_t *w, const intptr_t *offs, uintptr_t b, int8_t *po,
                                      const int32_t *w_end, int32_t taps) {
   register uint32_t T1 __asm__("r8"), T2 __asm__("r9"), T3 __asm__("r10"), T4 __asm__("r11");
   uint32_t a0, a1, a2, a3, X0, X1, n;
