@@ -153,6 +153,28 @@ def test_shallow_convs_exact_native(flavour: str) -> None:
     assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=17), optimized=True, native=native)
 
 
+def test_wide_receptive_field_keeps_the_stack_small_exact() -> None:
+    """A receptive field past MAX_WIDENED_COLUMNS (3x3x96): on DSP cores td_conv2d_s8_opt, no int16 copy of
+    it on the stack; exact with the DSP algorithm emulated."""
+    rng = np.random.default_rng(1701)
+    c = Cases()
+    in_c, out_c = 96, 5
+    x = c.tensor(TensorSpec((1, 4, 4, in_c), "int8", scale=0.05, zero_point=3))
+    w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(out_c)], np.float32)
+    w = c.tensor(TensorSpec((out_c, 3, 3, in_c), "int8", data=rng.integers(-127, 128, (out_c, 3, 3, in_c)).astype(
+        np.int8), scale=w_scales, axis=0))
+    y = c.tensor(TensorSpec((1, 4, 4, out_c), "int8", scale=float(0.05 * w_scales.mean() * 30 * 60), zero_point=-5))
+    c.ops.append(OpSpec("CONV_2D", [x, w], [y], {"padding": "SAME", "stride_w": 1, "stride_h": 1,
+                                                 "fused_activation_function": "RELU"}))
+    c.inputs.append(x)
+    c.outputs.append(y)
+    path = c.write()
+    native = build_native(path, target=_target("optimized-dsp"), extra_flags=["-DTD_EMULATE_DSP"])
+    body = native.program.files["model.c"].split("int model_invoke(void)")[1]
+    assert "td_conv2d_s8_opt(" in body and "td_conv2d_s8_gemm(" not in body
+    assert_bitexact_with_tflm(path, random_inputs(path, 3, seed=2), optimized=True, native=native)
+
+
 def _heads_model(seed: int) -> Path:
     """One convolution and small FC heads: the heads run on the convolution's GEMM kernel."""
     rng = np.random.default_rng(seed)
