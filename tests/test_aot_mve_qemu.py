@@ -1,12 +1,12 @@
-"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h, add_s8_mve) on the emulated
-Cortex-M55 give exactly TFLM's outputs.
+"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h, add_s8_mve, mul_s8_mve) on the
+emulated Cortex-M55 give exactly TFLM's outputs.
 
 One model of randomized int8 CONV_2D / DEPTHWISE_CONV_2D cases shaped to reach every path of the two kernels:
 input depths across 16-lane chunks with and without a tail, 1x1 rows read in place (stride 1 and 2) and
 im2col rows, output channels not a multiple of 4 (conv) or 8 (depthwise), odd pixel counts (a lone last
 pixel), batch 2, SAME padding (clipped depthwise windows, zero-point taps in im2col), dilation, whole 3x3
 depthwise windows, and output scales that make multipliers > 1 (left shifts) or tiny (long right shifts,
-rounding of negative values); int8 ADD cases (dense + dense, dense + single value, row tails) and
+rounding of negative values); int8 ADD and MUL cases (dense with dense, with a single value, row tails) and
 FULLY_CONNECTED cases (test_aot_core's generator).  Rendered for qemu-m55, built with the device harness, run under QEMU.
 """
 
@@ -87,15 +87,18 @@ def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: b
     c.outputs.append(y)
 
 
-def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool) -> None:
-    """int8 ADD of two dense rows (a residual) or of a row and a single value, lengths not a multiple of 4;
-    the scales make either input the larger (its multiplier 1/2: shift 0) and the output scale varies."""
+def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool, opcode: str = "ADD") -> None:
+    """int8 ADD or MUL of two dense rows (a residual) or of a row and a single value, lengths not a multiple
+    of 4; ADD: the scales make either input the larger (its multiplier 1/2: shift 0) and the output scale
+    varies; MUL: output scales from well above the product's (right shifts) to below it (left shifts)."""
     shape = (1, int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 20)))
     scales = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 3))
+    if opcode == "MUL":
+        scales[2] = scales[0] * scales[1] * np.exp(rng.uniform(-2, 8))
     a = c.tensor(TensorSpec(shape, "int8", scale=float(scales[0]), zero_point=_zp(rng)))
     b = c.tensor(TensorSpec((1,) if broadcast else shape, "int8", scale=float(scales[1]), zero_point=_zp(rng)))
     y = c.tensor(TensorSpec(shape, "int8", scale=float(scales[2]), zero_point=int(rng.integers(-128, 64))))
-    c.ops.append(OpSpec("ADD", [a, b], [y], {"fused_activation_function": str(rng.choice(ACTS))}))
+    c.ops.append(OpSpec(opcode, [a, b], [y], {"fused_activation_function": str(rng.choice(ACTS))}))
     c.inputs.extend([a, b])
     c.outputs.append(y)
 
@@ -132,6 +135,16 @@ def _random_model(seed: int, count: int) -> Path:
         _add_case(c, rng, broadcast=i % 3 == 2)
     for _ in range(3):
         _case(c, rng, depthwise=True, pointwise=False, wide3x3=True)
+    for i in range(5):
+        _add_case(c, rng, broadcast=i % 2 == 1, opcode="MUL")
+    # MUL by a constant one code above its zero point with a multiplier of 1.5-4 (a left shift of 1-2):
+    # products stay small enough not to saturate
+    a = c.tensor(TensorSpec((1, 3, 5, 7), "int8", scale=0.05, zero_point=3))
+    one = c.tensor(TensorSpec((1,), "int8", data=np.array([-9], np.int8), scale=0.1, zero_point=-10))
+    y = c.tensor(TensorSpec((1, 3, 5, 7), "int8", scale=0.005 / float(rng.uniform(1.5, 4)), zero_point=-5))
+    c.ops.append(OpSpec("MUL", [a, one], [y], {"fused_activation_function": "NONE"}))
+    c.inputs.append(a)
+    c.outputs.append(y)
     _dw_rows_case(c, rng, (1, 6, 7, 16), 1, "SAME")
     _dw_rows_case(c, rng, (2, 9, 9, 24), 2, "VALID")
     for _ in range(4):
@@ -140,7 +153,7 @@ def _random_model(seed: int, count: int) -> Path:
 
 
 def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 55 inputs in HELLO"""
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 65 inputs in HELLO"""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 
@@ -160,7 +173,8 @@ def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
     path = _random_model(1700, 36)
     elf = _build(path, board, tmp_path / "fw")
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
-    assert all(f"{k}(" in source for k in ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve"))
+    kernels = ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve", "td_mul_s8_mve")
+    assert all(f"{k}(" in source for k in kernels)
     samples = 5  # random_inputs: the first three are edge patterns (all min, all max, alternating), then random
     batches = random_inputs(path, samples, seed=2)
     expected = tflm_outputs(path, batches)

@@ -13,7 +13,7 @@ import numpy as np
 
 from tinydeploy.aot.codegen import c_float
 from tinydeploy.aot.lowering import LoweringContext, activation_range_f32, lowering
-from tinydeploy.aot.ops.add_mve import lower_add_mve
+from tinydeploy.aot.ops.add_mve import lower_add_mve, lower_mul_mve
 from tinydeploy.aot.ops.int16x8 import lower_add_s16, lower_mul_s16
 from tinydeploy.aot.ops.transpose import c_array, contiguous_strides, merge_axes, pad6
 from tinydeploy.aot.quant import activation_range_s8, quantize_multiplier
@@ -165,6 +165,8 @@ def lower_add_mul(op: Operator, ctx: LoweringContext) -> None:
     steps = row_steps(d6, sa6, sb6)
     if name == "add" and steps is not None and add_row_fast_ok(params) and lower_add_mve(ctx, a, b, y, steps,
                                                                                        d6[5], params, struct):
+        return  # Helium cores
+    if name == "mul" and steps is not None and lower_mul_mve(ctx, a, b, y, steps, d6[5], struct):
         return  # Helium cores
     if name == "add" and ctx.target.optimized and steps is not None and add_row_fast_ok(params):
         # one flat loop, inlined so that the constant parameters become immediates (add.h)
