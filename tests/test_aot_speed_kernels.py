@@ -154,11 +154,11 @@ def test_shallow_convs_exact_native(flavour: str) -> None:
 
 
 def test_wide_receptive_field_keeps_the_stack_small_exact() -> None:
-    """A receptive field past MAX_WIDENED_COLUMNS (3x3x96): on DSP cores td_conv2d_s8_opt, no int16 copy of
+    """A receptive field past MAX_WIDENED_BYTES (3x3x120): on DSP cores td_conv2d_s8_opt, no int16 copy of
     it on the stack; exact with the DSP algorithm emulated."""
     rng = np.random.default_rng(1701)
     c = Cases()
-    in_c, out_c = 96, 5
+    in_c, out_c = 120, 5
     x = c.tensor(TensorSpec((1, 4, 4, in_c), "int8", scale=0.05, zero_point=3))
     w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(out_c)], np.float32)
     w = c.tensor(TensorSpec((out_c, 3, 3, in_c), "int8", data=rng.integers(-127, 128, (out_c, 3, 3, in_c)).astype(

@@ -478,11 +478,12 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
   /* the packed filter's columns: the receptive field rounded up to a multiple of 8 (zero columns) */
   const int32_t n = (p->k_h * p->k_w * p->in_c + 7) & ~7;
   td_seg2 seg[TD_CONV_MAX_PIECES];
-  /* td_conv_fetch_im2col's two rows (op->aux NULL) live on the stack, not in the arena: on DSP cores
-   * behind the widened pair, which is written from the front while the rows are read (group g's 16 bytes
-   * always end before row byte 4 g) */
+  /* td_conv_fetch_im2col's two rows (the layers of more than TD_CONV_MAX_PIECES taps) live on the stack, not
+   * in the arena: on DSP cores behind the widened pair, which is written from the front while the rows are
+   * read (group g's 16 bytes always end before row byte 4 g) */
 #if defined(TD_DOT_DSP)
-  uint32_t x16[n + n / 2]; /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_COLUMNS) */
+  /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_BYTES) */
+  uint32_t x16[n + (p->k_h * p->k_w > TD_CONV_MAX_PIECES ? n / 2 : 0)];
   int8_t *const aux = op->aux ? op->aux : (int8_t *)(x16 + n);
   if (op->pair) {
     const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c;

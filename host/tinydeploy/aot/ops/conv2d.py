@@ -203,8 +203,9 @@ def packed_kernels_apply(ctx: LoweringContext) -> bool:
 
 MAX_DIRECT_PIECES = 49  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
 # On cores with the DSP extension td_conv2d_s8_gemm widens a pixel pair's receptive field to int16 on the
-# stack, 6 bytes per (padded) column with the im2col rows: layers with more columns keep td_conv2d_s8_opt.
-MAX_WIDENED_COLUMNS = 768
+# stack, 4 bytes per (padded) column, 6 with im2col rows (more than MAX_DIRECT_PIECES taps): layers that
+# would take more keep td_conv2d_s8_opt.
+MAX_WIDENED_BYTES = 4096
 
 
 def padded_columns(n: int) -> int:
@@ -214,7 +215,9 @@ def padded_columns(n: int) -> int:
 
 
 def gemm_fits(ctx: LoweringContext, geo: dict[str, int]) -> bool:
-    return not ctx.target.dsp or padded_columns(geo["k_h"] * geo["k_w"] * geo["in_c"]) <= MAX_WIDENED_COLUMNS
+    taps = geo["k_h"] * geo["k_w"]
+    per_column = 6 if taps > MAX_DIRECT_PIECES else 4
+    return not ctx.target.dsp or padded_columns(taps * geo["in_c"]) * per_column <= MAX_WIDENED_BYTES
 
 
 def is_unpadded_pointwise(geo: dict[str, int]) -> bool:
