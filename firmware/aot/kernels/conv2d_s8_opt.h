@@ -24,17 +24,17 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  * meets the padding the kernel reads the input zero point instead, whose (x + input_offset) is 0 -- exactly
  * the reference's "padding contributes nothing".  Two pixels x two output channels per inner step, against
  * `packed` = the filter rearranged by tinydeploy.aot.ops.conv2d.pack_pairs, its rows padded with zero columns
- * to a multiple of 4 (see td_mm2x2_segs_s8; DSP cores widen the pixel pair to int16 first, on the stack).
+ * to a multiple of 8 (see td_mm2x2_segs_s8; DSP cores widen the pixel pair to int16 first, on the stack).
  * One driver; the generator picks how a pixel pair's receptive fields are reached (only that one links):
  *   td_conv_fetch_rows (aux NULL): a 1x1 filter, stride 1, no padding: output pixel q reads input row q;
  *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;
  *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; k_h * k_w <= TD_CONV_MAX_PIECES):
  *     the receptive fields read in place piece by piece (any in_c) -- no scratch;
- *   td_conv_fetch_im2col (aux NULL: the kernel's stack): two rows of k_h * k_w * in_c rounded up to a
- *     multiple of 4 (the packed filter has zero columns there).
+ *   td_conv_fetch_im2col (aux NULL: the kernel's stack; more than TD_CONV_MAX_PIECES taps): two rows of
+ *     k_h * k_w * in_c rounded up to a multiple of 4 (the packed filter has zero columns there).
  * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
  * op->rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
- * preconditions for every channel, else the exact one).
+ * preconditions for every channel, else the exact one; row NULL where op->pair requantizes in registers).
  */
 #define TD_CONV_MAX_PIECES 49
 
