@@ -126,6 +126,27 @@ def _dw_rows_case(c: ModelCases, rng: np.random.Generator, in_shape: tuple[int, 
     c.outputs.append(y)
 
 
+def _first_layer_case(c: ModelCases, rng: np.random.Generator, in_shape: tuple[int, int, int, int],
+                      k: tuple[int, int], stride: int, padding: str, out_c: int) -> None:
+    """A CONV_2D over few channels (k_w * in_c <= 16: each window row one predicated copy into im2col)."""
+    in_c, in_scale = in_shape[3], 0.02
+    w_scales = np.exp(rng.uniform(np.log(1e-3), np.log(0.03), out_c)).astype(np.float32)
+    out_h = compute_out_size(padding, in_shape[1], k[0], stride, 1)
+    out_w = compute_out_size(padding, in_shape[2], k[1], stride, 1)
+    w_shape = (out_c, k[0], k[1], in_c)
+    x = c.tensor(TensorSpec(in_shape, "int8", scale=in_scale, zero_point=int(rng.integers(-128, 128))))
+    w = c.tensor(TensorSpec(w_shape, "int8", data=rng.integers(-127, 128, w_shape).astype(np.int8), scale=w_scales,
+                            axis=0))
+    out_scale = float(in_scale * w_scales.mean() * np.sqrt(k[0] * k[1] * in_c) * 60 * np.exp(rng.uniform(-2, 0)))
+    y = c.tensor(TensorSpec((in_shape[0], out_h, out_w, out_c), "int8", scale=out_scale,
+                            zero_point=int(rng.integers(-100, 60))))
+    c.ops.append(OpSpec("CONV_2D", [x, w], [y], {
+        "padding": padding, "stride_w": stride, "stride_h": stride, "fused_activation_function": "RELU6",
+        "dilation_w_factor": 1, "dilation_h_factor": 1}))
+    c.inputs.append(x)
+    c.outputs.append(y)
+
+
 def _random_model(seed: int, count: int) -> Path:
     rng = np.random.default_rng(seed)
     c = ModelCases()
@@ -145,6 +166,8 @@ def _random_model(seed: int, count: int) -> Path:
     c.ops.append(OpSpec("MUL", [a, one], [y], {"fused_activation_function": "NONE"}))
     c.inputs.append(a)
     c.outputs.append(y)
+    _first_layer_case(c, rng, (1, 9, 9, 3), (3, 3), 2, "SAME", 8)
+    _first_layer_case(c, rng, (1, 12, 5, 1), (4, 2), 1, "VALID", 6)
     _dw_rows_case(c, rng, (1, 6, 7, 16), 1, "SAME")
     _dw_rows_case(c, rng, (2, 9, 9, 24), 2, "VALID")
     for _ in range(4):
@@ -153,7 +176,7 @@ def _random_model(seed: int, count: int) -> Path:
 
 
 def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 65 inputs in HELLO"""
+    """render aot + the device harness, as test_aot_core_qemu does, with room for 68 inputs in HELLO"""
     from tinydeploy.flash.firmware import compile_firmware
     from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
 

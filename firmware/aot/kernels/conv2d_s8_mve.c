@@ -37,6 +37,14 @@ static const int8_t *td_mve_field(const td_conv2d_s8_params *p, const int8_t *in
   int8_t *row = scratch;
   int32_t ky, kx;
   if (!scratch) return in_b + (in_y0 * p->in_w + in_x0) * c;
+  if (whole_x && run <= 16 && in_y0 >= 0 && in_y0 + p->dil_h * (p->k_h - 1) < p->in_h) {
+    /* a whole window of short rows (a first layer's few channels): one predicated copy per row */
+    const mve_pred16_t pred = vctp8q((uint32_t)run);
+    const int32_t step = p->dil_h * p->in_w * c;
+    const int8_t *src = in_b + (in_y0 * p->in_w + in_x0) * c;
+    for (ky = 0; ky < p->k_h; ++ky, row += run, src += step) vstrbq_p_s8(row, vldrbq_z_s8(src, pred), pred);
+    return scratch;
+  }
   for (ky = 0; ky < p->k_h; ++ky, row += run) {
     const int32_t in_y = in_y0 + p->dil_h * ky;
     const int8_t *in_row = in_b + in_y * p->in_w * c;
