@@ -43,14 +43,14 @@ def _batch_matmul(c: Cases, rng: np.random.Generator, dtype: str) -> None:
 
     def operand(shape: list[int], q, const: bool) -> int:
         if not const:
-            return c.act(shape, dtype, q)
+            return c.activation(shape, dtype, q)
         scale, zp = q if q else (None, 0)
         return c.tensor(TensorSpec(tuple(shape), dtype, data=_operand_data(rng, shape, dtype), scale=scale,
                                    zero_point=zp))
 
     lhs = operand(lhs_shape, qs[0], const_lhs and not const_rhs)
     rhs = operand(rhs_shape, qs[1], const_rhs)
-    y = c.act(out_batch + [rows, cols], dtype, qs[2])
+    y = c.activation(out_batch + [rows, cols], dtype, qs[2])
     variables = [t for t, const in ((lhs, const_lhs and not const_rhs), (rhs, const_rhs)) if not const]
     c.op("BATCH_MATMUL", [lhs, rhs], [y], {"adj_x": adj_x, "adj_y": adj_y}, model_inputs=variables)
 

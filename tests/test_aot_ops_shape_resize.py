@@ -23,8 +23,8 @@ def _resize_case(opcode: str):
         oh, ow = int(rng.integers(1, 13)), int(rng.integers(1, 13))
         mode = MODES[int(rng.integers(0, len(MODES)))]
         q = quant_for(dtype, rng)
-        x = c.act([n, ih, iw, ch], dtype, q)
-        y = c.act([n, oh, ow, ch], dtype, q)
+        x = c.activation([n, ih, iw, ch], dtype, q)
+        y = c.activation([n, oh, ow, ch], dtype, q)
         c.op(opcode, [x, c.const([oh, ow])], [y], dict(mode))
     return add
 

@@ -37,7 +37,7 @@ def _transpose_conv(c: Cases, rng: np.random.Generator, dtype: str) -> None:
         w = c.tensor(TensorSpec((out_c, kh, kw, in_c), "float32",
                                 data=rng.uniform(-1, 1, (out_c, kh, kw, in_c)).astype(np.float32)))
         bias = TensorSpec((out_c,), "float32", data=rng.uniform(-2, 2, out_c).astype(np.float32))
-        x, y = c.act([n, ih, iw, in_c], dtype), c.act([n, oh, ow, out_c], dtype)
+        x, y = c.activation([n, ih, iw, in_c], dtype), c.activation([n, oh, ow, out_c], dtype)
     else:
         w_scales = np.exp(rng.uniform(np.log(1e-3), np.log(0.05), out_c))
         w = c.tensor(TensorSpec((out_c, kh, kw, in_c), "int8", data=rng.integers(-127, 128, (out_c, kh, kw, in_c)),
@@ -50,7 +50,7 @@ def _transpose_conv(c: Cases, rng: np.random.Generator, dtype: str) -> None:
         bias_type = "int32" if dtype == "int8" else "int64"
         bias = TensorSpec((out_c,), bias_type, data=rng.integers(-3000, 3000, out_c), scale=qx[0] * w_scales,
                           zero_point=[0] * out_c)
-        x, y = c.act([n, ih, iw, in_c], dtype, qx), c.act([n, oh, ow, out_c], dtype, qy)
+        x, y = c.activation([n, ih, iw, in_c], dtype, qx), c.activation([n, oh, ow, out_c], dtype, qy)
     inputs = [shape, w, x] + ([c.tensor(bias)] if rng.random() < 0.7 else [])
     c.op("TRANSPOSE_CONV", inputs, [y], {"padding": padding, "stride_h": sh, "stride_w": sw,
                                          "fused_activation_function": act}, model_inputs=[x])
