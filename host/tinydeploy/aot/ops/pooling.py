@@ -10,17 +10,15 @@ from __future__ import annotations
 from tinydeploy.aot.lowering import LoweringContext, compute_padding, lowering
 from tinydeploy.aot.ops.elementwise import check_quantized, float_range, int8_range, scale_zp
 from tinydeploy.aot.ops.int16x8 import activation_range_s16
-from tinydeploy.model.graph import Operator
+from tinydeploy.model.graph import Operator, Tensor
 
 
-@lowering("AVERAGE_POOL_2D", "MAX_POOL_2D")
-def lower_pool(op: Operator, ctx: LoweringContext) -> None:
-    x, y = ctx.input(op, 0), ctx.output(op, 0)
+def pool_geometry(op: Operator, ctx: LoweringContext, x: Tensor, y: Tensor) -> tuple[int, ...]:
+    """(n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw) of a 2-D pooling op (TFLite's SAME/VALID padding), the
+    order of td_pool_geom, checked against the op's declared output."""
     o = op.options
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise ctx.unsupported(op, "pooling needs 4-D NHWC tensors")
-    if x.dtype != y.dtype or x.dtype not in ("int8", "int16", "float32"):
-        raise ctx.unsupported(op, f"types {x.dtype} -> {y.dtype} (int8, int16 or float32 only)")
     padding = o.get("padding", "SAME")
     if padding not in ("SAME", "VALID"):
         raise ctx.unsupported(op, f"padding {padding}")
@@ -32,6 +30,15 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
     ow, pw, _ = compute_padding(padding, iw, fw, sw)
     if tuple(y.shape) != (n, oh, ow, c):
         raise ctx.unsupported(op, f"output shape {list(y.shape)} differs from the expected {[n, oh, ow, c]}")
+    return n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw
+
+
+@lowering("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def lower_pool(op: Operator, ctx: LoweringContext) -> None:
+    x, y = ctx.input(op, 0), ctx.output(op, 0)
+    if x.dtype != y.dtype or x.dtype not in ("int8", "int16", "float32"):
+        raise ctx.unsupported(op, f"types {x.dtype} -> {y.dtype} (int8, int16 or float32 only)")
+    n, ih, iw, c, oh, ow, sh, sw, fh, fw, ph, pw = pool_geometry(op, ctx, x, y)
     if y.size == 0:
         return
     kind = "avg_pool" if op.opcode == "AVERAGE_POOL_2D" else "max_pool"
