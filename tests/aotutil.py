@@ -317,3 +317,51 @@ def _convert(build_fn: Callable[..., Any], shapes: list[tuple[int, ...]], int8: 
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+# --- the same models on an emulated board ----------------------------------------------------------------
+
+
+def build_qemu_firmware(model_path: Path, board: Any, out: Path, *, tx_buf: int = 2048, **render_options: Any) -> Path:
+    """The device firmware for an emulated board without a PlatformIO run: render_aot (render_options go to it,
+    e.g. optimized=False, small_layer_macs=0) and the harness, compiled with the aot build flags at the
+    board's optimization level; `tx_buf` sizes the harness's transmit buffer (bytes of outputs per RESULT)."""
+    from tinydeploy.flash.firmware import compile_firmware
+    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
+
+    render_aot(model_path, board, out, **render_options)
+    src = out / "src"
+    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
+               + sorted((src / "harness").glob("*.c")))
+    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
+    return compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
+                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": tx_buf})
+
+
+def qemu_outputs(board: Any, elf: Path, batches: Sequence[np.ndarray], *, invoke_timeout: float = 120.0
+                 ) -> list[list[np.ndarray]]:
+    """Run every sample of `batches` (one array per model input, batch first) through the firmware on QEMU over
+    the serial link, one INVOKE each; per sample, its outputs flattened."""
+    from tinydeploy.flash.qemu import QemuRunner
+    from tinydeploy.link import DeviceLink
+
+    results = []
+    with QemuRunner(board, elf, timeout=300) as run, \
+            DeviceLink.open(run.url, timeout=5, invoke_timeout=invoke_timeout) as link:
+        link.hello()
+        for n in range(len(batches[0])):
+            result = link.infer([b[n:n + 1] for b in batches])
+            results.append([np.asarray(o).reshape(-1) for o in result.outputs])
+    return results
+
+
+def assert_exact_on_qemu(board: Any, elf: Path, model_path: Path, batches: Sequence[np.ndarray], *,
+                         invoke_timeout: float = 120.0) -> None:
+    """Every output of every sample on the emulated board identical to TFLM's host interpreter."""
+    expected = tflm_outputs(model_path, batches)
+    for n, outputs in enumerate(qemu_outputs(board, elf, batches, invoke_timeout=invoke_timeout)):
+        for k, (got, want) in enumerate(zip(outputs, expected)):
+            want = np.asarray(want[n]).reshape(-1)
+            assert np.array_equal(got, want), (
+                f"output {k} of sample {n}: {int((got != want).sum())} values differ from TFLM, max |diff| "
+                f"{float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max())}")

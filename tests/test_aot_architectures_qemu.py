@@ -12,14 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from aotutil import random_inputs, tflm_outputs
+from aotutil import assert_exact_on_qemu, build_qemu_firmware, random_inputs
 from test_aot_architectures import convert_cached
-from test_aot_ops_math_qemu import _build
 from tinydeploy.boards import get_board
-from tinydeploy.link import DeviceLink
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -47,7 +44,6 @@ def mixed_blocks(keras: Any) -> Any:
 
 
 def test_mixed_architecture_blocks_exact_on_qemu_m4(tmp_path: Path) -> None:
-    from tinydeploy.flash.qemu import QemuRunner
     from tinydeploy.model.graph import load_model
 
     path = convert_cached("mixed_blocks", mixed_blocks, "int8")
@@ -56,13 +52,5 @@ def test_mixed_architecture_blocks_exact_on_qemu_m4(tmp_path: Path) -> None:
             "LOG_SOFTMAX", "L2_NORMALIZATION"} <= ops, ops
     board = get_board("qemu-m4")
     inputs = random_inputs(path, 3, seed=7)[0]
-    expected = tflm_outputs(path, [inputs])
-    elf = _build(path, board, tmp_path / "fw")
-    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=60) as link:
-        link.hello()
-        for n in range(len(inputs)):
-            result = link.infer([inputs[n:n + 1]])
-            for k, (got, want) in enumerate(zip(result.outputs, expected)):
-                got, want = np.asarray(got).reshape(-1), np.asarray(want[n]).reshape(-1)
-                assert np.array_equal(got, want.astype(got.dtype)), (
-                    f"output {k} of sample {n}: {int((got != want).sum())} values differ from TFLM")
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=4096, optimized=True)
+    assert_exact_on_qemu(board, elf, path, [inputs], invoke_timeout=60)

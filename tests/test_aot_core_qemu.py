@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aotutil import random_inputs, tflm_outputs
+from aotutil import assert_exact_on_qemu, build_qemu_firmware, random_inputs
 from test_aot_core import Cases, _conv_like_case, _fc_case
 from tinydeploy.boards import get_board
-from tinydeploy.link import DeviceLink
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -32,36 +31,9 @@ def _random_model(seed: int) -> Path:
     return c.write()
 
 
-def _build(model_path: Path, board, out: Path) -> Path:
-    from tinydeploy.flash.firmware import compile_firmware
-    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
-
-    render_aot(model_path, board, out)
-    src = out / "src"
-    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
-               + sorted((src / "harness").glob("*.c")))
-    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
-    return compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
-                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": 2048})
-
-
 @pytest.mark.parametrize("board_id", ["qemu-m4", "qemu-m55"])
 def test_optimized_kernels_exact_on_qemu(board_id: str, tmp_path: Path) -> None:
-    from tinydeploy.flash.qemu import QemuRunner
-
     board = get_board(board_id)
     path = _random_model(900)
-    elf = _build(path, board, tmp_path / "fw")
-    samples = 3
-    batches = random_inputs(path, samples, seed=1)
-    expected = tflm_outputs(path, batches)
-    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
-        link.hello()
-        for n in range(samples):
-            result = link.infer([b[n:n + 1] for b in batches])
-            for k, (got, want) in enumerate(zip(result.outputs, expected)):
-                want = want[n].reshape(-1)
-                got = np.asarray(got).reshape(-1)
-                assert np.array_equal(got, want), (
-                    f"{board_id}: output {k} of sample {n}: {int((got != want).sum())} values differ, "
-                    f"max |diff| {int(np.abs(got.astype(int) - want.astype(int)).max())} LSB")
+    elf = build_qemu_firmware(path, board, tmp_path / "fw")
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 3, seed=1))

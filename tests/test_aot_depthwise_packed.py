@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aotutil import assert_bitexact_with_tflm, build_native, random_inputs, tflm_outputs
+from aotutil import assert_bitexact_with_tflm, assert_exact_on_qemu, build_native, build_qemu_firmware, random_inputs
 from aotutil_builder import OpSpec, TensorSpec
 from test_aot_core import ACTS, Cases, _scale, _zp
 from tinydeploy.aot.lowering import TargetFeatures, compute_out_size
@@ -110,21 +110,9 @@ def test_depthwise_packed_exact_native(seed: int, flags: list[str]) -> None:
 @pytest.mark.qemu
 def test_depthwise_packed_exact_on_qemu_m4(tmp_path: Path) -> None:
     """The inline assembly (SMLAD pairs, fused SMMULR requantization, SSUB8/SEL clamp) on ARMv7E-M."""
-    from test_aot_speed_kernels import _build_for
     from tinydeploy.boards import get_board
-    from tinydeploy.flash.qemu import QemuRunner
-    from tinydeploy.link import DeviceLink
 
     board = get_board("qemu-m4")
     path = _model(1400, count=16)
-    elf = _build_for(path, board, tmp_path / "fw")
-    samples = 2
-    batches = random_inputs(path, samples, seed=3)
-    expected = tflm_outputs(path, batches)
-    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
-        link.hello()
-        for n in range(samples):
-            result = link.infer([b[n:n + 1] for b in batches])
-            for k, (got, want) in enumerate(zip(result.outputs, expected)):
-                got, want = np.asarray(got).reshape(-1), want[n].reshape(-1)
-                assert np.array_equal(got, want), f"output {k} of sample {n}: {int((got != want).sum())} differ"
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=0)
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 2, seed=3))

@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aotutil import random_inputs, tflm_outputs
+from aotutil import assert_exact_on_qemu, build_qemu_firmware, random_inputs
 from aotutil_builder import ModelCases, OpSpec, TensorSpec
 from test_aot_core import _fc_case
 from tinydeploy.aot.lowering import compute_out_size
 from tinydeploy.boards import get_board
-from tinydeploy.link import DeviceLink
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -175,38 +174,12 @@ def _random_model(seed: int, count: int) -> Path:
     return c.write()
 
 
-def _build(model_path: Path, board, out: Path) -> Path:
-    """render aot + the device harness, as test_aot_core_qemu does, with room for 68 inputs in HELLO"""
-    from tinydeploy.flash.firmware import compile_firmware
-    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
-
-    render_aot(model_path, board, out)
-    src = out / "src"
-    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
-               + sorted((src / "harness").glob("*.c")))
-    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
-    return compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
-                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": 8192})
-
-
 def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
-    from tinydeploy.flash.qemu import QemuRunner
-
     board = get_board("qemu-m55")
     path = _random_model(1700, 36)
-    elf = _build(path, board, tmp_path / "fw")
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=8192)  # room for 68 outputs
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
     kernels = ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve", "td_mul_s8_mve")
     assert all(f"{k}(" in source for k in kernels)
-    samples = 5  # random_inputs: the first three are edge patterns (all min, all max, alternating), then random
-    batches = random_inputs(path, samples, seed=2)
-    expected = tflm_outputs(path, batches)
-    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
-        link.hello()
-        for n in range(samples):
-            result = link.infer([b[n:n + 1] for b in batches])
-            for k, (got, want) in enumerate(zip(result.outputs, expected)):
-                got, want = np.asarray(got).reshape(-1), want[n].reshape(-1)
-                assert np.array_equal(got, want), (
-                    f"output {k} of sample {n}: {int((got != want).sum())} values differ, "
-                    f"max |diff| {int(np.abs(got.astype(int) - want.astype(int)).max())} LSB")
+    # random_inputs: the first three are edge patterns (all min, all max, alternating), then two random
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 5, seed=2))

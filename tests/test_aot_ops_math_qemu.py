@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aotutil import random_inputs, tflm_outputs
+from aotutil import build_qemu_firmware, random_inputs, tflm_outputs
 from aotutil_builder import OpSpec, TensorSpec, write_tflite
 from tinydeploy.boards import get_board
 from tinydeploy.link import DeviceLink
@@ -71,19 +71,6 @@ def _model() -> Path:
     return write_tflite(tensors, ops, [x], outputs)
 
 
-def _build(model_path: Path, board, out: Path) -> Path:
-    from tinydeploy.flash.firmware import compile_firmware
-    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
-
-    render_aot(model_path, board, out, optimized=True)
-    src = out / "src"
-    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
-               + sorted((src / "harness").glob("*.c")))
-    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
-    return compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
-                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": 4096})
-
-
 def _ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ia = a.astype(np.float32).view(np.int32).astype(np.int64)
     ib = b.astype(np.float32).view(np.int32).astype(np.int64)
@@ -101,7 +88,7 @@ def test_math_ops_exact_on_qemu_m4(tmp_path: Path) -> None:
     names = [t.name for t in load_model(path).output_tensors]
     inputs = random_inputs(path, 4, seed=5)[0]
     expected = tflm_outputs(path, [inputs])
-    elf = _build(path, board, tmp_path / "fw")
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=4096, optimized=True)
     libm_ulps: dict[str, int] = {}
     with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=60) as link:
         link.hello()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aotutil import assert_bitexact_with_tflm, build_native, random_inputs, tflm_outputs
+from aotutil import assert_bitexact_with_tflm, assert_exact_on_qemu, build_native, build_qemu_firmware, random_inputs
 from aotutil_builder import OpSpec, TensorSpec
 from test_aot_core import ACTS, Cases, _scale, _zp
 from tinydeploy.aot.lowering import TargetFeatures, compute_out_size
@@ -271,19 +271,6 @@ def test_speed_kernels_exact_native(seed: int, flavour: str) -> None:
     assert_bitexact_with_tflm(path, random_inputs(path, 5, seed=seed), optimized=True, native=native)
 
 
-def _build_for(model_path: Path, board, out: Path, small_layer_macs: int | None = 0) -> Path:
-    from tinydeploy.flash.firmware import compile_firmware
-    from tinydeploy.render.aot import AOT_BUILD_FLAGS, render_aot
-
-    render_aot(model_path, board, out, small_layer_macs=small_layer_macs)
-    src = out / "src"
-    sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
-               + sorted((src / "harness").glob("*.c")))
-    flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
-    return compile_firmware(board, sources, [src, src / "aot" / "kernels", src / "harness", out / "include"],
-                            out / "build", name="fw", extra_flags=flags, defines={"TD_TX_BUF": 2048})
-
-
 @pytest.mark.qemu
 @pytest.mark.parametrize("board_id,seed", [("qemu-m4", 0), ("qemu-m4", 1), ("qemu-m4", 2), ("qemu-m33", 3),
                                             ("qemu-m4", "heads"), ("qemu-m4", "shallow")])
@@ -292,21 +279,10 @@ def test_speed_kernels_exact_on_qemu(board_id: str, seed: int | str, tmp_path: P
     small FC layers on the GEMM kernel, as the default target lowers them; "shallow": issue 17's 1..16 input
     channels, odd output channels, stride 2."""
     from tinydeploy.boards import get_board
-    from tinydeploy.flash.qemu import QemuRunner
-    from tinydeploy.link import DeviceLink
 
     board = get_board(board_id)
     heads = seed == "heads"
     path = _heads_model(901) if heads else _shallow_model(1800) if seed == "shallow" else _model(800 + int(seed))
-    elf = _build_for(path, board, tmp_path / "fw", small_layer_macs=None if heads else 0)
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=None if heads else 0)
     seed = 4 if heads else 5 if seed == "shallow" else int(seed)
-    samples = 3
-    batches = random_inputs(path, samples, seed=seed)
-    expected = tflm_outputs(path, batches)
-    with QemuRunner(board, elf, timeout=300) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=120) as link:
-        link.hello()
-        for n in range(samples):
-            result = link.infer([b[n:n + 1] for b in batches])
-            for k, (got, want) in enumerate(zip(result.outputs, expected)):
-                got, want = np.asarray(got).reshape(-1), want[n].reshape(-1)
-                assert np.array_equal(got, want), f"output {k} of sample {n}: {int((got != want).sum())} differ"
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 3, seed=seed))
