@@ -482,8 +482,9 @@ void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op) {
    * in the arena: on DSP cores behind the widened pair, which is written from the front while the rows are
    * read (group g's 16 bytes always end before row byte 4 g) */
 #if defined(TD_DOT_DSP)
-  /* 4 bytes per column: two pixels' int16 values (conv2d.py: MAX_WIDENED_BYTES) */
-  uint32_t x16[n + (p->k_h * p->k_w > TD_CONV_MAX_PIECES ? n / 2 : 0)];
+  /* 4 bytes per column: two pixels' int16 values, then the im2col rows (n / 2 words) when there are more than
+   * TD_CONV_MAX_PIECES taps; the generator keeps that within TD_CONV_MAX_WIDENED_BYTES */
+  uint32_t x16[TD_CONV_MAX_WIDENED_BYTES / 4];
   int8_t *const aux = op->aux ? op->aux : (int8_t *)(x16 + n);
   if (op->pair) {
     const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c;

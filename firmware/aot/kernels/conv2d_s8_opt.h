@@ -37,6 +37,10 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  * preconditions for every channel, else the exact one; row NULL where op->pair requantizes in registers).
  */
 #define TD_CONV_MAX_PIECES 49
+/* The DSP GEMM's int16 copy of a pixel pair's receptive field (and its im2col rows) on the stack: a fixed
+ * size, so the firmware's static stack bound holds (a variable-length array made it unbounded); the
+ * generator sends wider layers to td_conv2d_s8_opt (conv2d.py: MAX_WIDENED_BYTES). */
+#define TD_CONV_MAX_WIDENED_BYTES 4096
 
 typedef int32_t (*td_conv_fetch)(const td_conv2d_s8_params *p, const int8_t *input, int32_t q0, int32_t q1,
                                  int8_t *aux, td_seg2 *seg);

@@ -205,7 +205,7 @@ MAX_DIRECT_PIECES = 49  # TD_CONV_MAX_PIECES in conv2d_s8_opt.h
 # On cores with the DSP extension td_conv2d_s8_gemm widens a pixel pair's receptive field to int16 on the
 # stack, 4 bytes per (padded) column, 6 with im2col rows (more than MAX_DIRECT_PIECES taps): layers that
 # would take more keep td_conv2d_s8_opt.
-MAX_WIDENED_BYTES = 4096
+MAX_WIDENED_BYTES = 4096  # TD_CONV_MAX_WIDENED_BYTES in conv2d_s8_opt.h (a fixed stack buffer of that size)
 
 
 def padded_columns(n: int) -> int:
