@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinydeploy.model.graph import Model, Operator
+from tinydeploy.model.graph import Model
 
 BAND_FRACTION = 8  # a band holds about 1/8 of the expanded tensor (at least one output row's window)
 
@@ -36,17 +36,7 @@ class ExpandBand:
 
 
 def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[ExpandBand]:
-    consumers: dict[int, list[Operator]] = {}
-    producer: dict[int, Operator] = {}
-    for op in model.operators:
-        if op.index in skipped:
-            continue
-        for t in op.inputs:
-            if t >= 0:
-                consumers.setdefault(t, []).append(op)
-        for t in op.outputs:
-            if t >= 0:
-                producer[t] = op
+    consumers, producer = model.consumers(skipped), model.producers(skipped)
     found = []
     for dw in model.operators:
         if dw.index in skipped or dw.opcode != "DEPTHWISE_CONV_2D" or len(dw.inputs) < 2 or not dw.outputs:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tinydeploy.model.graph import Model, Operator
+from tinydeploy.model.graph import Model
 from tinydeploy.plan.memory import Access
 
 BAND_BYTES = 1024  # scratch for the recomputed rows: at least one row, else about this many bytes
@@ -42,17 +42,7 @@ class SkipRecompute:
 
 def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[SkipRecompute]:
     """Residual ADDs whose skip comes straight from an int8 CONV_2D of a smaller input."""
-    consumers: dict[int, list[int]] = {}
-    producer: dict[int, Operator] = {}
-    for op in model.operators:
-        if op.index in skipped:
-            continue
-        for t in op.inputs:
-            if t >= 0:
-                consumers.setdefault(t, []).append(op.index)
-        for t in op.outputs:
-            if t >= 0:
-                producer[t] = op
+    consumers, producer = model.consumers(skipped), model.producers(skipped)
     found = []
     for op in model.operators:
         if op.index in skipped or op.opcode != "ADD" or len(op.inputs) != 2 or len(op.outputs) != 1:

@@ -13,7 +13,7 @@ import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 from flatbuffers import number_types as N
@@ -134,14 +134,17 @@ class Model:
             seen.setdefault(op.opcode, None)
         return list(seen)
 
-    def producers(self) -> dict[int, int]:
-        """tensor index -> index of the operator that writes it."""
-        return {t: op.index for op in self.operators for t in op.outputs if t >= 0}
+    def producers(self, skip: Collection[int] = ()) -> dict[int, Operator]:
+        """tensor index -> the operator that writes it (operators whose index is in `skip`, e.g. folded away
+        at generation time, left out)."""
+        return {t: op for op in self.operators if op.index not in skip for t in op.outputs if t >= 0}
 
-    def consumers(self) -> dict[int, list[int]]:
-        """tensor index -> indices of the operators that read it."""
+    def consumers(self, skip: Collection[int] = ()) -> dict[int, list[int]]:
+        """tensor index -> indices of the operators that read it (those in `skip` left out)."""
         result: dict[int, list[int]] = {}
         for op in self.operators:
+            if op.index in skip:
+                continue
             for t in op.inputs:
                 if t >= 0:
                     result.setdefault(t, []).append(op.index)
