@@ -2,17 +2,22 @@
 the ADD (aot/recompute.py) on random blocks  S = CONV(X) (kernel 1-3, stride 1-2, SAME/VALID, dilation,
 fused activations, per-channel scales, biases or none), Y = CONV(S), OUT = ADD(S, Y) or ADD(Y, S); 1x1
 expansions run in bands with their depthwise (aot/bands.py) over kernels 1-4, strides 1-2, dilations and
-depth multipliers; never with --memory-priority speed; ResNet-8's and MobileNetV1's arenas in ram mode."""
+depth multipliers; never with --memory-priority speed; the rewritten layers run their own fast kernels
+(DSP GEMM, packed depthwise, Helium) band by band, exact natively (C and DSP emulated) and on qemu-m4 and
+qemu-m55; ResNet-8's and MobileNetV1's arenas in ram mode."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from aotutil import assert_bitexact_with_tflm, build_native, random_inputs
+from aotutil import assert_bitexact_with_tflm, assert_exact_on_qemu, build_native, build_qemu_firmware, random_inputs
 from aotutil_builder import OpSpec, TensorSpec, write_tflite
 from tinydeploy.aot import recompute
 from tinydeploy.aot.codegen import generate
+from tinydeploy.boards import get_board
 from tinydeploy.model.graph import load_model
 from tinydeploy.aot.lowering import TargetFeatures, compute_out_size
 
@@ -107,10 +112,9 @@ def _expand_block(rng: np.random.Generator, tensors: list[TensorSpec], ops: list
     return x, len(tensors) - 1
 
 
-def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Four residual blocks and four expansion + depthwise pairs in one model, every rewrite forced (on
-    tiny blocks they do not always pay), with the optimized and the reference kernels; speed mode keeps the
-    graph as it is."""
+def _rewrite_model(monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[np.ndarray]]:
+    """Four residual blocks and four expansion + depthwise pairs in one model, every rewrite forced (on tiny
+    blocks they do not always pay); returns (path, inputs)."""
     monkeypatch.setattr(recompute, "pays", lambda arena, best: True)
     monkeypatch.setattr(recompute, "EVERY", True)
     rng = np.random.default_rng(1800)
@@ -118,15 +122,46 @@ def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     ops: list[OpSpec] = []
     io = [(_block if k % 2 else _expand_block)(rng, tensors, ops) for k in range(8)]
     path = write_tflite(tensors, ops, [i for i, _ in io], [o for _, o in io])
-    batches = random_inputs(path, 3, seed=5)
-    for optimized in (True, False):
-        target = TargetFeatures(cpu="host", optimized=optimized, small_layer_macs=0, memory_priority="ram")
-        native = build_native(path, target=target)
-        code = native.program.files["model.c"]
-        assert code.count("(skip recomputed") == 4 and code.count("(with the expansion in bands") == 4
-        assert_bitexact_with_tflm(path, batches, optimized=optimized, native=native)
-    speed = generate(load_model(path), TargetFeatures(cpu="host", memory_priority="speed"))
-    assert "--memory-priority ram" not in speed.files["model.c"]
+    return path, random_inputs(path, 3, seed=5)
+
+
+FAST_BAND_CALLS = ("td_conv2d_s8_gemm(&o)", "td_depthwise_conv2d_s8_packed(&o)")
+
+
+@pytest.mark.parametrize("flavour", ["reference", "optimized", "optimized-dsp"])
+def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch, flavour: str) -> None:
+    """With the reference kernels, the optimized ones (the GEMM and the packed depthwise band by band) and
+    their DSP algorithm emulated in C; speed mode keeps the graph as it is."""
+    path, batches = _rewrite_model(monkeypatch)
+    optimized = flavour != "reference"
+    target = TargetFeatures(cpu="host", optimized=optimized, dsp=flavour == "optimized-dsp", small_layer_macs=0,
+                            memory_priority="ram")
+    native = build_native(path, target=target, extra_flags=["-DTD_EMULATE_DSP"] if target.dsp else [])
+    code = native.program.files["model.c"]
+    assert code.count("(skip recomputed") == 4 and code.count("(with the expansion in bands") == 4
+    for call in FAST_BAND_CALLS:  # the layers' own kernels in the bands (dropping them fails this)
+        assert (call in code) == optimized, call
+    assert_bitexact_with_tflm(path, batches, optimized=optimized, native=native)
+    if flavour == "reference":
+        speed = generate(load_model(path), TargetFeatures(cpu="host", memory_priority="speed"))
+        assert "--memory-priority ram" not in speed.files["model.c"]
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name,calls", [
+    ("qemu-m4", FAST_BAND_CALLS), ("qemu-m55", ("td_conv2d_s8_mve(&o)", "td_depthwise_conv2d_s8_mve(&o)"))])
+def test_random_rewrites_exact_on_qemu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, board_name: str,
+                                       calls: tuple[str, ...]) -> None:
+    """The same model on the emulated DSP and Helium cores, their fast kernels run band by band."""
+    path, batches = _rewrite_model(monkeypatch)
+    board = get_board(board_name)
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=8192, small_layer_macs=0,
+                              memory_priority="ram")
+    code = (tmp_path / "fw" / "src" / "model.c").read_text()
+    for call in calls:
+        assert call in code, call
+    assert_exact_on_qemu(board, elf, path, batches)
 
 
 def test_mobilenet_ram_mode_bands() -> None:

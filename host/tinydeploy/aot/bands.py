@@ -15,15 +15,97 @@ top padding that remains above it, so every output is computed from the same val
 requantization: bit-exact.  Windows of neighbouring bands overlap by (k - 1) * dilation + 1 - stride rows,
 which are expanded again: the extra instructions are reported by bench/aot_speed.py.  E takes no arena
 bytes; X lives until the depthwise op, and the scratch band only during it.
+
+Both layers run the kernels their own lowering picks (band_call): the layer is lowered once more with the
+band standing in for E, and where that gives one descriptor call (the DSP GEMM, the packed depthwise, the
+Helium kernels: all take {geom, input, output, ...}), each band calls it on a copy of the descriptor with
+the band's rows and pointers.  Only the direct kernels' calls (td_conv2d_s8_opt, the reference kernels)
+keep the parameter-struct form below.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from tinydeploy.model.graph import Model
+from tinydeploy.aot.ops.conv2d import CONV_FIELDS, DEPTHWISE_FIELDS
+from tinydeploy.model.graph import Model, Operator, Tensor
 
 BAND_FRACTION = 8  # a band holds about 1/8 of the expanded tensor (at least one output row's window)
+
+
+# The kernels whose whole call is one descriptor beginning {int16_t geom[...]; input; output; ...}
+# (conv2d_s8_opt.h, depthwise_conv2d_s8_opt.h, conv2d_s8_mve.h, depthwise_conv2d_s8_mve.h): their type and
+# geometry field order.  Each takes its geometry at run time and precomputes nothing for the whole tensor.
+DESCRIPTORS = {
+    "td_conv2d_s8_gemm": ("td_conv2d_s8_gemm_op", CONV_FIELDS),
+    "td_conv2d_s8_mve": ("td_conv2d_s8_mve_op", CONV_FIELDS),
+    "td_depthwise_conv2d_s8_packed": ("td_depthwise_conv2d_s8_packed_op", DEPTHWISE_FIELDS),
+    "td_depthwise_conv2d_s8_packed_3x3": ("td_depthwise_conv2d_s8_packed_op", DEPTHWISE_FIELDS),
+    "td_depthwise_conv2d_s8_mve": ("td_depthwise_conv2d_s8_mve_op", DEPTHWISE_FIELDS),
+}
+
+
+@dataclass(frozen=True)
+class BandCall:
+    """A layer's own fast kernel, called on a band: a copy of its descriptor with the band's rows."""
+
+    fn: str
+    ctype: str
+    desc: str
+    fields: tuple[str, ...]
+
+    def code(self, source: str, dest: str, in_h: str, out_h: str, pad_h: str) -> str:
+        geom = " ".join(f"o.geom[{self.fields.index(k)}] = (int16_t)({v});"
+                        for k, v in (("in_h", in_h), ("out_h", out_h), ("pad_h", pad_h)))
+        copy = f"{self.ctype} o = {self.desc.lstrip('&')};"
+        return f"{{ {copy} {geom} o.input = {source}; o.output = {dest}; {self.fn}(&o); }}"
+
+
+class _BandContext:
+    """The generator's context as a layer's lowering sees it when the layer runs inside another op (ctx.op):
+    the tensors in `band` are a scratch band, scratch buffers belong to that op, and the code is kept here."""
+
+    def __init__(self, ctx, band: dict[int, str]) -> None:  # type: ignore[no-untyped-def]
+        self._ctx, self._band, self.lines = ctx, band, []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._ctx, name)
+
+    def ptr(self, tensor: Tensor, ctype: str | None = None) -> str:
+        if tensor.index in self._band:
+            return f"(({ctype or 'int8_t'} *){self._band[tensor.index]})"
+        return self._ctx.ptr(tensor, ctype)
+
+    def scratch(self, op: Operator, nbytes: int, align: int = 16) -> str:
+        return self._ctx.scratch(self._ctx.op, nbytes, align)
+
+    def emit(self, code: str) -> None:
+        self.lines.extend(code.strip().split("\n"))
+
+    def allow_inplace(self, *args: object) -> None:
+        raise ValueError("in place")
+
+    def alias(self, *args: object) -> None:
+        raise ValueError("alias")
+
+
+def band_call(ctx, op: Operator, band: dict[int, str]) -> BandCall | None:  # type: ignore[no-untyped-def]
+    """The kernel `op`'s own lowering picks, as a descriptor to call band by band (`band`: tensor index ->
+    the scratch band standing in for it); None when the lowering calls a kernel with separate arguments
+    (the direct and reference kernels: the caller emits those), ctx then as it was."""
+    from tinydeploy.aot.lowering import lookup
+    from tinydeploy.aot.recompute import _restore_saved, _snapshot
+
+    saved = _snapshot(ctx)
+    lowered = _BandContext(ctx, band)
+    lookup(op.opcode)(op, lowered)  # type: ignore[misc]
+    m = re.fullmatch(r"(td_\w+)\((&\w+)\);", " ".join(lowered.lines))
+    if m is None or m.group(1) not in DESCRIPTORS:
+        _restore_saved(ctx, saved)
+        return None
+    ctype, fields = DESCRIPTORS[m.group(1)]
+    return BandCall(m.group(1), ctype, m.group(2), fields)
 
 
 @dataclass(frozen=True)
@@ -60,7 +142,7 @@ def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[ExpandB
 def emit_bands(ctx, cand: ExpandBand) -> str:  # type: ignore[no-untyped-def]
     """The depthwise op's new code (band loop); raises ValueError / UnsupportedOpError when the pair does
     not fit the scheme."""
-    from tinydeploy.aot.ops.conv2d import bias_ptr, conv_geometry, folded_bias, int8_requant
+    from tinydeploy.aot.ops.conv2d import conv_geometry
 
     model = ctx.model
     exp, dw = model.operators[cand.expand], model.operators[cand.depthwise]
@@ -73,14 +155,6 @@ def emit_bands(ctx, cand: ExpandBand) -> str:  # type: ignore[no-untyped-def]
     if ge["pad_h"] or ge["pad_w"] or ge["batches"] != 1 or gd["out_c"] % gd["in_c"] or wd.shape[3] != gd["out_c"]:
         raise ValueError("geometry")
     gd["depth_multiplier"] = gd["out_c"] // gd["in_c"]
-    mult_e, shift_e, q_e = int8_requant(exp, ctx, x, we, e, ge["out_c"])
-    mult_d, shift_d, q_d = int8_requant(dw, ctx, e, wd, d, gd["out_c"])
-    # Helium targets run the reference depthwise kernel here: the C/DSP depthwise kernel's Helium path is
-    # not what their depthwise layers use (depthwise_conv2d_s8_mve), and a band through it differed on
-    # qemu-m55 (mobilenet_v1_025, 2 values)
-    optimized = ctx.target.optimized
-    fold_e = folded_bias(exp, ctx, we, q_e["input_offset"], 0) if optimized else None
-    fold_d = folded_bias(dw, ctx, wd, q_d["input_offset"], 3) if optimized and not ctx.target.mve else None
     row_e, row_x, row_d = ge["in_w"] * ge["out_c"], ge["in_w"] * ge["in_c"], gd["out_w"] * gd["out_c"]
     s, span = gd["stride_h"], (gd["k_h"] - 1) * gd["dil_h"] + 1
 
@@ -91,25 +165,8 @@ def emit_bands(ctx, cand: ExpandBand) -> str:  # type: ignore[no-untyped-def]
     while n < gd["out_h"] and window(n + 1) * row_e <= e.nbytes // BAND_FRACTION:
         n += 1
     band = ctx.scratch(dw, min(window(n), ge["out_h"]) * row_e)
-    base_e = ctx.struct("band_expand", "td_conv2d_s8_params", {**ge, **q_e})
-    base_d = ctx.struct("band_depthwise", "td_depthwise_conv2d_s8_params", {**gd, **q_d})
-    bias_e, bias_d = bias_ptr(exp, ctx, 2, "int32_t"), bias_ptr(dw, ctx, 2, "int32_t")
-    we_p, wd_p = ctx.ptr(we), ctx.ptr(wd)
-    if fold_e is None:
-        ctx.kernel("conv2d_s8")
-        expand = f"td_conv2d_s8(&ge, x + a * ROW_X, {we_p}, {bias_e}, {mult_e}, {shift_e}, band);"
-    else:
-        ctx.kernel("conv2d_s8_opt")
-        fe = ctx.const("band_expand_folded", fold_e, "int32_t")
-        expand = f"td_conv2d_s8_opt(&ge, x + a * ROW_X, {we_p}, {bias_e}, {fe}, {mult_e}, {shift_e}, band);"
-    if fold_d is None:
-        ctx.kernel("depthwise_conv2d_s8")
-        depthwise = f"td_depthwise_conv2d_s8(&gd, band, {wd_p}, {bias_d}, {mult_d}, {shift_d}, out + r * ROW_D);"
-    else:
-        ctx.kernel("depthwise_conv2d_s8_opt")
-        fd = ctx.const("band_depthwise_folded", fold_d, "int32_t")
-        depthwise = (f"td_depthwise_conv2d_s8_opt(&gd, band, {wd_p}, {bias_d}, {fd}, {mult_d}, {shift_d}, "
-                     f"out + r * ROW_D);")
+    expand = _expand_code(ctx, exp, ge, band, cand.mid)
+    depthwise = _depthwise_code(ctx, dw, gd, band, cand.mid)
     name = e.name.replace("*/", "* /")[:60]
     return f"""{{ /* op #{exp.index} (1x1 expansion to '{name}') and this depthwise run in bands of {n} rows */
   enum {{ ROW_X = {row_x}, ROW_D = {row_d}, ROWS = {n}, STRIDE = {s}, SPAN = {span} }};
@@ -117,18 +174,60 @@ def emit_bands(ctx, cand: ExpandBand) -> str:  # type: ignore[no-untyped-def]
   int8_t *const band = (int8_t *){band};
   int8_t *const out = {ctx.ptr(d)};
   for (int32_t r = 0; r < {gd['out_h']}; r += ROWS) {{
-    td_conv2d_s8_params ge = *{base_e};
-    td_depthwise_conv2d_s8_params gd = *{base_d};
-    const int32_t n = gd.out_h - r < ROWS ? gd.out_h - r : ROWS;
-    const int32_t top = r * STRIDE - gd.pad_h;
+    const int32_t n = {gd['out_h']} - r < ROWS ? {gd['out_h']} - r : ROWS;
+    const int32_t top = r * STRIDE - {gd['pad_h']};
     const int32_t a = top > 0 ? top : 0;
     const int32_t end = top + (n - 1) * STRIDE + SPAN;
-    const int32_t b = end < gd.in_h ? end : gd.in_h;
-    ge.in_h = ge.out_h = b - a;
+    const int32_t b = end < {gd['in_h']} ? end : {gd['in_h']};
     {expand}
-    gd.in_h = b - a;
-    gd.pad_h = top < 0 ? -top : 0;
-    gd.out_h = n;
     {depthwise}
   }}
 }}"""
+
+
+def _expand_code(ctx, exp: Operator, ge: dict[str, int], band: str, mid: int) -> str:  # type: ignore[no-untyped-def]
+    """E rows [a, b) = the 1x1 expansion of X rows [a, b), into the band: the layer's own kernel."""
+    from tinydeploy.aot.ops.conv2d import bias_ptr, folded_bias, int8_requant
+
+    fast = band_call(ctx, exp, {mid: band}) if ctx.target.optimized else None
+    if fast is not None:
+        return fast.code("x + a * ROW_X", "band", "b - a", "b - a", "0")
+    x, w, e = (ctx.model.tensors[t] for t in (exp.inputs[0], exp.inputs[1], mid))
+    mult, shift, q = int8_requant(exp, ctx, x, w, e, ge["out_c"])
+    folded = folded_bias(exp, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
+    base = ctx.struct("band_expand", "td_conv2d_s8_params", {**ge, **q})
+    args = f"x + a * ROW_X, {ctx.ptr(w)}, {bias_ptr(exp, ctx, 2, 'int32_t')}"
+    if folded is None:
+        ctx.kernel("conv2d_s8")
+        call = f"td_conv2d_s8(&g, {args}, {mult}, {shift}, band);"
+    else:
+        ctx.kernel("conv2d_s8_opt")
+        fe = ctx.const("band_expand_folded", folded, "int32_t")
+        call = f"td_conv2d_s8_opt(&g, {args}, {fe}, {mult}, {shift}, band);"
+    return f"{{ td_conv2d_s8_params g = *{base}; g.in_h = g.out_h = b - a; {call} }}"
+
+
+def _depthwise_code(ctx, dw: Operator, gd: dict[str, int], band: str, mid: int) -> str:  # type: ignore[no-untyped-def]
+    """D rows [r, r + n) = the depthwise of the band (E rows [a, b), the top padding left above row a)."""
+    from tinydeploy.aot.ops.conv2d import bias_ptr, folded_bias, int8_requant
+
+    fast = band_call(ctx, dw, {mid: band}) if ctx.target.optimized else None
+    if fast is not None:
+        return fast.code("band", "out + r * ROW_D", "b - a", "n", "top < 0 ? -top : 0")
+    e, w, d = (ctx.model.tensors[t] for t in (mid, dw.inputs[1], dw.outputs[0]))
+    mult, shift, q = int8_requant(dw, ctx, e, w, d, gd["out_c"])
+    # Helium targets whose own lowering declines the layer (e.g. a depth multiplier of 2) run the reference
+    # kernel: the C/DSP depthwise kernel's Helium path gave 2 values off TFLM in bands on qemu-m55
+    mve = ctx.target.mve
+    folded = folded_bias(dw, ctx, w, q["input_offset"], 3) if ctx.target.optimized and not mve else None
+    base = ctx.struct("band_depthwise", "td_depthwise_conv2d_s8_params", {**gd, **q})
+    args = f"band, {ctx.ptr(w)}, {bias_ptr(dw, ctx, 2, 'int32_t')}"
+    if folded is None:
+        ctx.kernel("depthwise_conv2d_s8")
+        call = f"td_depthwise_conv2d_s8(&g, {args}, {mult}, {shift}, out + r * ROW_D);"
+    else:
+        ctx.kernel("depthwise_conv2d_s8_opt")
+        fd = ctx.const("band_depthwise_folded", folded, "int32_t")
+        call = f"td_depthwise_conv2d_s8_opt(&g, {args}, {fd}, {mult}, {shift}, out + r * ROW_D);"
+    return (f"{{ td_depthwise_conv2d_s8_params g = *{base}; g.in_h = b - a; g.pad_h = top < 0 ? -top : 0; "
+            f"g.out_h = n; {call} }}")

@@ -8,10 +8,11 @@ inside the ADD, a few output rows at a time into a small scratch band, lowers th
     for each band of rows r:  band = CONV(X)[rows r..]  (the reference kernel on the band's geometry)
                               OUT[rows r..] = ADD(band, Y[rows r..])   (in place over Y)
 
-The convolution runs through td_conv2d_s8_opt (the reference kernel when the target asks for reference
-kernels), both taking the geometry at run time.  The band's geometry is the layer's own with the input
-starting at the band's first needed row: in_h
-shrinks to the rows left, the top padding to what remains of it above the band, out_h to the band's rows;
+The convolution runs the kernel its own lowering picks (aot/bands.py band_call: the DSP GEMM, the Helium
+kernel), on a copy of its descriptor per band; td_conv2d_s8_opt or the reference kernel where the lowering
+picks those.  All take the geometry at run time.  The band's geometry is the layer's own with the input
+starting at the band's first needed row: in_h shrinks to the rows left, the top padding to what remains of
+it above the band, out_h to the band's rows;
 every output value is computed from exactly the same inputs and the same per-channel requantization, and
 the ADD is the same arithmetic (add.h's row form), so the result is bit-exact with the unfused graph.
 The extra cost is one more pass of that convolution (reported by bench/aot_speed.py as instructions).
@@ -71,7 +72,7 @@ def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[SkipRec
 def emit_recompute(ctx, cand: SkipRecompute) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """Replace the ADD's code in ctx with the band loop; returns (scratch bytes, C code).  Raises
     UnsupportedOpError / ValueError when the layer does not fit the scheme (then the ADD stays as it was)."""
-    from tinydeploy.aot.ops.conv2d import bias_ptr, conv_geometry, folded_bias, int8_requant
+    from tinydeploy.aot.ops.conv2d import conv_geometry
     from tinydeploy.aot.ops.elementwise import add_row_fast_ok, add_s8_params, check_quantized, int8_range
 
     model = ctx.model
@@ -89,42 +90,54 @@ def emit_recompute(ctx, cand: SkipRecompute) -> tuple[int, str]:  # type: ignore
     if not add_row_fast_ok(params):
         raise ValueError("add")
     params["act_min"], params["act_max"] = int8_range(add, ctx, out)
-    mult, shift, q = int8_requant(conv, ctx, x, w, s, geo["out_c"])
     row = geo["out_w"] * geo["out_c"]
     rows = max(1, min(geo["out_h"], BAND_BYTES // row))
     in_row = geo["in_w"] * geo["in_c"]
-    base = ctx.struct("skip_conv", "td_conv2d_s8_params", {**geo, **q})
     add_fields = ", ".join(f".{k} = {v}" for k, v in params.items())
     band = ctx.scratch(add, rows * row)
-    bias = bias_ptr(conv, ctx, 2, "int32_t")
-    folded = folded_bias(conv, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
-    if folded is None:
-        ctx.kernel("conv2d_s8")
-        call = f"td_conv2d_s8(&g, {ctx.ptr(x)} + start * IN_ROW, {ctx.ptr(w)}, {bias}, {mult}, {shift}, band);"
-    else:  # the optimized direct kernel takes the same geometry (bias at the borders, folded inside)
-        ctx.kernel("conv2d_s8_opt")
-        call = (f"td_conv2d_s8_opt(&g, {ctx.ptr(x)} + start * IN_ROW, {ctx.ptr(w)}, {bias}, "
-                f"{ctx.const('skip_folded_bias', folded, 'int32_t')}, {mult}, {shift}, band);")
+    conv_code = _conv_code(ctx, conv, geo, band, cand.skip)
     ctx.kernel("add")
     operands = ("band, 1, other + r * ROW, 1" if cand.skip_first else "other + r * ROW, 1, band, 1")
     code = f"""{{ /* skip '{_c(s.name)}' recomputed from '{_c(x.name)}' by op #{conv.index}, {rows} rows at a time */
   enum {{ ROW = {row}, IN_ROW = {in_row}, ROWS = {rows} }};
   static const td_add_s8_params p = {{{add_fields}}};
   int8_t *const band = (int8_t *){band};
+  const int8_t *const x = {ctx.ptr(x)};
   const int8_t *const other = {ctx.ptr(y)};
   int8_t *const out = {ctx.ptr(out)};
   for (int32_t r = 0; r < {geo['out_h']}; r += ROWS) {{
-    td_conv2d_s8_params g = *{base};
-    const int32_t top = r * g.stride_h - g.pad_h;
+    const int32_t top = r * {geo['stride_h']} - {geo['pad_h']};
     const int32_t start = top > 0 ? top : 0;
-    g.in_h -= start;
-    g.pad_h = top < 0 ? -top : 0;
-    g.out_h = g.out_h - r < ROWS ? g.out_h - r : ROWS;
-    {call}
-    td_add_s8_row({operands}, out + r * ROW, g.out_h * ROW, &p);
+    const int32_t n = {geo['out_h']} - r < ROWS ? {geo['out_h']} - r : ROWS;
+    {conv_code}
+    td_add_s8_row({operands}, out + r * ROW, n * ROW, &p);
   }}
 }}"""
     return rows * row, code
+
+
+def _conv_code(ctx, conv, geo: dict[str, int], band: str, skip: int) -> str:  # type: ignore[no-untyped-def]
+    """The band's rows [r, r + n) of the skip, into the band: the layer's own kernel on the band's geometry."""
+    from tinydeploy.aot.bands import band_call
+    from tinydeploy.aot.ops.conv2d import bias_ptr, folded_bias, int8_requant
+
+    in_h, pad_h = f"{geo['in_h']} - start", "top < 0 ? -top : 0"
+    fast = band_call(ctx, conv, {skip: band}) if ctx.target.optimized else None
+    if fast is not None:
+        return fast.code("x + start * IN_ROW", "band", in_h, "n", pad_h)
+    x, w, s = (ctx.model.tensors[t] for t in (conv.inputs[0], conv.inputs[1], skip))
+    mult, shift, q = int8_requant(conv, ctx, x, w, s, geo["out_c"])
+    base = ctx.struct("skip_conv", "td_conv2d_s8_params", {**geo, **q})
+    args = f"x + start * IN_ROW, {ctx.ptr(w)}, {bias_ptr(conv, ctx, 2, 'int32_t')}"
+    folded = folded_bias(conv, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
+    if folded is None:
+        ctx.kernel("conv2d_s8")
+        call = f"td_conv2d_s8(&g, {args}, {mult}, {shift}, band);"
+    else:  # the optimized direct kernel takes the same geometry (bias at the borders, folded inside)
+        ctx.kernel("conv2d_s8_opt")
+        folded_c = ctx.const("skip_folded_bias", folded, "int32_t")
+        call = f"td_conv2d_s8_opt(&g, {args}, {folded_c}, {mult}, {shift}, band);"
+    return f"{{ td_conv2d_s8_params g = *{base}; g.in_h = {in_h}; g.pad_h = {pad_h}; g.out_h = n; {call} }}"
 
 
 def _c(name: str) -> str:
@@ -215,9 +228,7 @@ def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access],
 def _try(ctx, rw: Rewrite, access: Access, plan_with, errors):  # type: ignore[no-untyped-def]
     """Emit the rewrite's code into ctx and plan with it: (plan, code, override, the context saved before,
     to restore when it does not pay); None when the rewrite does not apply (ctx restored)."""
-    saved = (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
-             dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
-             set(ctx.arena_tensors))
+    saved = _snapshot(ctx)
     ctx.op = ctx.model.operators[rw.code_op]
     trial = Access({**access, **rw.reads}, {**access.writes, **rw.writes})
     try:
@@ -229,6 +240,13 @@ def _try(ctx, rw: Rewrite, access: Access, plan_with, errors):  # type: ignore[n
     finally:
         ctx.op = None
     return plan, code, trial, saved
+
+
+def _snapshot(ctx):  # type: ignore[no-untyped-def]
+    """What emitting a rewrite adds to the context, to take back when it does not apply or pay."""
+    return (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
+            dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
+            set(ctx.arena_tensors))
 
 
 def _restore_saved(ctx, saved) -> None:  # type: ignore[no-untyped-def]
