@@ -9,7 +9,7 @@
 
 /* len bytes copied from src to dst, or len copies of value when src is NULL: 16 bytes per step, the last
  * step predicated (no byte outside [0, len) is touched). */
-static void td_mve_put(int8_t *dst, const int8_t *src, int8_t value, int32_t len) {
+static __attribute__((noinline)) void td_mve_put(int8_t *dst, const int8_t *src, int8_t value, int32_t len) {
   int32_t i;
   if (src) {
     for (i = 0; i < len; i += 16) {
@@ -68,15 +68,18 @@ typedef struct {
   int8_t *out0, *out1;   /* 8, 12: their outputs (out1 == out0 for a lone last pixel) */
   const int8_t *w;       /* 16: packed filter, first group */
   const int32_t *rq;     /* 20: requantization table, first group */
-  int32_t chunks;        /* 24: 16-column chunks per row, at least 1 (rows have no tail) */
-  int32_t groups;        /* 28: whole groups of four channels, at least 1 */
+  int32_t chunks;        /* 24: whole 16-column chunks per row */
+  int32_t groups;        /* 28: groups of four channels, at least 1 (the filter and table padded to whole groups) */
   int32_t out_off;       /* 32 */
   int32_t act_min;       /* 36 */
   int32_t act_max;       /* 40 */
+  uint32_t tail_pred;    /* 44: VPR.P0 of the row's last n % 16 columns (0: no tail) */
 } td_mm2x4_args;
 
-/* Two pixels x `groups` whole groups of four output channels.  Per group: the eight accumulators start at
- * the folded bias, 16 instructions per 16-column chunk (2 input and 4 filter loads, 8 VMLADAVA), then the
+/* Two pixels x `groups` groups of four output channels.  Per group: the eight accumulators start at the
+ * folded bias, 16 instructions per 16-column chunk (2 input and 4 filter loads, 8 VMLADAVA), a row tail of
+ * n % 16 columns with the two input loads predicated (nothing read past the row; the packed rows hold zeros
+ * there), then the
  * two pixels' four channels go to two vectors (through 32 bytes of stack: the lane-pair VMOV's operand
  * order is one that emulators and the architecture text have disagreed on) and are requantized as
  * td_mve_mul_by_qm does.  Hand-scheduled because VMLADAVA accumulates in even registers only and the
@@ -104,6 +107,8 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "mov lr, r6\n"
       "ldrd r3, r5, [r1]\n"
       "ldr r11, [r1, #24]\n"
+      "cmp r11, #0\n"
+      "beq 3f\n"
       "2:\n"
       "vldrb.8 q0, [r3], #16\n"
       "vldrb.8 q1, [r5], #16\n"
@@ -121,6 +126,27 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "vmladava.s8 lr, q1, q3\n"
       "subs r11, r11, #1\n"
       "bne 2b\n"
+      "3:\n"
+      "ldr r11, [r1, #44]\n"
+      "cmp r11, #0\n"
+      "beq 4f\n"
+      "vmsr p0, r11\n"
+      "vpstt\n"
+      "vldrbt.8 q0, [r3]\n"
+      "vldrbt.8 q1, [r5]\n"
+      "vldrb.8 q2, [r7], #16\n"
+      "vmladava.s8 r0, q0, q2\n"
+      "vmladava.s8 r8, q1, q2\n"
+      "vldrb.8 q3, [r7], #16\n"
+      "vmladava.s8 r2, q0, q3\n"
+      "vmladava.s8 r10, q1, q3\n"
+      "vldrb.8 q2, [r7], #16\n"
+      "vmladava.s8 r4, q0, q2\n"
+      "vmladava.s8 r12, q1, q2\n"
+      "vldrb.8 q3, [r7], #16\n"
+      "vmladava.s8 r6, q0, q3\n"
+      "vmladava.s8 lr, q1, q3\n"
+      "4:\n"
       "strd r0, r2, [sp]\n"
       "strd r4, r6, [sp, #8]\n"
       "strd r8, r10, [sp, #16]\n"
@@ -163,14 +189,6 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "pop {r4-r11, pc}\n");
 }
 
-/* acc[0..3] as one vector */
-static inline __attribute__((always_inline)) int32x4_t td_mve_vec4(int32_t a, int32_t b, int32_t c, int32_t d) {
-  int32x4_t v = vdupq_n_s32(a);
-  v = vsetq_lane_s32(b, v, 1);
-  v = vsetq_lane_s32(c, v, 2);
-  return vsetq_lane_s32(d, v, 3);
-}
-
 void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
   /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload every
    * parameter after each output store; locals whose address stays here cannot be aliased */
@@ -179,7 +197,7 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
     int32_t field[TD_CONV2D_S8_MVE_FIELDS];
   } local;
   const td_conv2d_s8_params *const p = &local.params;
-  int32_t i, q, g;
+  int32_t i, q;
   for (i = 0; i < TD_CONV2D_S8_MVE_FIELDS; ++i) local.field[i] = op->geom[i];
   {
     const int8_t *const input = op->input, *const packed = op->packed;
@@ -188,98 +206,43 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
     const int32_t n = p->k_h * p->k_w * p->in_c, n16 = (n + 15) & ~15;
     /* scratch rows are n16 long, zero beyond n (against the packed rows' zero columns): no tail step */
     const int32_t chunks = scratch ? n16 >> 4 : n >> 4, tail = scratch ? 0 : n & 15;
-    const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c, groups = (out_c + 3) >> 2;
-    const int32_t output_offset = p->output_offset;
-    const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
-    const mve_pred16_t tail_pred = vctp8q((uint32_t)tail);
-    const mve_pred16_t last_pred = vctp32q((uint32_t)(out_c - 4 * (groups - 1)));
-    /* td_mm2x4_mve takes rows without a tail and whole groups of four channels */
-    const int32_t full = tail == 0 && chunks > 0 ? out_c >> 2 : 0;
+    const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c, full = out_c >> 2;
+    const int32_t rem = out_c & 3; /* a partial last group goes through last[], then its channels out */
+    int8_t last[8];
     td_mm2x4_args args;
     args.chunks = chunks;
-    args.out_off = output_offset;
+    args.out_off = p->output_offset;
     args.act_min = p->act_min;
     args.act_max = p->act_max;
+    args.tail_pred = tail ? (uint32_t)vctp8q((uint32_t)tail) : 0;
     if (scratch) {
       td_mve_put(scratch + n, NULL, 0, n16 - n);
       td_mve_put(scratch + n16 + n, NULL, 0, n16 - n);
     }
     for (q = 0; q < pixels; q += 2) {
       const int two = q + 1 < pixels;
-      const int8_t *const x0 = td_mve_field(p, input, q, scratch);
-      const int8_t *const x1 = two ? td_mve_field(p, input, q + 1, scratch ? scratch + n16 : NULL) : x0;
       int8_t *const out0 = output + q * out_c;
-      int8_t *const out1 = out0 + out_c;
-      const int8_t *w = packed;
-      const int32_t *r = rq;
-      g = 0;
-      if (full) { /* whole groups in assembly, a partial last one below */
-        args.x0 = x0;
-        args.x1 = x1;
+      int8_t *const out1 = two ? out0 + out_c : out0;
+      args.x0 = td_mve_field(p, input, q, scratch);
+      args.x1 = two ? td_mve_field(p, input, q + 1, scratch ? scratch + n16 : NULL) : args.x0;
+      if (full) {
         args.out0 = out0;
-        args.out1 = two ? out1 : out0;
+        args.out1 = out1;
         args.w = packed;
         args.rq = rq;
         args.groups = full;
         td_mm2x4_mve(&args);
-        g = full;
-        w += full * chunks * 64;
-        r += full * 16;
       }
-      for (; g < groups; ++g, r += 16) {
-        int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
-        int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
-        const int8_t *p0 = x0, *p1 = x1;
-        int32x4_t y0, y1;
-        if (chunks) { /* Rda of VMLADAVA must be an even register: the "Te" constraint asks for one */
-          int32_t count = chunks;
-          __asm__ volatile(
-              "1:\n"
-              "vldrb.8 q0, [%[p0]], #16\n"
-              "vldrb.8 q1, [%[p1]], #16\n"
-              "vldrb.8 q2, [%[w]], #16\n"
-              "vmladava.s8 %[a0], q0, q2\n"
-              "vmladava.s8 %[b0], q1, q2\n"
-              "vldrb.8 q3, [%[w]], #16\n"
-              "vmladava.s8 %[a1], q0, q3\n"
-              "vmladava.s8 %[b1], q1, q3\n"
-              "vldrb.8 q2, [%[w]], #16\n"
-              "vmladava.s8 %[a2], q0, q2\n"
-              "vmladava.s8 %[b2], q1, q2\n"
-              "vldrb.8 q3, [%[w]], #16\n"
-              "vmladava.s8 %[a3], q0, q3\n"
-              "vmladava.s8 %[b3], q1, q3\n"
-              "subs %[count], %[count], #1\n"
-              "bne 1b\n"
-              : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [b0] "+Te"(b0), [b1] "+Te"(b1),
-                [b2] "+Te"(b2), [b3] "+Te"(b3), [p0] "+r"(p0), [p1] "+r"(p1), [w] "+r"(w), [count] "+r"(count)
-              :
-              : "q0", "q1", "q2", "q3", "memory", "cc");
-        }
-        if (tail) { /* the row's last n % 16 inputs; the packed rows hold zeros beyond n */
-          const int8x16_t v0 = vldrbq_z_s8(p0, tail_pred), v1 = vldrbq_z_s8(p1, tail_pred);
-          int8x16_t f = vldrbq_s8(w);
-          a0 = vmladavaq_s8(a0, v0, f);
-          b0 = vmladavaq_s8(b0, v1, f);
-          f = vldrbq_s8(w + 16);
-          a1 = vmladavaq_s8(a1, v0, f);
-          b1 = vmladavaq_s8(b1, v1, f);
-          f = vldrbq_s8(w + 32);
-          a2 = vmladavaq_s8(a2, v0, f);
-          b2 = vmladavaq_s8(b2, v1, f);
-          f = vldrbq_s8(w + 48);
-          a3 = vmladavaq_s8(a3, v0, f);
-          b3 = vmladavaq_s8(b3, v1, f);
-          w += 64;
-        }
-        y0 = td_mve_requant_s8(td_mve_vec4(a0, a1, a2, a3), r + 4, output_offset, act_min, act_max);
-        y1 = td_mve_requant_s8(td_mve_vec4(b0, b1, b2, b3), r + 4, output_offset, act_min, act_max);
-        if (g + 1 < groups) {
-          vstrbq_s32(out0 + 4 * g, y0);
-          if (two) vstrbq_s32(out1 + 4 * g, y1);
-        } else {
-          vstrbq_p_s32(out0 + 4 * g, y0, last_pred);
-          if (two) vstrbq_p_s32(out1 + 4 * g, y1, last_pred);
+      if (rem) {
+        args.out0 = last;
+        args.out1 = last + 4;
+        args.w = packed + full * (chunks + (tail != 0)) * 64;
+        args.rq = rq + full * 16;
+        args.groups = 1;
+        td_mm2x4_mve(&args);
+        for (i = 0; i < rem; ++i) {
+          out0[4 * full + i] = last[i];
+          out1[4 * full + i] = last[4 + i];
         }
       }
     }

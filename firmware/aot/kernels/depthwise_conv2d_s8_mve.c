@@ -15,7 +15,7 @@ typedef struct {
 } td_dw_acc;
 
 /* [first, end) of the filter taps t with 0 <= origin + dilation * t < size */
-static void td_dw_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *end) {
+static __attribute__((noinline)) void td_dw_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *end) {
   int32_t lo = 0, hi = taps;
   if (origin < 0) lo = (-origin + dilation - 1) / dilation;
   if (origin + dilation * (taps - 1) >= size) hi = origin >= size ? 0 : (size - 1 - origin) / dilation + 1;
@@ -56,37 +56,34 @@ TD_DW_INLINE td_dw_acc td_dw_taps(td_dw_acc acc, const int8_t *x, const int16_t 
   return acc;
 }
 
-/* One output pixel, channel groups [0, groups): x the input at tap (ky0, kx0) of channel 0. */
-TD_DW_INLINE void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8_t *x, const int16_t *packed,
-                              const int32_t *rq, int8_t *out, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
-                              int32_t row_step, int32_t col_step, int32x4_t act_min, int32x4_t act_max,
-                              int32_t groups, mve_pred16_t last_pred) {
-  const int32_t taps8 = p->k_h * p->k_w * 8;
+/* One output pixel, channel groups [0, groups): x the input at tap (ky0, kx0) of channel 0.  Out of line, one
+ * copy: its hot path is whole windows of whole groups (raw inputs, unpredicated loads); windows that meet
+ * the padding and a partial last group share one predicated loop that adds the offset (0 for a whole
+ * window), which keeps the kernel's code near the reference kernel's. */
+static __attribute__((noinline)) void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8_t *x,
+                                                  const int16_t *packed, const int32_t *rq, int8_t *out,
+                                                  int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
+                                                  int32_t groups, mve_pred16_t last_pred) {
+  const int32_t taps8 = p->k_h * p->k_w * 8, row_step = p->dil_h * p->in_w * p->in_c, col_step = p->dil_w * p->in_c;
+  const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
   const int whole = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
+  const int32_t offset = whole ? 0 : p->input_offset;
   int32_t g;
   for (g = 0; g < groups; ++g, x += 8, packed += taps8, rq += TD_DW_RQ, out += 8) {
-    const int partial = g + 1 == groups && last_pred != 0xFFFF;
+    const mve_pred16_t pred = g + 1 == groups ? last_pred : 0xFFFF;
     td_dw_acc acc;
     int16x8_t y;
     acc.even = vldrwq_s32(rq + (whole ? 0 : 4));
     acc.odd = vldrwq_s32(rq + 20 + (whole ? 0 : 4));
-    if (!partial) {
-      acc = whole ? td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, 0, 1, 0, last_pred)
-                  : td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, p->input_offset, 0,
-                               0, last_pred);
+    if (whole && pred == 0xFFFF) {
+      acc = td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, 0, 1, 0, pred);
     } else {
-      acc = whole ? td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, 0, 1, 1, last_pred)
-                  : td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, p->input_offset, 0,
-                               1, last_pred);
+      acc = td_dw_taps(acc, x, packed, ky0, ky1, kx0, kx1, p->k_w, row_step, col_step, offset, 0, 1, pred);
     }
     /* even channels to the even halfwords, odd ones to the odd: back in channel order */
     y = vmovnbq_s32(vdupq_n_s16(0), td_mve_requant_s8(acc.even, rq + 8, p->output_offset, act_min, act_max));
     y = vmovntq_s32(y, td_mve_requant_s8(acc.odd, rq + 28, p->output_offset, act_min, act_max));
-    if (partial) {
-      vstrbq_p_s16(out, y, last_pred);
-    } else {
-      vstrbq_s16(out, y);
-    }
+    vstrbq_p_s16(out, y, pred);
   }
 }
 
@@ -215,80 +212,58 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
   for (i = 0; i < TD_DEPTHWISE_CONV2D_S8_MVE_FIELDS; ++i) local.field[i] = op->geom[i];
   {
     const int8_t *const input = op->input;
-    const int16_t *const packed = op->packed;
-    const int32_t *const rq = op->rq;
     int8_t *out = op->output;
     const int32_t c = p->in_c, groups = (c + 7) >> 3;
-    const int32_t row_step = p->dil_h * p->in_w * c, col_step = p->dil_w * c;
-    const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
+    /* 3x3 filters: the whole groups of every pixel through td_dw9_mve (nine tap pointers, those in the
+     * padding at zp_row), a partial last group through td_dw_pixel; other filters: td_dw_pixel alone */
+    const int32_t full = op->zp_row ? c >> 3 : 0;
+    const int16_t *const rest_w = op->packed + full * p->k_h * p->k_w * 8;
+    const int32_t *const rest_rq = op->rq + full * TD_DW_RQ;
     const mve_pred16_t last_pred = vctp16q((uint32_t)(c - 8 * (groups - 1)));
-    if (op->zp_row) { /* 3x3: every pixel through td_dw9_mve, a partial last group in C */
-      td_dw9_args args;
-      const int32_t full = c >> 3;
-      args.w = packed;
-      args.rq = rq;
-      args.groups = full;
-      args.out_off = p->output_offset;
-      args.act_min = p->act_min;
-      args.act_max = p->act_max;
-      args.adv = p->stride_w * c - 8 * full;
-      for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * c;
-        for (oy = 0; oy < p->out_h; ++oy) {
-          const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-          int32_t ky0, ky1;
-          td_dw_clip(in_y0, p->dil_h, 3, p->in_h, &ky0, &ky1);
-          for (ox = 0; ox < p->out_w;) {
-            const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-            int32_t kx0, kx1, ky, kx, run = 1;
-            td_dw_clip(in_x0, p->dil_w, 3, p->in_w, &kx0, &kx1);
-            if ((c & 7) == 0 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3) {
-              /* the run of whole windows along the row: one call */
-              while (ox + run < p->out_w && (ox + run) * p->stride_w - p->pad_w + 2 * p->dil_w < p->in_w) ++run;
-            }
-            for (ky = 0; ky < 3; ++ky) {
-              const int8_t *row = in_b + (in_y0 + p->dil_h * ky) * p->in_w * c;
-              for (kx = 0; kx < 3; ++kx) {
-                const int inside = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
-                args.tap[ky * 3 + kx] = inside ? row + (in_x0 + p->dil_w * kx) * c : op->zp_row;
-              }
-            }
-            args.npix = run;
-            if (full) {
-              args.out = out;
-              td_dw9_mve(&args);
-            }
-            if (c & 7) { /* the last group, predicated, from the clipped window */
-              const int8_t *x = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c + 8 * full;
-              td_dw_pixel(p, ky1 > ky0 && kx1 > kx0 ? x : in_b, packed + full * 72, rq + full * TD_DW_RQ,
-                          out + 8 * full, ky1 > ky0 && kx1 > kx0 ? ky0 : 0, ky1 > ky0 && kx1 > kx0 ? ky1 : 0,
-                          kx0, kx1, row_step, col_step, act_min, act_max, 1, last_pred);
-            }
-            ox += run;
-            out += run * c;
-          }
-        }
-      }
-      return;
-    }
+    td_dw9_args args;
+    args.w = op->packed;
+    args.rq = op->rq;
+    args.groups = full;
+    args.out_off = p->output_offset;
+    args.act_min = p->act_min;
+    args.act_max = p->act_max;
+    args.adv = p->stride_w * c - 8 * full;
     for (b = 0; b < p->batches; ++b) {
       const int8_t *in_b = input + b * p->in_h * p->in_w * c;
       for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t in_y0 = oy * p->stride_h - p->pad_h;
         int32_t ky0, ky1;
         td_dw_clip(in_y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ++ox, out += c) {
+        for (ox = 0; ox < p->out_w;) {
           const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-          int32_t kx0, kx1;
+          int32_t kx0, kx1, run = 1;
+          int inside;
           td_dw_clip(in_x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-          if (ky1 > ky0 && kx1 > kx0) {
-            const int8_t *x = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c;
-            td_dw_pixel(p, x, packed, rq, out, ky0, ky1, kx0, kx1, row_step, col_step, act_min, act_max, groups,
-                        last_pred);
-          } else { /* no tap inside the input: the bias alone (a window wholly in the padding) */
-            td_dw_pixel(p, in_b, packed, rq, out, 0, 0, 0, 0, row_step, col_step, act_min, act_max, groups,
-                        last_pred);
+          inside = ky1 > ky0 && kx1 > kx0;
+          if (full) {
+            int32_t ky, kx;
+            if (full == groups && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3) {
+              /* the run of whole windows along the row: one call */
+              while (ox + run < p->out_w && (ox + run) * p->stride_w - p->pad_w + 2 * p->dil_w < p->in_w) ++run;
+            }
+            for (ky = 0; ky < 3; ++ky) {
+              const int8_t *row = in_b + (in_y0 + p->dil_h * ky) * p->in_w * c;
+              for (kx = 0; kx < 3; ++kx) {
+                const int tap_in = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
+                args.tap[ky * 3 + kx] = tap_in ? row + (in_x0 + p->dil_w * kx) * c : op->zp_row;
+              }
+            }
+            args.npix = run;
+            args.out = out;
+            td_dw9_mve(&args);
           }
+          if (full < groups) { /* a window with no tap inside the input: the bias alone */
+            const int8_t *x = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c + 8 * full;
+            td_dw_pixel(p, inside ? x : in_b, rest_w, rest_rq, out + 8 * full, inside ? ky0 : 0, inside ? ky1 : 0,
+                        kx0, kx1, groups - full, last_pred);
+          }
+          ox += run;
+          out += run * c;
         }
       }
     }
