@@ -4,6 +4,7 @@
                               [--paths reference,optimized] [--json out.json]
     python bench/aot_speed.py --profile --models resnet8 --paths optimized   # instructions per op
     python bench/aot_speed.py --models mobilenet_v2_035_96,mobilenet_v3s_min_96 --paths optimized
+    python bench/aot_speed.py --weights trained      # the four MLPerf-shaped models trained (bench/trained_models.py)
 
 Models: the zoo's (tinydeploy.zoo) and keras.applications architectures (bench/keras_archs.py: MobileNetV2
 alpha 0.35 96x96, MobileNetV3Small minimalistic 96x96, weights=None, int8 by tinydeploy's converter).
@@ -12,6 +13,11 @@ Each benchmark model is rendered with the reference kernels and with the optimiz
 device harness for the board, run under QEMU on a fixed input, and its output checked equal to TFLM's host
 interpreter (a difference aborts the run).  Emulated boards run QEMU with -icount shift=0, so the latency
 counter counts executed *instructions*, not cycles: compare instruction counts with instruction counts.
+
+--weights trained runs the four MLPerf-shaped zoo models with trained weights instead of seeded ones
+(bench/trained_models.py: a few epochs on a learnable synthetic task, int8 by tinydeploy's converter) on a
+held-out task sample instead of random int8 codes, and prints each one's held-out int8 accuracy first; their
+'vs CMSIS' ratio stays against the recorded TFLM+CMSIS-NN counts of the seeded models (same layers and MACs).
 
 Columns: MACs (conv/depthwise/fully-connected multiply-accumulates), instructions per inference,
 instructions/MAC, ratio to the TFLM+CMSIS-NN instruction counts measured on qemu-m4 (TFLM_CMSIS below; the
@@ -41,6 +47,7 @@ from tinydeploy.link import DeviceLink  # noqa: E402
 from tinydeploy.model.graph import load_model  # noqa: E402
 
 import keras_archs  # noqa: E402  (bench/, next to this script)
+import trained_models  # noqa: E402  (bench/, next to this script)
 
 MODELS = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder", *keras_archs.ARCHS]
 # TFLM + CMSIS-NN on qemu-m4 (-icount shift=0), instructions per inference (the issue's baseline).
@@ -53,6 +60,7 @@ class Row:
     model: str
     board: str
     path: str  # "reference" | "optimized"
+    weights: str  # "seeded" | "trained"
     macs: int
     instructions: int
     arena_bytes: int
@@ -70,8 +78,14 @@ class Row:
         return self.instructions / base if base else None
 
 
+WEIGHTS = "seeded"  # --weights: the zoo's seeded models, or their trained versions (bench/trained_models.py)
+
+
 def model_path_of(name: str) -> Path:
-    """A zoo model's int8 conversion, or a keras.applications architecture's (bench/keras_archs.py)."""
+    """A zoo model's int8 conversion, or a keras.applications architecture's (bench/keras_archs.py); with
+    --weights trained, the zoo model's trained version."""
+    if WEIGHTS == "trained":
+        return trained_models.tflite_path(name)
     if name in keras_archs.ARCHS:
         return keras_archs.tflite_path(name)
     return zoo.tflite_model(name, "int8")
@@ -111,11 +125,19 @@ def build(model_path: Path, board: Board, out: Path, optimized: bool) -> tuple[P
     return elf, rendered.arena_bytes, rendered.weights_bytes
 
 
-def run_once(model_path: Path, board: Board, elf: Path) -> tuple[int, int]:
+def bench_inputs(name: str, model_path: Path) -> list[np.ndarray]:
+    """The fixed input of one inference: random int8 codes for seeded models, a held-out task sample for
+    trained ones (their activations then look like a trained network's at work)."""
+    if WEIGHTS == "trained":
+        return trained_models.bench_input(name, model_path)
+    return random_inputs(model_path, 1, seed=3)
+
+
+def run_once(name: str, model_path: Path, board: Board, elf: Path) -> tuple[int, int]:
     """(latency, stack bytes) of one inference on a fixed input, after checking it against TFLM."""
     from tinydeploy.flash.qemu import QemuRunner
 
-    batches = random_inputs(model_path, 1, seed=3)
+    batches = bench_inputs(name, model_path)
     expected = tflm_outputs(model_path, batches)
     with QemuRunner(board, elf, timeout=600) as run, DeviceLink.open(run.url, timeout=5, invoke_timeout=600) as link:
         link.hello()
@@ -132,10 +154,10 @@ def measure(name: str, board: Board, path: str, workdir: Path) -> Row:
     model_path = model_path_of(name)
     elf, arena, weights = build(model_path, board, workdir / f"{name}-{board.id}-{path}", path == "optimized")
     size = json.loads((elf.parent / "fw.size.json").read_text())
-    latency, stack = run_once(model_path, board, elf)
-    return Row(model=name, board=board.id, path=path, macs=model_macs(model_path), instructions=latency,
-               arena_bytes=arena, flash_bytes=size["flash_bytes"], code_bytes=size["flash_bytes"] - weights,
-               stack_bytes=stack)
+    latency, stack = run_once(name, model_path, board, elf)
+    return Row(model=name, board=board.id, path=path, weights=WEIGHTS, macs=model_macs(model_path),
+               instructions=latency, arena_bytes=arena, flash_bytes=size["flash_bytes"],
+               code_bytes=size["flash_bytes"] - weights, stack_bytes=stack)
 
 
 def profile_ops(name: str, board: Board, optimized: bool, workdir: Path) -> list[tuple[str, int]]:
@@ -164,7 +186,7 @@ def profile_ops(name: str, board: Board, optimized: bool, workdir: Path) -> list
     sources = (sorted(src.glob("*.c")) + sorted((src / "aot" / "kernels").glob("*.c"))
                + sorted((src / "harness").glob("*.c")))
     flags = [f for f in AOT_BUILD_FLAGS if not f.startswith("-O")]
-    batches = random_inputs(model_path, 1, seed=3)
+    batches = bench_inputs(name, model_path)
     first = 1 if pieces and not pieces[0].startswith("  /* #") else 0
     latencies = []
     for k in range(len(labels)):
@@ -186,19 +208,32 @@ def print_row(r: Row) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boards", default="qemu-m4", help="comma-separated, e.g. qemu-m4,qemu-m33,qemu-m55")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", help=f"comma-separated (default: {', '.join(MODELS)}; with --weights "
+                        f"trained: {', '.join(trained_models.MODELS)})")
     parser.add_argument("--paths", default="reference,optimized")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", action="store_true", help="instructions per op instead of the table")
     parser.add_argument("--memory-priority", choices=("speed", "ram"), default="speed",
                         help="aot arena option (ram: residual skips recomputed for bytes; docs/memory.md)")
+    parser.add_argument("--weights", choices=("seeded", "trained"), default="seeded",
+                        help="seeded: the zoo's weights; trained: the MLPerf-shaped models trained briefly on "
+                        "synthetic tasks (bench/trained_models.py)")
     args = parser.parse_args()
-    global MEMORY_PRIORITY
+    global MEMORY_PRIORITY, WEIGHTS
     MEMORY_PRIORITY = args.memory_priority
+    WEIGHTS = args.weights
+    models = args.models or ",".join(trained_models.MODELS if WEIGHTS == "trained" else MODELS)
+    if WEIGHTS == "trained":
+        untrained = [m for m in models.split(",") if m not in trained_models.MODELS]
+        if untrained:
+            parser.error(f"--weights trained: no trained version of {', '.join(untrained)} "
+                         f"(trained models: {', '.join(trained_models.MODELS)})")
+        for name in models.split(","):
+            print(trained_models.describe(name), flush=True)
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
             for board_id in args.boards.split(","):
-                for name in args.models.split(","):
+                for name in models.split(","):
                     for path in args.paths.split(","):
                         ops = profile_ops(name, get_board(board_id), path == "optimized", Path(tmp))
                         print(f"{name} on {board_id}, {path} kernels (instructions per op):")
@@ -209,11 +244,12 @@ def main() -> int:
     print(f"{'model':<17} {'board':<9} {'kernels':<10} {'MACs':>11} {'instructions':>13} {'ins/MAC':>8} "
           f"{'vs CMSIS':>7} {'arena':>8} {'flash':>9} {'code':>8} {'stack':>7}")
     print("(instruction counts: QEMU -icount shift=0, emulated instructions, not cycles; "
-          f"'vs CMSIS' = ours / TFLM+CMSIS-NN on qemu-m4, target <= {TARGET_RATIO})")
+          f"'vs CMSIS' = ours / TFLM+CMSIS-NN on qemu-m4, target <= {TARGET_RATIO}"
+          + (", against the seeded models' recorded TFLM counts)" if WEIGHTS == "trained" else ")"))
     with tempfile.TemporaryDirectory() as tmp:
         for board_id in args.boards.split(","):
             board = get_board(board_id)
-            for name in args.models.split(","):
+            for name in models.split(","):
                 for path in args.paths.split(","):
                     row = measure(name, board, path, Path(tmp))
                     rows.append(row)
