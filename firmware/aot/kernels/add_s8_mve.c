@@ -50,49 +50,57 @@ static inline __attribute__((always_inline)) void td_add_mve_step(const int8_t *
   }
 }
 
-/* td_add_s8_mve's loop; a_dense and b_dense are constants at each call (a single value's rescaled vector
- * is computed once, outside). */
-static inline __attribute__((always_inline)) void td_add_s8_mve_loop(const int8_t *a, int a_dense, const int8_t *b,
-                                                                   int b_dense, int8_t *out, int32_t n,
-                                                                   const td_add_s8_params *p) {
-  td_add_mve_k k;
-  int32x4_t a_const = vdupq_n_s32(0), b_const = vdupq_n_s32(0);
+/* td_add_s8_mve's constants; swap: b's offset and rescaling go to the a side and a's to the b side. */
+static void td_add_mve_setup(td_add_mve_k *k, const td_add_s8_params *p, int swap) {
+  const int32_t a_off = swap ? p->b_offset : p->a_offset, b_off = swap ? p->a_offset : p->b_offset;
+  const int32_t a_shift = swap ? p->b_shift : p->a_shift, b_shift = swap ? p->a_shift : p->b_shift;
+  k->a_off = vdupq_n_s32(a_off);
+  k->b_off = vdupq_n_s32(b_off);
+  k->o_off = vdupq_n_s32(p->out_offset);
+  k->lo = vdupq_n_s32(p->act_min);
+  k->hi = vdupq_n_s32(p->act_max);
+  k->a_mult = swap ? p->b_multiplier : p->a_multiplier;
+  k->a_ne = a_shift;
+  k->b_mult = swap ? p->a_multiplier : p->b_multiplier;
+  k->b_ne = b_shift;
+  k->a_ss = a_shift < 0 ? -31 : -32;
+  k->b_ss = b_shift < 0 ? -31 : -32;
+  k->o_mult = p->out_multiplier;
+  k->o_ne = p->out_shift;
+  k->ls = p->left_shift;
+}
+
+/* td_add_s8_mve's loop over a dense a and a dense b or (b_dense 0, a constant at each call) a single value
+ * b, whose rescaled vector is computed once, outside. */
+static inline __attribute__((always_inline)) void td_add_s8_mve_loop(const int8_t *a, const int8_t *b, int b_dense,
+                                                                   int8_t *out, int32_t n, const td_add_mve_k *k) {
+  int32x4_t b_const = vdupq_n_s32(0);
   int32_t i;
-  k.a_off = vdupq_n_s32(p->a_offset);
-  k.b_off = vdupq_n_s32(p->b_offset);
-  k.o_off = vdupq_n_s32(p->out_offset);
-  k.lo = vdupq_n_s32(p->act_min);
-  k.hi = vdupq_n_s32(p->act_max);
-  k.a_mult = p->a_multiplier;
-  k.a_ne = p->a_shift;
-  k.b_mult = p->b_multiplier;
-  k.b_ne = p->b_shift;
-  k.a_ss = p->a_shift < 0 ? -31 : -32;
-  k.b_ss = p->b_shift < 0 ? -31 : -32;
-  k.o_mult = p->out_multiplier;
-  k.o_ne = p->out_shift;
-  k.ls = p->left_shift;
-  if (!a_dense) a_const = td_add_rescale(vshlq_r_s32(vdupq_n_s32(a[0] + p->a_offset), k.ls), k.a_mult, k.a_ne, k.a_ss);
-  if (!b_dense) b_const = td_add_rescale(vshlq_r_s32(vdupq_n_s32(b[0] + p->b_offset), k.ls), k.b_mult, k.b_ne, k.b_ss);
+  if (!b_dense) {
+    b_const = td_add_rescale(vshlq_r_s32(vaddq_s32(vdupq_n_s32(b[0]), k->b_off), k->ls), k->b_mult, k->b_ne, k->b_ss);
+  }
   for (i = 0; i + 4 <= n; i += 4) {
-    td_add_mve_step(a + i, a_dense, a_const, b + i, b_dense, b_const, out + i, &k, 0, 0xFFFF);
+    td_add_mve_step(a + i, 1, b_const, b + i, b_dense, b_const, out + i, k, 0, 0xFFFF);
   }
   if (i < n) {
-    td_add_mve_step(a + i, a_dense, a_const, b + i, b_dense, b_const, out + i, &k, 1, vctp32q((uint32_t)(n - i)));
+    td_add_mve_step(a + i, 1, b_const, b + i, b_dense, b_const, out + i, k, 1, vctp32q((uint32_t)(n - i)));
   }
 }
 
 void td_add_s8_mve(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
                    const td_add_s8_params *p) {
+  td_add_mve_k k;
+  int32_t i;
   if (a_step && b_step) {
-    td_add_s8_mve_loop(a, 1, b, 1, out, n, p);
-  } else if (a_step) {
-    td_add_s8_mve_loop(a, 1, b, 0, out, n, p);
-  } else if (b_step) {
-    td_add_s8_mve_loop(a, 0, b, 1, out, n, p);
-  } else {
-    td_add_s8_mve_loop(a, 0, b, 0, out, n, p);
+    td_add_mve_setup(&k, p, 0);
+    td_add_s8_mve_loop(a, b, 1, out, n, &k);
+    return;
   }
+  /* ADD commutes: the dense operand (or, both single values, b) on the a side; two single values make one
+   * output value, repeated */
+  td_add_mve_setup(&k, p, !a_step);
+  td_add_s8_mve_loop(a_step ? a : b, a_step ? b : a, 0, out, a_step || b_step ? n : 1, &k);
+  for (i = a_step || b_step ? n : 1; i < n; ++i) out[i] = out[0];
 }
 
 #else

@@ -68,18 +68,18 @@ typedef struct {
   int8_t *out0, *out1;   /* 8, 12: their outputs (out1 == out0 for a lone last pixel) */
   const int8_t *w;       /* 16: packed filter, first group */
   const int32_t *rq;     /* 20: requantization table, first group */
-  int32_t chunks;        /* 24: whole 16-column chunks per row */
+  int32_t chunks;        /* 24: 16-column chunks per row before the last one */
   int32_t groups;        /* 28: groups of four channels, at least 1 (the filter and table padded to whole groups) */
   int32_t out_off;       /* 32 */
   int32_t act_min;       /* 36 */
   int32_t act_max;       /* 40 */
-  uint32_t tail_pred;    /* 44: VPR.P0 of the row's last n % 16 columns (0: no tail) */
+  uint32_t last_pred;    /* 44: VPR.P0 of the row's last chunk: its columns before n (all 16 in scratch rows) */
 } td_mm2x4_args;
 
 /* Two pixels x `groups` groups of four output channels.  Per group: the eight accumulators start at the
- * folded bias, 16 instructions per 16-column chunk (2 input and 4 filter loads, 8 VMLADAVA), a row tail of
- * n % 16 columns with the two input loads predicated (nothing read past the row; the packed rows hold zeros
- * there), then the
+ * folded bias, 16 instructions per 16-column chunk (2 input and 4 filter loads, 8 VMLADAVA), the last chunk
+ * with its two input loads predicated by P0 (set once per call: nothing is read past a row read in place; the
+ * packed rows hold zeros there), then the
  * two pixels' four channels go to two vectors (through 32 bytes of stack: the lane-pair VMOV's operand
  * order is one that emulators and the architecture text have disagreed on) and are requantized as
  * td_mve_mul_by_qm does.  Hand-scheduled because VMLADAVA accumulates in even registers only and the
@@ -96,6 +96,8 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "vdup.32 q6, r0\n"
       "ldr r0, [r1, #40]\n"
       "vdup.32 q7, r0\n"
+      "ldr r0, [r1, #44]\n"
+      "vmsr p0, r0\n"
       "ldr r7, [r1, #16]\n"
       "ldr r9, [r1, #20]\n"
       "1:\n"
@@ -127,10 +129,6 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "subs r11, r11, #1\n"
       "bne 2b\n"
       "3:\n"
-      "ldr r11, [r1, #44]\n"
-      "cmp r11, #0\n"
-      "beq 4f\n"
-      "vmsr p0, r11\n"
       "vpstt\n"
       "vldrbt.8 q0, [r3]\n"
       "vldrbt.8 q1, [r5]\n"
@@ -146,7 +144,6 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "vldrb.8 q3, [r7], #16\n"
       "vmladava.s8 r6, q0, q3\n"
       "vmladava.s8 lr, q1, q3\n"
-      "4:\n"
       "strd r0, r2, [sp]\n"
       "strd r4, r6, [sp, #8]\n"
       "strd r8, r10, [sp, #16]\n"
@@ -204,17 +201,18 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
     const int32_t *const rq = op->rq;
     int8_t *const output = op->output, *const scratch = op->scratch;
     const int32_t n = p->k_h * p->k_w * p->in_c, n16 = (n + 15) & ~15;
-    /* scratch rows are n16 long, zero beyond n (against the packed rows' zero columns): no tail step */
-    const int32_t chunks = scratch ? n16 >> 4 : n >> 4, tail = scratch ? 0 : n & 15;
+    /* scratch rows are n16 long, zero beyond n (against the packed rows' zero columns): a whole last chunk;
+     * a row read in place has n - 16 * (chunks - 1) columns in its last one */
+    const int32_t chunks = n16 >> 4, last_cols = scratch ? 16 : n - 16 * (chunks - 1);
     const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c, full = out_c >> 2;
     const int32_t rem = out_c & 3; /* a partial last group goes through last[], then its channels out */
     int8_t last[8];
     td_mm2x4_args args;
-    args.chunks = chunks;
+    args.chunks = chunks - 1;
     args.out_off = p->output_offset;
     args.act_min = p->act_min;
     args.act_max = p->act_max;
-    args.tail_pred = tail ? (uint32_t)vctp8q((uint32_t)tail) : 0;
+    args.last_pred = (uint32_t)vctp8q((uint32_t)last_cols);
     if (scratch) {
       td_mve_put(scratch + n, NULL, 0, n16 - n);
       td_mve_put(scratch + n16 + n, NULL, 0, n16 - n);
@@ -236,7 +234,7 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
       if (rem) {
         args.out0 = last;
         args.out1 = last + 4;
-        args.w = packed + full * (chunks + (tail != 0)) * 64;
+        args.w = packed + full * chunks * 64;
         args.rq = rq + full * 16;
         args.groups = 1;
         td_mm2x4_mve(&args);

@@ -38,11 +38,23 @@ static inline __attribute__((always_inline)) void td_mul_mve_step(const int8_t *
   }
 }
 
-static inline __attribute__((always_inline)) void td_mul_s8_mve_loop(const int8_t *a, int a_dense, const int8_t *b,
-                                                                   int b_dense, int8_t *out, int32_t n,
-                                                                   const td_mul_s8_params *p) {
+/* td_mul_s8_mve's loop over a dense a and a dense b or (b_dense 0, a constant at each call) a single value b
+ * (b_const: it plus its offset). */
+static inline __attribute__((always_inline)) void td_mul_s8_mve_loop(const int8_t *a, const int8_t *b, int b_dense,
+                                                                   int32_t b_const, int8_t *out, int32_t n,
+                                                                   const td_mul_mve_k *k) {
+  int32_t i;
+  for (i = 0; i + 4 <= n; i += 4) {
+    td_mul_mve_step(a + i, 1, 0, b + i, b_dense, b_const, out + i, k, 0, 0xFFFF);
+  }
+  if (i < n) {
+    td_mul_mve_step(a + i, 1, 0, b + i, b_dense, b_const, out + i, k, 1, vctp32q((uint32_t)(n - i)));
+  }
+}
+
+void td_mul_s8_mve(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                   const td_mul_s8_params *p) {
   td_mul_mve_k k;
-  const int32_t a_const = a_dense ? 0 : a[0] + p->a_offset, b_const = b_dense ? 0 : b[0] + p->b_offset;
   int32_t i;
   k.a_off = p->a_offset;
   k.b_off = p->b_offset;
@@ -53,25 +65,21 @@ static inline __attribute__((always_inline)) void td_mul_s8_mve_loop(const int8_
   k.out_off = p->out_offset;
   k.lo = p->act_min;
   k.hi = p->act_max;
-  for (i = 0; i + 4 <= n; i += 4) {
-    td_mul_mve_step(a + i, a_dense, a_const, b + i, b_dense, b_const, out + i, &k, 0, 0xFFFF);
-  }
-  if (i < n) {
-    td_mul_mve_step(a + i, a_dense, a_const, b + i, b_dense, b_const, out + i, &k, 1, vctp32q((uint32_t)(n - i)));
-  }
-}
-
-void td_mul_s8_mve(const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
-                   const td_mul_s8_params *p) {
   if (a_step && b_step) {
-    td_mul_s8_mve_loop(a, 1, b, 1, out, n, p);
-  } else if (a_step) {
-    td_mul_s8_mve_loop(a, 1, b, 0, out, n, p);
-  } else if (b_step) {
-    td_mul_s8_mve_loop(a, 0, b, 1, out, n, p);
-  } else {
-    td_mul_s8_mve_loop(a, 0, b, 0, out, n, p);
+    td_mul_s8_mve_loop(a, b, 1, 0, out, n, &k);
+    return;
   }
+  /* MUL commutes: the dense operand (or, both single values, b) on the a side; two single values make one
+   * output value, repeated */
+  if (!a_step) {
+    const int8_t *t = a;
+    a = b;
+    b = t;
+    k.a_off = p->b_offset;
+    k.b_off = p->a_offset;
+  }
+  td_mul_s8_mve_loop(a, b, 0, b[0] + k.b_off, out, a_step || b_step ? n : 1, &k);
+  for (i = a_step || b_step ? n : 1; i < n; ++i) out[i] = out[0];
 }
 
 #else
