@@ -86,16 +86,18 @@ def _case(c: ModelCases, rng: np.random.Generator, depthwise: bool, pointwise: b
     c.outputs.append(y)
 
 
-def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool, opcode: str = "ADD") -> None:
-    """int8 ADD or MUL of two dense rows (a residual) or of a row and a single value, lengths not a multiple
-    of 4; ADD: the scales make either input the larger (its multiplier 1/2: shift 0) and the output scale
+def _add_case(c: ModelCases, rng: np.random.Generator, broadcast: bool, opcode: str = "ADD",
+              single_first: bool = False) -> None:
+    """int8 ADD or MUL of two dense rows (a residual) or of a row and a single value (single_first: the single
+    value is the first operand, which the kernels swap to the second side), lengths not a multiple of 4; ADD: the scales make either input the larger (its multiplier 1/2: shift 0) and the output scale
     varies; MUL: output scales from well above the product's (right shifts) to below it (left shifts)."""
     shape = (1, int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 20)))
     scales = np.exp(rng.uniform(np.log(0.01), np.log(0.2), 3))
     if opcode == "MUL":
         scales[2] = scales[0] * scales[1] * np.exp(rng.uniform(-2, 8))
-    a = c.tensor(TensorSpec(shape, "int8", scale=float(scales[0]), zero_point=_zp(rng)))
-    b = c.tensor(TensorSpec((1,) if broadcast else shape, "int8", scale=float(scales[1]), zero_point=_zp(rng)))
+    a = c.tensor(TensorSpec((1,) if single_first else shape, "int8", scale=float(scales[0]), zero_point=_zp(rng)))
+    b = c.tensor(TensorSpec((1,) if broadcast and not single_first else shape, "int8", scale=float(scales[1]),
+                            zero_point=_zp(rng)))
     y = c.tensor(TensorSpec(shape, "int8", scale=float(scales[2]), zero_point=int(rng.integers(-128, 64))))
     c.ops.append(OpSpec(opcode, [a, b], [y], {"fused_activation_function": str(rng.choice(ACTS))}))
     c.inputs.extend([a, b])
@@ -157,6 +159,8 @@ def _random_model(seed: int, count: int) -> Path:
         _case(c, rng, depthwise=True, pointwise=False, wide3x3=True)
     for i in range(5):
         _add_case(c, rng, broadcast=i % 2 == 1, opcode="MUL")
+    _add_case(c, rng, broadcast=True, single_first=True)
+    _add_case(c, rng, broadcast=True, opcode="MUL", single_first=True)
     # MUL by a constant one code above its zero point with a multiplier of 1.5-4 (a left shift of 1-2):
     # products stay small enough not to saturate
     a = c.tensor(TensorSpec((1, 3, 5, 7), "int8", scale=0.05, zero_point=3))
@@ -177,7 +181,7 @@ def _random_model(seed: int, count: int) -> Path:
 def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
     board = get_board("qemu-m55")
     path = _random_model(1700, 36)
-    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=8192)  # room for 68 outputs
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=8192)  # room for 70 outputs
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
     kernels = ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve", "td_mul_s8_mve")
     assert all(f"{k}(" in source for k in kernels)
