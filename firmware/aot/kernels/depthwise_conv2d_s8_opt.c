@@ -237,17 +237,23 @@ static const int32_t *td_dwp_mac_dsp(const int32_t *w, const intptr_t *offs, int
 }
 #endif
 
+/* The fused requantization of accumulator a with its words rq = {mult, round, e} (unclamped): a holds twice the
+ * sum, so SMMULR of it is td_high_mul_fast; its sign stands for the high half's (see TD_DWP_RQ9), as SMMLAR
+ * adds the rounding word in the asm.  e's low byte only (like a register-specified shift: see loop9). */
+TD_INLINE int32_t td_dwp_fused(uint32_t acc, const int32_t *rq) {
+  const int32_t a = (int32_t)acc;
+  const int32_t high = (int32_t)(((int64_t)a * rq[0] + (1LL << 31)) >> 32);
+  return (high + rq[1] + (a >> 31)) >> (rq[2] & 0xFF);
+}
+
 /* Channels k < n of the group from the accumulators and the stream's requantization words rq. */
 static __attribute__((noinline)) void td_dwp_requant_c(const uint32_t acc[4], const int32_t *rq, int32_t fused,
                              const td_depthwise_conv2d_s8_params *p, int8_t *out, int32_t n) {
   int32_t k;
   for (k = 0; k < n; ++k, rq += 3) {
     int32_t v;
-    if (fused) { /* acc holds twice the sum: SMMULR of it is td_high_mul_fast; its sign stands for the high
-                  * half's (see TD_DWP_RQ9), as SMMLAR adds the rounding word in the asm */
-      const int32_t a = (int32_t)acc[k];
-      const int32_t high = (int32_t)(((int64_t)a * rq[0] + (1LL << 31)) >> 32);
-      v = td_clamp_i32((high + rq[1] + (a >> 31)) >> rq[2], p->act_min, p->act_max);
+    if (fused) {
+      v = td_clamp_i32(td_dwp_fused(acc[k], rq), p->act_min, p->act_max);
     } else {
       v = td_requant_s8((int32_t)acc[k], rq[0], rq[1], p->output_offset, p->act_min, p->act_max);
     }
@@ -521,12 +527,8 @@ static const int32_t *td_dwp_pixel(const int32_t *w, const intptr_t *offs, int32
   return w;
 }
 
-/* The pixel loop; only9: a 3x3 filter, channels a multiple of 4 and the fused requantization (the
- * generator's td_depthwise_conv2d_s8_packed_3x3 promise), so that entry links none of the other code. */
-TD_INLINE void td_dwp_run(const td_depthwise_conv2d_s8_packed_op *op, int only9) {
-#if !defined(TD_DWP_ASM)
-  (void)only9;
-#endif
+/* The pixel loop of the general entry. */
+static void td_dwp_run(const td_depthwise_conv2d_s8_packed_op *op) {
   /* local copies: stores through int8_t pointers may alias anything (see conv2d_s8_opt.c) */
   union {
     td_depthwise_conv2d_s8_params params;
@@ -576,12 +578,6 @@ TD_INLINE void td_dwp_run(const td_depthwise_conv2d_s8_packed_op *op, int only9)
             }
             offs = clipped;
           }
-#if defined(TD_DWP_ASM)
-          if (only9) {
-            td_dwp_groups9(stream, offs, base, out, stream + (c / 4) * td_dwp_words(9));
-            continue;
-          }
-#endif
           w = td_dwp_pixel(stream, offs, taps, base, full, fused, p, out);
           if (rem) { /* the last channels, read and written byte by byte */
             uint32_t acc[4];
@@ -594,14 +590,200 @@ TD_INLINE void td_dwp_run(const td_depthwise_conv2d_s8_packed_op *op, int only9)
   }
 }
 
-void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) { td_dwp_run(op, 0); }
+void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) { td_dwp_run(op); }
 
-/* optimized for size: only the per-pixel bookkeeping is C here (the groups run in td_dwp_groups9), and the
- * firmware's code must stay below the reference kernels' */
-__attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_depthwise_conv2d_s8_packed_op *op) {
+/* ---- the 3x3 entry: td_dwp_loop9_clamp / td_dwp_loop9_full (the header's loop9) ---- */
+
 #if defined(TD_DWP_ASM)
-  td_dwp_run(op, 1);
+/* Whole functions in assembly (AAPCS: stream r0, offs r1, base r2, out r3, pixels and skip on the stack), so
+ * that all 14 registers are the loop's and sp holds the rest:
+ *   r0-r3 the accumulators (one LDM loads the bias), r4-r7 input / scratch, r8-r11 a tap pair's four weight
+ *   words (one LDM) and later the requantization words, r12 the stream, lr the input;
+ *   [sp, #0..32] the nine tap offsets, #36 the stream, #40 out - input (the output follows the input, four
+ *   bytes a group), #80 pixels left, #84 skip.
+ * Per four channels: 1 bias + 4 x 14 per tap pair + 9 odd tap + 18 (19 clamped) requantization loads and
+ * arithmetic + 3 packing + 4 clamp (loop9_clamp only) + 2 store + 3 loop = 92 (97 clamped) instructions
+ * for 36 MACs; 10 per pixel. */
+#define TD_DWP9_PAIR(j)                                                                                        \
+  "ldrd r6, r7, [sp, #" #j "]\n\t"                                                                              \
+  "ldr r4, [lr, r6]\n\t"                                                                                        \
+  "ldr r5, [lr, r7]\n\t"                                                                                        \
+  "pkhbt r6, r4, r5, lsl #16\n\t" /* bytes 0, 1 of both taps */                                                 \
+  "pkhtb r7, r5, r4, asr #16\n\t" /* bytes 2, 3 */                                                              \
+  "ldmia r12!, {r8-r11}\n\t"                                                                                    \
+  "sxtb16 r4, r6\n\t"                                                                                           \
+  "sxtb16 r6, r6, ror #8\n\t"                                                                                   \
+  "smlad r0, r4, r8, r0\n\t"                                                                                    \
+  "smlad r1, r6, r9, r1\n\t"                                                                                    \
+  "sxtb16 r4, r7\n\t"                                                                                           \
+  "sxtb16 r7, r7, ror #8\n\t"                                                                                   \
+  "smlad r2, r4, r10, r2\n\t"                                                                                   \
+  "smlad r3, r7, r11, r3\n\t"
+/* accumulator a: ssat8((SMMLAR(a, mult, round) + (a < 0 ? -1 : 0)) >> e) (see TD_DWP_RQ9), r7 scratch */
+#define TD_DWP9_RQ(a, m, r, e)                                                                                 \
+  "smmlar r7, " a ", " m ", " r "\n\t"                                                                          \
+  "add " a ", r7, " a ", asr #31\n\t"                                                                           \
+  "asr " a ", " a ", " e "\n\t"                                                                                 \
+  "ssat " a ", #8, " a "\n\t"
+/* LAST_LOAD: the words after m3 (r3 e3 into r8, r9; lo, hi into r10, r11 when clamped); CLAMP: the bytes */
+#define TD_DWP9_LOOP(name, LAST_LOAD, CLAMP)                                                                   \
+  __asm__(".pushsection .text." #name ",\"ax\",%progbits\n\t"                                                  \
+          ".global " #name "\n\t"                                                                               \
+          ".type " #name ", %function\n\t"                                                                      \
+          ".syntax unified\n\t"                                                                                 \
+          ".thumb\n\t"                                                                                          \
+          ".p2align 2\n\t"                                                                                      \
+          ".thumb_func\n"                                                                                       \
+          #name ":\n\t"                                                                                         \
+          "push {r4-r11, lr}\n\t"                                                                               \
+          "sub r3, r3, r2\n\t"                                                                                  \
+          "push {r0, r3}\n\t"                                                                                   \
+          "ldmia r1, {r4-r12}\n\t"                                                                              \
+          "push {r4-r12}\n\t"                                                                                   \
+          "mov lr, r2\n"                                                                                        \
+          "0:\n\t"                                                                                              \
+          "ldr r12, [sp, #36]\n"                                                                                \
+          "1:\n\t"                                                                                              \
+          "ldmia r12!, {r0-r3}\n\t"                                                                             \
+          TD_DWP9_PAIR(0) TD_DWP9_PAIR(8) TD_DWP9_PAIR(16) TD_DWP9_PAIR(24)                                     \
+          "ldr r6, [sp, #32]\n\t"                                                                               \
+          "ldr r4, [lr, r6]\n\t"                                                                                \
+          "sxtb16 r6, r4\n\t"                                                                                   \
+          "sxtb16 r4, r4, ror #8\n\t"                                                                           \
+          "ldrd r8, r9, [r12], #8\n\t"                                                                          \
+          "smlabb r0, r6, r8, r0\n\t"                                                                           \
+          "smlatt r2, r6, r8, r2\n\t"                                                                           \
+          "smlabb r1, r4, r9, r1\n\t"                                                                           \
+          "smlatt r3, r4, r9, r3\n\t"                                                                           \
+          "ldmia r12!, {r4-r6, r8-r11}\n\t" /* m0 r0 e0 m1 r1 e1 m2 */                                          \
+          TD_DWP9_RQ("r0", "r4", "r5", "r6")                                                                    \
+          TD_DWP9_RQ("r1", "r8", "r9", "r10")                                                                   \
+          "ldmia r12!, {r4-r6}\n\t" /* r2 e2 m3 */                                                              \
+          TD_DWP9_RQ("r2", "r11", "r4", "r5")                                                                   \
+          LAST_LOAD                                                                                             \
+          TD_DWP9_RQ("r3", "r6", "r8", "r9")                                                                    \
+          "bfi r0, r1, #8, #8\n\t"                                                                              \
+          "bfi r0, r2, #16, #8\n\t"                                                                             \
+          "bfi r0, r3, #24, #8\n\t"                                                                             \
+          CLAMP                                                                                                 \
+          "ldr r7, [sp, #40]\n\t"                                                                               \
+          "str r0, [lr, r7]\n\t"                                                                                \
+          "add lr, lr, #4\n\t"                                                                                  \
+          "tst r9, #256\n\t" /* the pixel's last group */                                                       \
+          "beq 1b\n\t"                                                                                          \
+          "ldr r7, [sp, #84]\n\t"                                                                               \
+          "add lr, lr, r7\n\t"                                                                                  \
+          "ldr r6, [sp, #40]\n\t"                                                                               \
+          "sub r6, r6, r7\n\t"                                                                                  \
+          "str r6, [sp, #40]\n\t"                                                                               \
+          "ldr r6, [sp, #80]\n\t"                                                                               \
+          "subs r6, r6, #1\n\t"                                                                                 \
+          "str r6, [sp, #80]\n\t"                                                                               \
+          "bne 0b\n\t"                                                                                          \
+          "add sp, sp, #44\n\t"                                                                                 \
+          "pop {r4-r11, pc}\n\t"                                                                                \
+          ".size " #name ", .-" #name "\n\t"                                                                    \
+          ".popsection\n");
+
+TD_DWP9_LOOP(td_dwp_loop9_clamp, "ldmia r12!, {r8-r11}\n\t", /* r3 e3 lo hi */
+             "ssub8 r7, r0, r10\n\t"
+             "sel r0, r0, r10\n\t"
+             "ssub8 r7, r11, r0\n\t"
+             "sel r0, r0, r11\n\t")
+TD_DWP9_LOOP(td_dwp_loop9_full, "ldmia r12!, {r8, r9}\n\t", /* r3 e3 */ "")
 #else
-  td_dwp_run(op, 0);
+/* The same in C (the stream's words read as the assembly reads them). */
+static void td_dwp_loop9_c(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out,
+                           int32_t pixels, int32_t skip, int clamped) {
+  for (; pixels > 0; --pixels, base += (uintptr_t)(intptr_t)skip) {
+    const int32_t *w = stream;
+    int32_t last;
+    do {
+      uint32_t acc[4];
+      int32_t k, lo = -128, hi = 127;
+#if defined(TD_DOT_DSP)
+      w = td_dwp_mac_dsp(w, offs, 9, base, acc);
+#else
+      w = td_dwp_mac_c(w, offs, 9, base, 4, acc);
 #endif
+      if (clamped) {
+        lo = (int8_t)w[12];
+        hi = (int8_t)w[13];
+      }
+      for (k = 0; k < 4; ++k) out[k] = (int8_t)td_clamp_i32(td_dwp_fused(acc[k], w + 3 * k), lo, hi);
+      last = w[11] & 0x100;
+      w += clamped ? 14 : 12;
+      base += 4;
+      out += 4;
+    } while (!last);
+  }
+}
+
+void td_dwp_loop9_clamp(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out, int32_t pixels,
+                        int32_t skip) {
+  td_dwp_loop9_c(stream, offs, base, out, pixels, skip, 1);
+}
+
+void td_dwp_loop9_full(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out, int32_t pixels,
+                       int32_t skip) {
+  td_dwp_loop9_c(stream, offs, base, out, pixels, skip, 0);
+}
+#endif
+
+/* optimized for size: only the per-row bookkeeping is C here (op->loop9 runs the pixels), and the firmware's
+ * code must stay below the reference kernels'.  A row's interior pixels (whole windows) go to the loop in one
+ * call; a border pixel alone, its outside taps reading zp_row. */
+__attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_depthwise_conv2d_s8_packed_op *op) {
+  union {
+    td_depthwise_conv2d_s8_params params;
+    int32_t field[TD_DEPTHWISE_CONV2D_S8_FIELDS];
+  } local;
+  const td_depthwise_conv2d_s8_params *const p = &local.params;
+  td_dwp_loop9_fn *const loop = op->loop9;
+  const uintptr_t zp_row = (uintptr_t)op->zp_row;
+  intptr_t clipped[9];
+#if UINTPTR_MAX == 0xFFFFFFFFu
+  const intptr_t *const whole = (const intptr_t *)op->window;
+#else
+  intptr_t whole[9];
+#endif
+  int32_t b, oy, ox, t;
+  td_widen_geom(local.field, op->geom, TD_DEPTHWISE_CONV2D_S8_FIELDS);
+  {
+    const int32_t c = p->in_c, sw = p->stride_w;
+    const int32_t span_h = 2 * p->dil_h, span_w = 2 * p->dil_w;
+    /* the interior columns: [x_lo, x_hi) have in_x0 >= 0 and in_x0 + span_w < in_w */
+    const int32_t reach = p->in_w - 1 - span_w + p->pad_w;
+    const int32_t x_lo = (p->pad_w + sw - 1) / sw;
+    int32_t x_hi = reach >= 0 ? reach / sw + 1 : 0;
+    if (x_hi > p->out_w) x_hi = p->out_w;
+#if UINTPTR_MAX != 0xFFFFFFFFu
+    for (t = 0; t < 9; ++t) whole[t] = op->window[t];
+#endif
+    for (b = 0; b < p->batches; ++b) {
+      const int8_t *in_b = op->input + b * p->in_h * p->in_w * c;
+      for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+        const int rows_inside = in_y0 >= 0 && in_y0 + span_h < p->in_h;
+        for (ox = 0; ox < p->out_w;) {
+          const int32_t in_x0 = ox * sw - p->pad_w;
+          int8_t *out = op->output + ((b * p->out_h + oy) * p->out_w + ox) * c;
+          /* the window origin (tap 0, 0), which may lie outside the input: only base + offset is read */
+          const uintptr_t base = (uintptr_t)in_b + (uintptr_t)(intptr_t)((in_y0 * p->in_w + in_x0) * c);
+          if (rows_inside && ox == x_lo && x_hi > x_lo) {
+            loop(op->stream, whole, base, out, x_hi - x_lo, (sw - 1) * c);
+            ox = x_hi;
+            continue;
+          }
+          for (t = 0; t < 9; ++t) {
+            const int32_t in_y = in_y0 + p->dil_h * (t / 3), in_x = in_x0 + p->dil_w * (t % 3);
+            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
+            clipped[t] = inside ? whole[t] : (intptr_t)(zp_row - base);
+          }
+          loop(op->stream, clipped, base, out, 1, 0);
+          ++ox;
+        }
+      }
+    }
+  }
 }

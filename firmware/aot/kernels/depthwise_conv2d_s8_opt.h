@@ -33,6 +33,16 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *p, const in
  * and stored as one word.  Channels past the last multiple of 4 run in plain C. */
 #define TD_DWP_MAX_TAPS 64
 
+/* The 3x3 entry's loop: `pixels` output pixels, each all its groups of four channels (a 3x3 filter, channels
+ * a multiple of 4, the fused requantization), the input window at base + offs[t], the output at out; after a
+ * pixel the input moves on by `skip` bytes more than its channels (stride - 1 pixels), the output by its
+ * channels.  The stream is the one above with two changes: the last group's e word of channel 3 carries 0x100
+ * (the end of a pixel: shifts read only the low byte), and td_dwp_loop9_full's groups have no lo/hi words
+ * (12 requantization words: the activation range is all of int8, SSAT alone clamps). */
+typedef void td_dwp_loop9_fn(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out,
+                             int32_t pixels, int32_t skip);
+td_dwp_loop9_fn td_dwp_loop9_clamp, td_dwp_loop9_full;
+
 typedef struct {
   int16_t geom[TD_DEPTHWISE_CONV2D_S8_FIELDS];
   const int8_t *input;
@@ -41,10 +51,12 @@ typedef struct {
   const int32_t *window;      /* the whole window's tap offsets from its origin, in bytes (k_h * k_w) */
   const int8_t *zp_row;       /* channels rounded up to 4 copies of the input zero point, or NULL */
   int32_t fused;              /* 1: the fused requantization (doubled accumulators); 0: TFLM's exact one */
+  td_dwp_loop9_fn *loop9;     /* the 3x3 entry's loop (its stream's layout), NULL for the general entry */
 } td_depthwise_conv2d_s8_packed_op;
 
 void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op);
-/* the same for 3x3 filters, channels a multiple of 4 and fused set: less code on the DSP extension */
+/* the same for 3x3 filters, channels a multiple of 4 and fused set, with op->loop9's stream: a row's interior
+ * pixels in one call of the loop (border pixels one by one, their outside taps at zp_row) */
 void td_depthwise_conv2d_s8_packed_3x3(const td_depthwise_conv2d_s8_packed_op *op);
 
 #endif /* TD_DEPTHWISE_CONV2D_S8_OPT_H */

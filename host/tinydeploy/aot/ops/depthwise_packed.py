@@ -63,6 +63,16 @@ def pack_stream(weights: np.ndarray, bias: np.ndarray, requant: np.ndarray, act_
     return np.concatenate(groups).astype(np.int32)
 
 
+def loop9_stream(stream: np.ndarray, clamped: bool) -> np.ndarray:
+    """The 3x3 entry's stream (td_dwp_loop9_fn in depthwise_conv2d_s8_opt.h) from pack_stream's (9 taps,
+    fused): the last group's e word of channel 3 marks the end of a pixel (0x100, above the shift's low
+    byte), and without clamping (the activation range is all of int8) the lo/hi words are left out."""
+    per_group = 4 + 4 * 4 + 2 + RQ_WORDS
+    groups = stream.reshape(-1, per_group).copy()
+    groups[-1, per_group - 3] |= 0x100  # {mult, round, e} x 4, lo, hi: channel 3's e is third from the end
+    return (groups if clamped else groups[:, :per_group - 2]).reshape(-1)
+
+
 def window_offsets(geo: dict[str, int]) -> np.ndarray:
     """Byte offset of each tap (ky, kx) from the window origin in an NHWC input."""
     ky, kx = np.meshgrid(np.arange(geo["k_h"]), np.arange(geo["k_w"]), indexing="ij")
@@ -93,13 +103,18 @@ def lower_depthwise_packed(op: Operator, ctx: LoweringContext, geo: dict[str, in
     c4 = -(-c // 4) * 4
     zp_row = ctx.const("zp_row", np.full(c4, -input_offset, np.int8), "int8_t", align=4) \
         if touches_padding(geo) else "NULL"
+    # the 3x3 entry links only its loop (fused requantization, no channel tail), one of two: a firmware
+    # links the clamping one only if one of its layers has an activation range narrower than int8
+    loop9 = "NULL"
+    if taps == 9 and c % 4 == 0 and table is not None:
+        clamped = (act_min, act_max) != (-128, 127)
+        loop9 = "td_dwp_loop9_clamp" if clamped else "td_dwp_loop9_full"
+        stream = loop9_stream(stream, clamped)
     ctx.kernel("depthwise_conv2d_s8_opt")
     desc = ctx.struct("op", "td_depthwise_conv2d_s8_packed_op", {
         "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
         "stream": ctx.const("dw_stream", stream, "int32_t", align=8),
         "window": ctx.const("dw_window", window_offsets(geo), "int32_t", align=4),
-        "zp_row": zp_row, "fused": int(table is not None)})
-    # the 3x3 entry links only its one loop (fused requantization, no channel tail)
-    entry = "_3x3" if taps == 9 and c % 4 == 0 and table is not None else ""
-    ctx.emit(f"td_depthwise_conv2d_s8_packed{entry}({desc});")
+        "zp_row": zp_row, "fused": int(table is not None), "loop9": loop9})
+    ctx.emit(f"td_depthwise_conv2d_s8_packed{'_3x3' if loop9 != 'NULL' else ''}({desc});")
     return True
