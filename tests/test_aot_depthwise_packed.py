@@ -18,7 +18,7 @@ from aotutil import assert_bitexact_with_tflm, assert_exact_on_qemu, build_nativ
 from aotutil_builder import OpSpec, TensorSpec
 from test_aot_core import ACTS, Cases, _scale, _zp
 from tinydeploy.aot.lowering import TargetFeatures, compute_out_size
-from tinydeploy.aot.ops.depthwise_packed import RQ_WORDS, pack_stream, window_offsets
+from tinydeploy.aot.ops.depthwise_packed import RQ_WORDS, loop9_stream, pack_stream, window_offsets
 
 KERNELS = [(3, 3), (3, 3), (5, 5), (5, 5), (1, 1), (7, 7), (2, 3), (4, 1)]
 CHANNELS = [1, 3, 4, 5, 7, 8, 13, 16, 18, 33]
@@ -92,6 +92,19 @@ def test_pack_stream_layout() -> None:
     assert list(g1[:4]) == [10, 0, 0, 0] and list(g1[10:13]) == list(rq[4]) and not g1[13:22].any()
 
 
+def test_loop9_stream_layout() -> None:
+    """The 3x3 entry's stream: the last group's channel-3 shift flagged 0x100; lo/hi dropped when unclamped."""
+    rng = np.random.default_rng(5)
+    rq = np.stack([rng.integers(1 << 30, 1 << 31, 8), rng.integers(0, 99, 8), rng.integers(1, 20, 8)], axis=1)
+    s = pack_stream(rng.integers(-127, 128, (9, 8)).astype(np.int8), np.arange(8), rq, -128, 100, scale=2)
+    per_group = 4 + 16 + 2 + RQ_WORDS
+    clamped, full = loop9_stream(s, True), loop9_stream(s, False)
+    assert clamped.shape == s.shape and full.shape == (2 * (per_group - 2),)
+    assert list(np.flatnonzero(clamped != s)) == [2 * per_group - 3]
+    assert clamped[2 * per_group - 3] == rq[7, 2] | 0x100
+    assert np.array_equal(full.reshape(2, -1), clamped.reshape(2, -1)[:, :per_group - 2])
+
+
 def test_window_offsets() -> None:
     geo = {"k_h": 2, "k_w": 3, "dil_h": 2, "dil_w": 1, "in_w": 10, "in_c": 3}
     assert list(window_offsets(geo)) == [0, 3, 6, 60, 63, 66]
@@ -104,15 +117,20 @@ def test_depthwise_packed_exact_native(seed: int, flags: list[str]) -> None:
     native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
     body = native.program.files["model.c"].split("int model_invoke(void)")[1]
     assert body.count("td_depthwise_conv2d_s8_packed") == 14
+    assert "td_dwp_loop9_clamp" in native.program.files["model.c"]  # both 3x3 loops
+    assert "td_dwp_loop9_full" in native.program.files["model.c"]
     assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=seed), optimized=True, native=native)
 
 
 @pytest.mark.qemu
 def test_depthwise_packed_exact_on_qemu_m4(tmp_path: Path) -> None:
-    """The inline assembly (SMLAD pairs, fused SMMULR requantization, SSUB8/SEL clamp) on ARMv7E-M."""
+    """The inline assembly (SMLAD pairs, fused SMMULR requantization, SSUB8/SEL clamp) on ARMv7E-M, the 3x3
+    entry's two loops (clamped and not) over runs of interior pixels and single border pixels."""
     from tinydeploy.boards import get_board
 
     board = get_board("qemu-m4")
     path = _model(1400, count=16)
     elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=0)
+    model_c = (tmp_path / "fw" / "src" / "model.c").read_text()
+    assert "td_dwp_loop9_clamp" in model_c and "td_dwp_loop9_full" in model_c
     assert_exact_on_qemu(board, elf, path, random_inputs(path, 2, seed=3))
