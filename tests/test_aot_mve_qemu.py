@@ -185,5 +185,9 @@ def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
     kernels = ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve", "td_mul_s8_mve")
     assert all(f"{k}(" in source for k in kernels)
+    # each layer's descriptor names the code it needs: in-place rows and im2col, the per-pixel depthwise path
+    # or none (3x3 over whole groups of eight, _dw_rows_case)
+    assert all(f".{k}" in source for k in ("field = td_conv2d_s8_mve_row", "field = td_conv2d_s8_mve_im2col",
+                                           "rest = td_depthwise_conv2d_s8_mve_pixel", "rest = NULL"))
     # random_inputs: the first three are edge patterns (all min, all max, alternating), then two random
     assert_exact_on_qemu(board, elf, path, random_inputs(path, 5, seed=2))

@@ -23,9 +23,17 @@ static __attribute__((noinline)) void td_mve_put(int8_t *dst, const int8_t *src,
 }
 
 /* The receptive field of output pixel q (batch-major linear index) as n = k_h * k_w * in_c contiguous
- * bytes: read in place when it is one input row (scratch NULL: a 1x1 filter without padding), else copied
- * into scratch with the input zero point wherever the window leaves the input. */
-static const int8_t *td_mve_field(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *scratch) {
+ * bytes: one input row read in place (a 1x1 filter without padding). */
+const int8_t *td_conv2d_s8_mve_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
+                                   int8_t *scratch __attribute__((unused))) {
+  const int32_t plane = p->out_h * p->out_w, rest = q % plane;
+  return input + (((q / plane) * p->in_h + (rest / p->out_w) * p->stride_h) * p->in_w
+                  + (rest % p->out_w) * p->stride_w) * p->in_c;
+}
+
+/* The same copied into scratch, with the input zero point wherever the window leaves the input. */
+const int8_t *td_conv2d_s8_mve_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
+                                      int8_t *scratch) {
   const int32_t plane = p->out_h * p->out_w;
   const int32_t b = q / plane, rest = q % plane;
   const int32_t in_y0 = (rest / p->out_w) * p->stride_h - p->pad_h;
@@ -36,7 +44,6 @@ static const int8_t *td_mve_field(const td_conv2d_s8_params *p, const int8_t *in
   const int whole_x = p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w;
   int8_t *row = scratch;
   int32_t ky, kx;
-  if (!scratch) return in_b + (in_y0 * p->in_w + in_x0) * c;
   if (whole_x && run <= 16 && in_y0 >= 0 && in_y0 + p->dil_h * (p->k_h - 1) < p->in_h) {
     /* a whole window of short rows (a first layer's few channels): one predicated copy per row */
     const mve_pred16_t pred = vctp8q((uint32_t)run);
@@ -198,6 +205,7 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
   for (i = 0; i < TD_CONV2D_S8_MVE_FIELDS; ++i) local.field[i] = op->geom[i];
   {
     const int8_t *const input = op->input, *const packed = op->packed;
+    const td_conv2d_s8_mve_field_fn field = op->field;
     const int32_t *const rq = op->rq;
     int8_t *const output = op->output, *const scratch = op->scratch;
     const int32_t n = p->k_h * p->k_w * p->in_c, n16 = (n + 15) & ~15;
@@ -221,8 +229,8 @@ void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
       const int two = q + 1 < pixels;
       int8_t *const out0 = output + q * out_c;
       int8_t *const out1 = two ? out0 + out_c : out0;
-      args.x0 = td_mve_field(p, input, q, scratch);
-      args.x1 = two ? td_mve_field(p, input, q + 1, scratch ? scratch + n16 : NULL) : args.x0;
+      args.x0 = field(p, input, q, scratch);
+      args.x1 = two ? field(p, input, q + 1, scratch ? scratch + n16 : NULL) : args.x0;
       if (full) {
         args.out0 = out0;
         args.out1 = out1;

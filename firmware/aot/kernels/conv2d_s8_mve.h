@@ -9,8 +9,10 @@
  * packed: the filter as [out_c / 4 groups][chunks of 16 columns][4 rows][16], rows zero-padded to a multiple
  * of 16 columns and out_c to a multiple of 4 (tinydeploy.aot.ops.conv_mve.pack_rows16x4).
  * rq: per group of four channels, 16 int32: folded bias, multiplier, left shift, minus right shift.
- * A receptive field is reached in place when it is one input row (a 1x1 filter without padding) and copied
- * into `scratch` (two rows of k_h * k_w * in_c bytes) otherwise.
+ * The descriptor names how a receptive field is reached: td_conv2d_s8_mve_row reads it in place where it is
+ * one input row (a 1x1 filter without padding, FULLY_CONNECTED; scratch NULL), td_conv2d_s8_mve_im2col copies
+ * it into `scratch` (two rows of k_h * k_w * in_c bytes rounded up to 16) -- so a firmware without im2col
+ * layers links no copying code.
  */
 #ifndef TD_CONV2D_S8_MVE_H
 #define TD_CONV2D_S8_MVE_H
@@ -21,15 +23,23 @@
 
 #define TD_CONV2D_S8_MVE_FIELDS 19 /* td_conv2d_s8_params's fields in order, as int16 */
 
+/* the receptive field of output pixel q (batch-major) as k_h * k_w * in_c contiguous bytes */
+typedef const int8_t *(*td_conv2d_s8_mve_field_fn)(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
+                                                   int8_t *scratch);
+
 typedef struct {
   int16_t geom[TD_CONV2D_S8_MVE_FIELDS];
   const int8_t *input;
   int8_t *output;
   const int8_t *packed;
   const int32_t *rq;
-  int8_t *scratch; /* NULL: every receptive field is one input row, read in place */
+  int8_t *scratch;                 /* td_conv2d_s8_mve_row: NULL */
+  td_conv2d_s8_mve_field_fn field; /* td_conv2d_s8_mve_row or td_conv2d_s8_mve_im2col */
 } td_conv2d_s8_mve_op;
 
 void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op);
+const int8_t *td_conv2d_s8_mve_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *scratch);
+const int8_t *td_conv2d_s8_mve_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
+                                      int8_t *scratch);
 
 #endif /* TD_CONV2D_S8_MVE_H */

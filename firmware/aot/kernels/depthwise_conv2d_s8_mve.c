@@ -15,7 +15,8 @@ typedef struct {
 } td_dw_acc;
 
 /* [first, end) of the filter taps t with 0 <= origin + dilation * t < size */
-static __attribute__((noinline)) void td_dw_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *end) {
+static __attribute__((noinline)) void td_dw_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
+                                                 int32_t *first, int32_t *end) {
   int32_t lo = 0, hi = taps;
   if (origin < 0) lo = (-origin + dilation - 1) / dilation;
   if (origin + dilation * (taps - 1) >= size) hi = origin >= size ? 0 : (size - 1 - origin) / dilation + 1;
@@ -56,21 +57,19 @@ TD_DW_INLINE td_dw_acc td_dw_taps(td_dw_acc acc, const int8_t *x, const int16_t 
   return acc;
 }
 
-/* One output pixel, channel groups [0, groups): x the input at tap (ky0, kx0) of channel 0.  Out of line, one
- * copy: its hot path is whole windows of whole groups (raw inputs, unpredicated loads); windows that meet
- * the padding and a partial last group share one predicated loop that adds the offset (0 for a whole
- * window), which keeps the kernel's code near the reference kernel's. */
-static __attribute__((noinline)) void td_dw_pixel(const td_depthwise_conv2d_s8_params *p, const int8_t *x,
-                                                  const int16_t *packed, const int32_t *rq, int8_t *out,
-                                                  int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
-                                                  int32_t groups, mve_pred16_t last_pred) {
+/* One output pixel, channel groups [0, groups): x the input at tap (ky0, kx0) of channel 0.  One copy: its hot
+ * path is whole windows of whole groups (raw inputs, unpredicated loads); windows that meet the padding and a
+ * partial last group share one predicated loop that adds the offset (0 for a whole window). */
+void td_depthwise_conv2d_s8_mve_pixel(const td_depthwise_conv2d_s8_params *p, const int8_t *x, const int16_t *packed,
+                                      const int32_t *rq, int8_t *out, int32_t ky0, int32_t ky1, int32_t kx0,
+                                      int32_t kx1, int32_t groups, uint32_t last_pred) {
   const int32_t taps8 = p->k_h * p->k_w * 8, row_step = p->dil_h * p->in_w * p->in_c, col_step = p->dil_w * p->in_c;
   const int32x4_t act_min = vdupq_n_s32(p->act_min), act_max = vdupq_n_s32(p->act_max);
   const int whole = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
   const int32_t offset = whole ? 0 : p->input_offset;
   int32_t g;
   for (g = 0; g < groups; ++g, x += 8, packed += taps8, rq += TD_DW_RQ, out += 8) {
-    const mve_pred16_t pred = g + 1 == groups ? last_pred : 0xFFFF;
+    const mve_pred16_t pred = g + 1 == groups ? (mve_pred16_t)last_pred : 0xFFFF;
     td_dw_acc acc;
     int16x8_t y;
     acc.even = vldrwq_s32(rq + (whole ? 0 : 4));
@@ -215,7 +214,7 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
     int8_t *out = op->output;
     const int32_t c = p->in_c, groups = (c + 7) >> 3;
     /* 3x3 filters: the whole groups of every pixel through td_dw9_mve (nine tap pointers, those in the
-     * padding at zp_row), a partial last group through td_dw_pixel; other filters: td_dw_pixel alone */
+     * padding at zp_row), a partial last group through op->rest; other filters: op->rest alone */
     const int32_t full = op->zp_row ? c >> 3 : 0;
     const int16_t *const rest_w = op->packed + full * p->k_h * p->k_w * 8;
     const int32_t *const rest_rq = op->rq + full * TD_DW_RQ;
@@ -259,8 +258,8 @@ void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
           }
           if (full < groups) { /* a window with no tap inside the input: the bias alone */
             const int8_t *x = in_b + ((in_y0 + p->dil_h * ky0) * p->in_w + in_x0 + p->dil_w * kx0) * c + 8 * full;
-            td_dw_pixel(p, inside ? x : in_b, rest_w, rest_rq, out + 8 * full, inside ? ky0 : 0, inside ? ky1 : 0,
-                        kx0, kx1, groups - full, last_pred);
+            op->rest(p, inside ? x : in_b, rest_w, rest_rq, out + 8 * full, inside ? ky0 : 0, inside ? ky1 : 0, kx0,
+                     kx1, groups - full, last_pred);
           }
           ox += run;
           out += run * c;

@@ -71,7 +71,8 @@ def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w:
         "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
         "packed": ctx.const("packed_filter", pack_rows16x4(w.data.reshape(geo["out_c"], n)), "int8_t"),
         "rq": ctx.const("requant", mve_requant_table([folded], mult, shift), "int32_t"),
-        "scratch": scratch})
+        # named per layer: a firmware whose layers all read rows in place links no im2col code
+        "scratch": scratch, "field": "td_conv2d_s8_mve_row" if in_place else "td_conv2d_s8_mve_im2col"})
     ctx.emit(f"td_conv2d_s8_mve({desc});")
     return True
 
@@ -103,6 +104,7 @@ def lower_depthwise_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int],
         return np.concatenate([np.asarray(values, np.int64), np.zeros(groups * DW_LANES - c, np.int64)])[order]
 
     table = mve_requant_table([lanes(folded), lanes(bias)], lanes(mult), lanes(shift))
+    three = (geo["k_h"], geo["k_w"]) == (3, 3)
     ctx.kernel("depthwise_conv2d_s8_mve")
     desc = ctx.struct("op", "td_depthwise_conv2d_s8_mve_op", {
         "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
@@ -110,7 +112,9 @@ def lower_depthwise_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int],
         "rq": ctx.const("requant", table, "int32_t"),
         # 3x3: every window through nine tap pointers, those in the padding at the zero point
         "zp_row": ctx.const("zp_row", np.full(groups * DW_LANES, -q["input_offset"], np.int8), "int8_t")
-        if (geo["k_h"], geo["k_w"]) == (3, 3) else "NULL"})
+        if three else "NULL",
+        # the per-pixel C path: other filters, and a partial last group of eight channels
+        "rest": "NULL" if three and c % DW_LANES == 0 else "td_depthwise_conv2d_s8_mve_pixel"})
     ctx.emit(f"td_depthwise_conv2d_s8_mve({desc});")
     return True
 
