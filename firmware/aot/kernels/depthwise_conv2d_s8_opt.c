@@ -597,32 +597,31 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
 #if defined(TD_DWP_ASM)
 /* Whole functions in assembly (AAPCS: stream r0, offs r1, base r2, out r3, pixels and skip on the stack), so
  * that all 14 registers are the loop's and sp holds the rest:
- *   r0-r3 the accumulators (one LDM loads the bias), r4-r7 input / scratch, r8-r11 a tap pair's four weight
- *   words (one LDM) and later the requantization words, r12 the stream, lr the input;
- *   [sp, #0..32] the nine tap offsets, #36 the stream, #40 out - input (the output follows the input, four
- *   bytes a group), #80 pixels left, #84 skip.
- * Per four channels: 1 bias + 4 x 14 per tap pair + 9 odd tap + 18 (19 clamped) requantization loads and
- * arithmetic + 3 packing + 4 clamp (loop9_clamp only) + 2 store + 3 loop = 92 (97 clamped) instructions
- * for 36 MACs; 10 per pixel. */
+ *   r0-r3 the accumulators (one LDM loads the bias), r4-r6 input / scratch, r7 the output, r8-r11 a tap
+ *   pair's four weight words (one LDM) and later the requantization words, r12 the stream, lr the input;
+ *   [sp, #0..32] the nine tap offsets, #36 the stream, #80 pixels left, #84 skip.
+ * Per four channels: 1 bias + 4 x 14 per tap pair + 9 odd tap + 19 requantization loads and arithmetic
+ * + 3 packing + 4 clamp (loop9_clamp only) + 1 store + 3 loop = 92 (96 clamped) instructions for 36 MACs;
+ * 7 per pixel. */
 #define TD_DWP9_PAIR(j)                                                                                        \
-  "ldrd r6, r7, [sp, #" #j "]\n\t"                                                                              \
-  "ldr r4, [lr, r6]\n\t"                                                                                        \
-  "ldr r5, [lr, r7]\n\t"                                                                                        \
+  "ldrd r4, r5, [sp, #" #j "]\n\t"                                                                              \
+  "ldr r4, [lr, r4]\n\t"                                                                                        \
+  "ldr r5, [lr, r5]\n\t"                                                                                        \
   "pkhbt r6, r4, r5, lsl #16\n\t" /* bytes 0, 1 of both taps */                                                 \
-  "pkhtb r7, r5, r4, asr #16\n\t" /* bytes 2, 3 */                                                              \
+  "pkhtb r5, r5, r4, asr #16\n\t" /* bytes 2, 3 */                                                              \
   "ldmia r12!, {r8-r11}\n\t"                                                                                    \
   "sxtb16 r4, r6\n\t"                                                                                           \
   "sxtb16 r6, r6, ror #8\n\t"                                                                                   \
   "smlad r0, r4, r8, r0\n\t"                                                                                    \
   "smlad r1, r6, r9, r1\n\t"                                                                                    \
-  "sxtb16 r4, r7\n\t"                                                                                           \
-  "sxtb16 r7, r7, ror #8\n\t"                                                                                   \
+  "sxtb16 r4, r5\n\t"                                                                                           \
+  "sxtb16 r5, r5, ror #8\n\t"                                                                                   \
   "smlad r2, r4, r10, r2\n\t"                                                                                   \
-  "smlad r3, r7, r11, r3\n\t"
-/* accumulator a: ssat8((SMMLAR(a, mult, round) + (a < 0 ? -1 : 0)) >> e) (see TD_DWP_RQ9), r7 scratch */
+  "smlad r3, r5, r11, r3\n\t"
+/* accumulator a: ssat8((SMMLAR(a, mult, round) + (a < 0 ? -1 : 0)) >> e) (see TD_DWP_RQ9), into r's register */
 #define TD_DWP9_RQ(a, m, r, e)                                                                                 \
-  "smmlar r7, " a ", " m ", " r "\n\t"                                                                          \
-  "add " a ", r7, " a ", asr #31\n\t"                                                                           \
+  "smmlar " r ", " a ", " m ", " r "\n\t"                                                                       \
+  "add " a ", " r ", " a ", asr #31\n\t"                                                                        \
   "asr " a ", " a ", " e "\n\t"                                                                                 \
   "ssat " a ", #8, " a "\n\t"
 /* LAST_LOAD: the words after m3 (r3 e3 into r8, r9; lo, hi into r10, r11 when clamped); CLAMP: the bytes */
@@ -636,18 +635,18 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
           ".thumb_func\n"                                                                                       \
           #name ":\n\t"                                                                                         \
           "push {r4-r11, lr}\n\t"                                                                               \
-          "sub r3, r3, r2\n\t"                                                                                  \
           "push {r0, r3}\n\t"                                                                                   \
           "ldmia r1, {r4-r12}\n\t"                                                                              \
           "push {r4-r12}\n\t"                                                                                   \
+          "mov r7, r3\n\t"                                                                                      \
           "mov lr, r2\n"                                                                                        \
           "0:\n\t"                                                                                              \
           "ldr r12, [sp, #36]\n"                                                                                \
           "1:\n\t"                                                                                              \
           "ldmia r12!, {r0-r3}\n\t"                                                                             \
           TD_DWP9_PAIR(0) TD_DWP9_PAIR(8) TD_DWP9_PAIR(16) TD_DWP9_PAIR(24)                                     \
-          "ldr r6, [sp, #32]\n\t"                                                                               \
-          "ldr r4, [lr, r6]\n\t"                                                                                \
+          "ldr r4, [sp, #32]\n\t"                                                                               \
+          "ldr r4, [lr, r4]\n\t"                                                                                \
           "sxtb16 r6, r4\n\t"                                                                                   \
           "sxtb16 r4, r4, ror #8\n\t"                                                                           \
           "ldrd r8, r9, [r12], #8\n\t"                                                                          \
@@ -666,16 +665,12 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
           "bfi r0, r2, #16, #8\n\t"                                                                             \
           "bfi r0, r3, #24, #8\n\t"                                                                             \
           CLAMP                                                                                                 \
-          "ldr r7, [sp, #40]\n\t"                                                                               \
-          "str r0, [lr, r7]\n\t"                                                                                \
+          "str r0, [r7], #4\n\t"                                                                                \
           "add lr, lr, #4\n\t"                                                                                  \
           "tst r9, #256\n\t" /* the pixel's last group */                                                       \
           "beq 1b\n\t"                                                                                          \
-          "ldr r7, [sp, #84]\n\t"                                                                               \
-          "add lr, lr, r7\n\t"                                                                                  \
-          "ldr r6, [sp, #40]\n\t"                                                                               \
-          "sub r6, r6, r7\n\t"                                                                                  \
-          "str r6, [sp, #40]\n\t"                                                                               \
+          "ldr r6, [sp, #84]\n\t"                                                                               \
+          "add lr, lr, r6\n\t"                                                                                  \
           "ldr r6, [sp, #80]\n\t"                                                                               \
           "subs r6, r6, #1\n\t"                                                                                 \
           "str r6, [sp, #80]\n\t"                                                                               \
@@ -686,9 +681,9 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
           ".popsection\n");
 
 TD_DWP9_LOOP(td_dwp_loop9_clamp, "ldmia r12!, {r8-r11}\n\t", /* r3 e3 lo hi */
-             "ssub8 r7, r0, r10\n\t"
+             "ssub8 r4, r0, r10\n\t"
              "sel r0, r0, r10\n\t"
-             "ssub8 r7, r11, r0\n\t"
+             "ssub8 r4, r11, r0\n\t"
              "sel r0, r0, r11\n\t")
 TD_DWP9_LOOP(td_dwp_loop9_full, "ldmia r12!, {r8, r9}\n\t", /* r3 e3 */ "")
 #else
@@ -747,7 +742,7 @@ __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_
 #else
   intptr_t whole[9];
 #endif
-  int32_t b, oy, ox, t;
+  int32_t b, oy, ox, ky, kx, t;
   td_widen_geom(local.field, op->geom, TD_DEPTHWISE_CONV2D_S8_FIELDS);
   {
     const int32_t c = p->in_c, sw = p->stride_w;
@@ -775,10 +770,13 @@ __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_
             ox = x_hi;
             continue;
           }
-          for (t = 0; t < 9; ++t) {
-            const int32_t in_y = in_y0 + p->dil_h * (t / 3), in_x = in_x0 + p->dil_w * (t % 3);
-            const int inside = in_y >= 0 && in_y < p->in_h && in_x >= 0 && in_x < p->in_w;
-            clipped[t] = inside ? whole[t] : (intptr_t)(zp_row - base);
+          for (ky = 0, t = 0; ky < 3; ++ky) {
+            const int32_t in_y = in_y0 + p->dil_h * ky;
+            const int row_inside = in_y >= 0 && in_y < p->in_h;
+            for (kx = 0; kx < 3; ++kx, ++t) {
+              const int32_t in_x = in_x0 + p->dil_w * kx;
+              clipped[t] = row_inside && in_x >= 0 && in_x < p->in_w ? whole[t] : (intptr_t)(zp_row - base);
+            }
           }
           loop(op->stream, clipped, base, out, 1, 0);
           ++ox;
