@@ -1,5 +1,5 @@
-"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h, add_s8_mve, mul_s8_mve) on the
-emulated Cortex-M55 give exactly TFLM's outputs.
+"""The Helium kernels (conv2d_s8_mve, depthwise_conv2d_s8_mve, td_requant_mve.h, add_s8_mve, mul_s8_mve,
+pool_s8_mve) on the emulated Cortex-M55 give exactly TFLM's outputs.
 
 One model of randomized int8 CONV_2D / DEPTHWISE_CONV_2D cases shaped to reach every path of the two kernels:
 input depths across 16-lane chunks with and without a tail, 1x1 rows read in place (stride 1 and 2) and
@@ -148,6 +148,31 @@ def _first_layer_case(c: ModelCases, rng: np.random.Generator, in_shape: tuple[i
     c.outputs.append(y)
 
 
+def _global_average_cases(c: ModelCases, rng: np.random.Generator) -> None:
+    """Global averages on pool_s8_mve: AVERAGE_POOL_2D with one window from the corner spanning the width
+    (the whole input, or VALID short of the bottom rows) and MEAN over H, W (keep_dims either way, axes
+    written negative too), channels with and without a tail of the 16-channel step, one of each over more
+    than 256 pixels (two int16 runs), batch 2, an output scale unlike the input's for MEAN."""
+    shapes = [(1, 17, 16, 24), (2, 5, 3, 7), (1, 3, 3, 40), (1, 20, 15, 16), (2, 4, 6, 33), (1, 1, 1, 5)]
+    for k, shape in enumerate(shapes):
+        scale, zp = float(rng.uniform(0.01, 0.1)), int(rng.integers(-128, 128))
+        x = c.tensor(TensorSpec(shape, "int8", scale=scale, zero_point=zp))
+        if k % 2 == 0:
+            fh = shape[1] - (1 if k == 2 else 0)
+            y = c.tensor(TensorSpec((shape[0], 1, 1, shape[3]), "int8", scale=scale, zero_point=zp))
+            c.ops.append(OpSpec("AVERAGE_POOL_2D", [x], [y], {
+                "padding": "VALID", "stride_w": shape[2] + 2, "stride_h": shape[1] + 2, "filter_width": shape[2],
+                "filter_height": fh, "fused_activation_function": str(rng.choice(ACTS))}))
+        else:
+            keep = k != 3
+            axes = c.tensor(TensorSpec((2,), "int32", data=np.array([1, 2] if k != 5 else [-3, -2], np.int32)))
+            y = c.tensor(TensorSpec((shape[0], 1, 1, shape[3]) if keep else (shape[0], shape[3]), "int8",
+                                    scale=scale * float(rng.uniform(0.3, 2)), zero_point=int(rng.integers(-100, 100))))
+            c.ops.append(OpSpec("MEAN", [x, axes], [y], {"keep_dims": keep}))
+        c.inputs.append(x)
+        c.outputs.append(y)
+
+
 def _random_model(seed: int, count: int) -> Path:
     rng = np.random.default_rng(seed)
     c = ModelCases()
@@ -175,15 +200,17 @@ def _random_model(seed: int, count: int) -> Path:
     _dw_rows_case(c, rng, (2, 9, 9, 24), 2, "VALID")
     for _ in range(4):
         _fc_case(c, rng, floating=False)  # FULLY_CONNECTED runs as a 1x1 convolution on conv2d_s8_mve
+    _global_average_cases(c, rng)
     return c.write()
 
 
 def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
     board = get_board("qemu-m55")
     path = _random_model(1700, 36)
-    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=8192)  # room for 70 outputs
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=16384)  # room for every output
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
-    kernels = ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve", "td_mul_s8_mve")
+    kernels = ("td_conv2d_s8_mve", "td_depthwise_conv2d_s8_mve", "td_add_s8_mve", "td_mul_s8_mve",
+               "td_global_avg_pool_s8_mve", "td_mean_hw_s8_mve")
     assert all(f"{k}(" in source for k in kernels)
     # each layer's descriptor names the code it needs: in-place rows and im2col, the per-pixel depthwise path
     # or none (3x3 over whole groups of eight, _dw_rows_case)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tinydeploy.aot.lowering import LoweringContext, lowering
 from tinydeploy.aot.ops.elementwise import check_quantized, scale_zp
+from tinydeploy.aot.ops.pool_mve import lower_mean_hw_mve
 from tinydeploy.aot.ops.reduce import reduction
 from tinydeploy.aot.quant import quantize_multiplier
 from tinydeploy.model.graph import Operator, Tensor
@@ -42,6 +43,8 @@ def lower_mean(op: Operator, ctx: LoweringContext) -> None:
         check_quantized(op, ctx, x, y)
         m, sh = mean_s8_multiplier(x, y, r.count)
         fields.update({"in_zp": scale_zp(x)[1], "out_zp": scale_zp(y)[1], "multiplier": m, "shift": sh})
+        if lower_mean_hw_mve(op, ctx, x, y, {k: fields[k] for k in ("in_zp", "out_zp", "multiplier", "shift")}):
+            return  # Helium cores: MEAN over H, W
         fn = "td_mean_s8" if x.dtype == "int8" else "td_sum_s16"  # sum.h: the same arithmetic on int16
         call = f"{fn}({ctx.ptr(x)}, {ctx.ptr(y)}, (int32_t *){{acc}}, &p);"
         if x.dtype == "int16":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tinydeploy.aot.lowering import LoweringContext, compute_padding, lowering
 from tinydeploy.aot.ops.elementwise import check_quantized, float_range, int8_range, scale_zp
 from tinydeploy.aot.ops.int16x8 import activation_range_s16
+from tinydeploy.aot.ops.pool_mve import lower_global_avg_pool_mve
 from tinydeploy.model.graph import Operator, Tensor
 
 
@@ -55,10 +56,12 @@ def lower_pool(op: Operator, ctx: LoweringContext) -> None:
     if (kind, suffix, ctx.target.optimized, oh, ow, ph, pw, fw) == ("avg_pool", "s8", True, 1, 1, 0, 0, iw):
         # one window from the corner, as wide as the input (no padding and one output row imply fh <= ih):
         # the single-window kernel
+        fields = {"batches": n, "in_h": ih, "in_w": iw, "channels": c, "filter_h": fh, "filter_w": fw,
+                  "act_min": lo, "act_max": hi}
+        if lower_global_avg_pool_mve(ctx, x, y, fields):
+            return  # Helium cores
         ctx.kernel("avg_pool_s8_opt")
-        params = ctx.struct("params", "td_global_pool_s8_params", {
-            "batches": n, "in_h": ih, "in_w": iw, "channels": c, "filter_h": fh, "filter_w": fw,
-            "act_min": lo, "act_max": hi})
+        params = ctx.struct("params", "td_global_pool_s8_params", fields)
         ctx.emit(f"td_global_avg_pool_s8({params}, {ctx.ptr(x)}, {ctx.ptr(y)});")
         return
     ctx.kernel("avg_pool")  # avg_pool.h declares the geometry both pools share
