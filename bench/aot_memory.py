@@ -1,6 +1,6 @@
 """Memory of the aot runtime on the four MLPerf Tiny benchmark models: arena RAM vs TFLite Micro, code size.
 
-    python bench/aot_memory.py [--board qemu-m4] [--opt -O2] [--json out.json]
+    python bench/aot_memory.py [--board qemu-m4] [--opt -O2] [--weights seeded|trained] [--json out.json]
 
 Arena: the aot memory plan's arena bytes against TFLM's arena for the same int8 models (measured with
 TFLM's RecordingMicroAllocator on the reference kernels; the figures are fixed below); `ram mode`: the
@@ -10,6 +10,9 @@ Code size (needs arm-none-eabi-gcc and tinydeploy.flash.firmware): the model's g
 the aot runtime adapter, built into the full device firmware (harness + platform) for the board, counted
 from the linker map without the weights (const arrays of model.c: weights, biases, multipliers, LUTs).
 `firmware w/o weights` adds the harness, the platform and the C library.  Target: aot code < 20 KB.
+
+--weights trained: the same four models with trained weights (bench/trained_models.py).  The TFLM arena
+figures stay those measured on the seeded models: TFLM's arena depends on tensor shapes, not on values.
 """
 
 from __future__ import annotations
@@ -51,8 +54,18 @@ class Row:
     aot_arena_ram: int | None = None  # with --memory-priority ram (instructions spent for bytes)
 
 
-def program_for(name: str, board_cpu: str, dsp: bool, fpu: bool, memory_priority: str = "speed") -> AotProgram:
-    model = load_model(zoo.tflite_model(name, "int8"))
+def model_path_of(name: str, weights: str = "seeded") -> Path:
+    """The zoo model's int8 conversion, or its trained version's (bench/trained_models.py)."""
+    if weights == "trained":
+        import trained_models  # bench/, next to this script
+
+        return trained_models.tflite_path(name)
+    return zoo.tflite_model(name, "int8")
+
+
+def program_for(name: str, board_cpu: str, dsp: bool, fpu: bool, memory_priority: str = "speed",
+                weights: str = "seeded") -> AotProgram:
+    model = load_model(model_path_of(name, weights))
     return generate(model, TargetFeatures(cpu=board_cpu, dsp=dsp, fpu=fpu, optimized=True,
                                           memory_priority=memory_priority))
 
@@ -98,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opt", default="-O2", help="optimisation flag for the code-size build")
     parser.add_argument("--no-code", action="store_true", help="skip the firmware builds (arena only)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--weights", choices=("seeded", "trained"), default="seeded",
+                        help="the zoo's seeded weights, or trained ones (bench/trained_models.py)")
     args = parser.parse_args(argv)
 
     from tinydeploy.boards import get_board
@@ -109,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     code_note = ""
     for name, tflm in TFLM_ARENA.items():
-        program = program_for(name, board.cpu, dsp, fpu)
+        program = program_for(name, board.cpu, dsp, fpu, weights=args.weights)
         row = Row(name, program.arena_bytes, tflm, program.weights_bytes,
-                  aot_arena_ram=program_for(name, board.cpu, dsp, fpu, "ram").arena_bytes)
+                  aot_arena_ram=program_for(name, board.cpu, dsp, fpu, "ram", args.weights).arena_bytes)
         if not args.no_code and not code_note:
             try:
                 with tempfile.TemporaryDirectory(prefix=f"aot-mem-{name}-") as tmp:
@@ -122,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 code_note = f"code size not measured: {str(err).splitlines()[0]}"
         rows.append(row)
 
-    print(f"aot memory on {board.id} ({board.cpu}), {args.opt}")
+    print(f"aot memory on {board.id} ({board.cpu}), {args.opt}, {args.weights} weights")
     header = (f"{'model':<18}{'aot arena':>11}{'TFLM arena':>12}{'saved':>8}{'ram mode':>10}{'weights':>10}"
               f"{'aot code':>10}{'fw w/o wts':>12}")
     print(header)

@@ -47,7 +47,7 @@ class Task:
 
 
 TASKS = {t.model: t for t in (
-    Task("ds_cnn", 12, 2400, 4, 2.0),
+    Task("ds_cnn", 12, 2400, 10, 2.0),
     Task("mobilenet_v1_025", 2, 1200, 4, 2.0),
     Task("resnet8", 10, 2000, 4, 2.0),
     Task("fc_autoencoder", 0, 4000, 12, 0.1),
