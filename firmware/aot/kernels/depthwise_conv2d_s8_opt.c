@@ -746,7 +746,7 @@ __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_
   td_widen_geom(local.field, op->geom, TD_DEPTHWISE_CONV2D_S8_FIELDS);
   {
     const int32_t c = p->in_c, sw = p->stride_w;
-    const int32_t span_h = 2 * p->dil_h, span_w = 2 * p->dil_w;
+    const int32_t span_w = 2 * p->dil_w;
     /* the interior columns: [x_lo, x_hi) have in_x0 >= 0 and in_x0 + span_w < in_w */
     const int32_t reach = p->in_w - 1 - span_w + p->pad_w;
     const int32_t x_lo = (p->pad_w + sw - 1) / sw;
@@ -759,25 +759,26 @@ __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_
       const int8_t *in_b = op->input + b * p->in_h * p->in_w * c;
       for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-        const int rows_inside = in_y0 >= 0 && in_y0 + span_h < p->in_h;
+        uint32_t rows = 0; /* bit 3 ky + kx: tap (ky, kx)'s row is inside */
+        for (ky = 0; ky < 3; ++ky) {
+          if ((uint32_t)(in_y0 + p->dil_h * ky) < (uint32_t)p->in_h) rows |= 7u << (3 * ky);
+        }
         for (ox = 0; ox < p->out_w;) {
           const int32_t in_x0 = ox * sw - p->pad_w;
           int8_t *out = op->output + ((b * p->out_h + oy) * p->out_w + ox) * c;
           /* the window origin (tap 0, 0), which may lie outside the input: only base + offset is read */
           const uintptr_t base = (uintptr_t)in_b + (uintptr_t)(intptr_t)((in_y0 * p->in_w + in_x0) * c);
-          if (rows_inside && ox == x_lo && x_hi > x_lo) {
+          uint32_t inside = 0; /* bit t: tap t is inside */
+          if (rows == 0x1FFu && ox == x_lo && x_hi > x_lo) {
             loop(op->stream, whole, base, out, x_hi - x_lo, (sw - 1) * c);
             ox = x_hi;
             continue;
           }
-          for (ky = 0, t = 0; ky < 3; ++ky) {
-            const int32_t in_y = in_y0 + p->dil_h * ky;
-            const int row_inside = in_y >= 0 && in_y < p->in_h;
-            for (kx = 0; kx < 3; ++kx, ++t) {
-              const int32_t in_x = in_x0 + p->dil_w * kx;
-              clipped[t] = row_inside && in_x >= 0 && in_x < p->in_w ? whole[t] : (intptr_t)(zp_row - base);
-            }
+          for (kx = 0; kx < 3; ++kx) {
+            if ((uint32_t)(in_x0 + p->dil_w * kx) < (uint32_t)p->in_w) inside |= 0x49u << kx; /* column kx */
           }
+          inside &= rows;
+          for (t = 0; t < 9; ++t) clipped[t] = (inside >> t) & 1u ? whole[t] : (intptr_t)(zp_row - base);
           loop(op->stream, clipped, base, out, 1, 0);
           ++ox;
         }
