@@ -24,8 +24,10 @@ KERNELS = [(3, 3), (3, 3), (5, 5), (5, 5), (1, 1), (7, 7), (2, 3), (4, 1)]
 CHANNELS = [1, 3, 4, 5, 7, 8, 13, 16, 18, 33]
 
 
-def _depthwise_case(c: Cases, rng: np.random.Generator, mobilenet: bool = False) -> None:
-    """mobilenet: 3x3 and channels a multiple of 4 (the 3x3 entry's shapes)."""
+def _depthwise_case(c: Cases, rng: np.random.Generator, mobilenet: bool = False,
+                    act_out: tuple[str, float, int] | None = None) -> None:
+    """mobilenet: 3x3 and channels a multiple of 4 (the 3x3 entry's shapes); act_out: the activation, output
+    scale and zero point (the input scale then set to reach that range)."""
     while True:
         k_h, k_w = (3, 3) if mobilenet else KERNELS[int(rng.integers(0, len(KERNELS)))]
         in_h, in_w = int(rng.integers(1, 13)), int(rng.integers(1, 13))
@@ -43,6 +45,8 @@ def _depthwise_case(c: Cases, rng: np.random.Generator, mobilenet: bool = False)
     w_shape = (1, k_h, k_w, ch)
     in_scale, in_zp = _scale(rng), _zp(rng)
     w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(ch)], np.float32)
+    if act_out is not None:
+        in_scale = act_out[1] / float(w_scales.mean() * np.sqrt(k_h * k_w) * 60) * float(np.exp(rng.uniform(-1, 1)))
     w_data = rng.integers(-127, 128, size=w_shape).astype(np.int8)
     if rng.random() < 0.2:
         w_data[..., 0] = 127 if rng.random() < 0.5 else -127  # a channel of extreme weights
@@ -55,20 +59,34 @@ def _depthwise_case(c: Cases, rng: np.random.Generator, mobilenet: bool = False)
                                        scale=w_scales * np.float32(in_scale), axis=0)))
     acc_scale = in_scale * float(w_scales.mean()) * np.sqrt(k_h * k_w) * 60
     out_scale = float(acc_scale * np.exp(rng.uniform(-3, 1.5)))
-    y = c.tensor(TensorSpec((batches, out_h, out_w, ch), "int8", scale=out_scale, zero_point=_zp(rng)))
+    act, out_zp = str(rng.choice(ACTS)), _zp(rng)
+    if act_out is not None:
+        act, out_scale, out_zp = act_out
+    y = c.tensor(TensorSpec((batches, out_h, out_w, ch), "int8", scale=out_scale, zero_point=out_zp))
     c.ops.append(OpSpec("DEPTHWISE_CONV_2D", ins, [y], {
         "padding": padding, "stride_w": stride_w, "stride_h": stride_h, "depth_multiplier": 1,
-        "fused_activation_function": str(rng.choice(ACTS)), "dilation_w_factor": dil_w, "dilation_h_factor": dil_h}))
+        "fused_activation_function": act, "dilation_w_factor": dil_w, "dilation_h_factor": dil_h}))
     c.inputs.append(x)
     c.outputs.append(y)
 
 
-def _model(seed: int, count: int = 14) -> Path:
-    """count cases, every other one of the 3x3 entry's shapes"""
+# one 3x3 case per loop of the 3x3 entry (td_dwp_loop9_*): activation, output scale and zero point
+LOOP9_CASES = {
+    "full_relu": ("RELU6", 6 / 255, -128),  # act range all of int8, act_min = zero point
+    "clamp_relu": ("RELU6", 0.1, -128),  # 6.0 is -68
+    "full": ("NONE", 0.05, 5),  # negative accumulators round with the sign term
+    "clamp": ("RELU_N1_TO_1", 0.01, 0),  # act_min -100 below the zero point
+}
+
+
+def _model(seed: int, count: int = 14, loops: bool = False) -> Path:
+    """count cases, every other one of the 3x3 entry's shapes; loops: and LOOP9_CASES"""
     rng = np.random.default_rng(seed)
     c = Cases()
     for i in range(count):
         _depthwise_case(c, rng, mobilenet=i % 2 == 1)
+    for act_out in LOOP9_CASES.values() if loops else ():
+        _depthwise_case(c, rng, mobilenet=True, act_out=act_out)
     return c.write()
 
 
@@ -113,24 +131,25 @@ def test_window_offsets() -> None:
 @pytest.mark.parametrize("seed", range(2))
 @pytest.mark.parametrize("flags", [[], ["-DTD_EMULATE_DSP"]], ids=["c", "dsp-emulated"])
 def test_depthwise_packed_exact_native(seed: int, flags: list[str]) -> None:
-    path = _model(1300 + seed)
+    path = _model(1300 + seed, loops=True)
     native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
     body = native.program.files["model.c"].split("int model_invoke(void)")[1]
-    assert body.count("td_depthwise_conv2d_s8_packed") == 14
-    assert "td_dwp_loop9_clamp" in native.program.files["model.c"]  # both 3x3 loops
-    assert "td_dwp_loop9_full" in native.program.files["model.c"]
+    assert body.count("td_depthwise_conv2d_s8_packed") == 14 + len(LOOP9_CASES)
+    for loop in LOOP9_CASES:
+        assert f"td_dwp_loop9_{loop}}}" in native.program.files["model.c"].replace(" ", "")
     assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=seed), optimized=True, native=native)
 
 
 @pytest.mark.qemu
 def test_depthwise_packed_exact_on_qemu_m4(tmp_path: Path) -> None:
     """The inline assembly (SMLAD pairs, fused SMMULR requantization, SSUB8/SEL clamp) on ARMv7E-M, the 3x3
-    entry's two loops (clamped and not) over runs of interior pixels and single border pixels."""
+    entry's four loops (clamped or not, with or without the rounding's sign term) over runs of interior pixels
+    and single border pixels."""
     from tinydeploy.boards import get_board
 
     board = get_board("qemu-m4")
-    path = _model(1400, count=16)
+    path = _model(1400, count=16, loops=True)
     elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=0)
-    model_c = (tmp_path / "fw" / "src" / "model.c").read_text()
-    assert "td_dwp_loop9_clamp" in model_c and "td_dwp_loop9_full" in model_c
+    model_c = (tmp_path / "fw" / "src" / "model.c").read_text().replace(" ", "")
+    assert all(f"td_dwp_loop9_{loop}}}" in model_c for loop in LOOP9_CASES)
     assert_exact_on_qemu(board, elf, path, random_inputs(path, 2, seed=3))

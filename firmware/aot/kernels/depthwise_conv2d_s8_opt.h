@@ -42,6 +42,8 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *p, const in
 typedef void td_dwp_loop9_fn(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out,
                              int32_t pixels, int32_t skip);
 td_dwp_loop9_fn td_dwp_loop9_clamp, td_dwp_loop9_full;
+/* the same for act_min >= the output zero point (ReLU, or none with zero point -128): no rounding sign term */
+td_dwp_loop9_fn td_dwp_loop9_clamp_relu, td_dwp_loop9_full_relu;
 
 typedef struct {
   int16_t geom[TD_DEPTHWISE_CONV2D_S8_FIELDS];

@@ -103,12 +103,14 @@ def lower_depthwise_packed(op: Operator, ctx: LoweringContext, geo: dict[str, in
     c4 = -(-c // 4) * 4
     zp_row = ctx.const("zp_row", np.full(c4, -input_offset, np.int8), "int8_t", align=4) \
         if touches_padding(geo) else "NULL"
-    # the 3x3 entry links only its loop (fused requantization, no channel tail), one of two: a firmware
-    # links the clamping one only if one of its layers has an activation range narrower than int8
+    # the 3x3 entry links only its loop (fused requantization, no channel tail), one of four: clamping only
+    # for an activation range narrower than int8, the rounding's sign term only when act_min is below the
+    # output zero point (a negative accumulator cannot end above act_min otherwise)
     loop9 = "NULL"
     if taps == 9 and c % 4 == 0 and table is not None:
         clamped = (act_min, act_max) != (-128, 127)
-        loop9 = "td_dwp_loop9_clamp" if clamped else "td_dwp_loop9_full"
+        relu = "_relu" if act_min >= q["output_offset"] else ""
+        loop9 = f"td_dwp_loop9_{'clamp' if clamped else 'full'}{relu}"
         stream = loop9_stream(stream, clamped)
     ctx.kernel("depthwise_conv2d_s8_opt")
     desc = ctx.struct("op", "td_depthwise_conv2d_s8_packed_op", {
