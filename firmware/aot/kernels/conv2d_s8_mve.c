@@ -193,7 +193,8 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "pop {r4-r11, pc}\n");
 }
 
-void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
+/* the driver, out of the inner loops: compiled for size */
+__attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
   /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload every
    * parameter after each output store; locals whose address stays here cannot be aliased */
   union {

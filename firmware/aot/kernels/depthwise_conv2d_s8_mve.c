@@ -200,7 +200,8 @@ __attribute__((naked, noinline)) static void td_dw9_mve(const td_dw9_args *args 
       "pop {r4-r11, pc}\n");
 }
 
-void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
+/* the driver, out of the inner loops: compiled for size */
+__attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_mve(const td_depthwise_conv2d_s8_mve_op *op) {
   /* a local copy: stores through int8_t pointers may alias anything (see conv2d_s8_mve.c) */
   union {
     td_depthwise_conv2d_s8_params params;
