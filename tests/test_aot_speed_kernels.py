@@ -286,3 +286,55 @@ def test_speed_kernels_exact_on_qemu(board_id: str, seed: int | str, tmp_path: P
     elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=None if heads else 0)
     seed = 4 if heads else 5 if seed == "shallow" else int(seed)
     assert_exact_on_qemu(board, elf, path, random_inputs(path, 3, seed=seed))
+
+
+# (in_c, out_c, k, stride, padding, batches, in_h, in_w): issue 17's MobileNet shapes, scaled down
+_FUSED_SHAPES = [(8, 48, 1, 1, "VALID", 1, 5, 5), (48, 8, 1, 1, "VALID", 1, 3, 5), (3, 16, 3, 2, "SAME", 1, 9, 7),
+                 (20, 6, 1, 2, "VALID", 2, 5, 4), (3, 2, 3, 1, "SAME", 1, 4, 3), (16, 4, 3, 1, "VALID", 1, 4, 5)]
+
+
+def _fused_model(seed: int) -> Path:
+    """Convolutions td_conv_pair_fused takes (even output channels, output range all of int8: no activation
+    or ReLU from zero point -128): odd pixel counts (a lone last pixel), two batches, stride 2, padding,
+    accumulators across the sign (the sign fix of the rounding), output zero points at both ends."""
+    rng = np.random.default_rng(seed)
+    c = Cases()
+    for in_c, out_c, k, stride, padding, batches, in_h, in_w in _FUSED_SHAPES:
+        act, out_zp = ("RELU", -128) if rng.random() < 0.4 else ("NONE", _zp(rng))
+        in_scale, in_zp = _scale(rng), _zp(rng)
+        w_scales = np.array([_scale(rng, 1e-4, 0.05) for _ in range(out_c)], np.float32)
+        w_shape = (out_c, k, k, in_c)
+        x = c.tensor(TensorSpec((batches, in_h, in_w, in_c), "int8", scale=in_scale, zero_point=in_zp))
+        w = c.tensor(TensorSpec(w_shape, "int8", data=rng.integers(-127, 128, size=w_shape).astype(np.int8),
+                                scale=w_scales, axis=0))
+        b = c.tensor(TensorSpec((out_c,), "int32", data=rng.integers(-5000, 5000, out_c).astype(np.int32),
+                                scale=w_scales * np.float32(in_scale), axis=0))
+        out_h = compute_out_size(padding, in_h, k, stride, 1)
+        out_w = compute_out_size(padding, in_w, k, stride, 1)
+        out_scale = float(in_scale * float(w_scales.mean()) * np.sqrt(k * k * in_c) * 60 * np.exp(rng.uniform(-3, 0)))
+        y = c.tensor(TensorSpec((batches, out_h, out_w, out_c), "int8", scale=out_scale, zero_point=out_zp))
+        c.ops.append(OpSpec("CONV_2D", [x, w, b], [y], {"padding": padding, "stride_w": stride, "stride_h": stride,
+                                                        "fused_activation_function": act}))
+        c.inputs.append(x)
+        c.outputs.append(y)
+    return c.write()
+
+
+def test_fused_pair_kernel_exact_native() -> None:
+    """td_conv_pair_fused's records (bias twice, table entries, the last-pair flag) in its C form (DSP
+    emulated): every layer takes it, exact vs TFLM."""
+    path = _fused_model(1900)
+    native = build_native(path, target=_target("optimized-dsp"), extra_flags=["-DTD_EMULATE_DSP"])
+    assert native.program.files["model.c"].count("td_conv_pair_fused") == len(_FUSED_SHAPES)
+    assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=19), optimized=True, native=native)
+
+
+@pytest.mark.qemu
+def test_fused_pair_kernel_exact_on_qemu(tmp_path: Path) -> None:
+    """The assembly form on qemu-m4 (one block: multiply loop, SMMLAR requantization, loop end by the flag)."""
+    from tinydeploy.boards import get_board
+
+    board = get_board("qemu-m4")
+    path = _fused_model(1901)
+    elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=0)
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 4, seed=20))

@@ -421,6 +421,119 @@ void td_conv_pair_rq(const uint32_t *x16, int32_t groups, const int8_t *w, const
                      const td_gemm_out *o) {
   td_conv_pair(x16, groups, w, bias, o, 0);
 }
+
+/* td_conv_pair_fused: td_conv_pair_fast for an even number of output channels, with the bias and the fast
+ * table interleaved per channel pair by the generator (conv2d.py: fused_records), ten words:
+ *   {b0, b1, b0, b1, m0, e0, k0, m1, e1, k1}
+ * (the folded biases twice: they start both pixels' accumulators in one load; then channel c's and c+1's
+ * td_requant_mke entries).  The last pair's e1 carries TD_FUSED_LAST (bit 8): the end of the loop without a
+ * counter -- a register shift uses only the low byte of its amount, so the flag does not change the shift.
+ * The whole channel loop and the requantization are one assembly block with every value in a register: the
+ * compiled td_conv_pair_fast spent ~60 instructions per channel pair outside its multiply loop reloading
+ * spilled pointers; this one spends 36.  The requantization is td_requant_mke with the sign fix taken from
+ * the accumulator instead of the high half (they differ only where the high half is 0, where both give
+ * out_offset) and folded into SMMLAR's accumulate operand:
+ *   out = ssat8((SMMLAR(2 acc, m, k + (acc < 0 ? -1 : 0))) >> e). */
+#define TD_FUSED_LAST 256
+#if defined(__ARM_FEATURE_DSP) && !defined(TD_EMULATE_DSP)
+/* registers: r0 x16 (pointer), r1-r4 the accumulators a00 a01 a10 a11 (pixel, channel), r5-r8 a group of x16
+ * {e0, o0, e1, o1}, r9/r10/r12 weight words, r11 the packed weights, lr the end of x16; during the
+ * requantization r5-r7 {m, e, k}, r8 the sign-fixed k, r9/r10 the two output pointers, r12 the records.
+ * The stack holds {x16, out0, out1, records}: one LDM brings them back after the multiply loop.  Naked (the
+ * compiler's call graph sees no frame): its 52 bytes stay within what flash/stack.py charges an indirect
+ * call, at least LIBRARY_FRAME (128 B), and it is only ever called through op->pair. */
+#define TD_FUSED_GROUP                 \
+  "ldm r0!, {r5, r6, r7, r8}\n\t"     \
+  "ldm r11!, {r9, r10}\n\t"           \
+  "sxtb16 r12, r9\n\t"                \
+  "smlad r1, r5, r12, r1\n\t"         \
+  "smlad r3, r7, r12, r3\n\t"         \
+  "sxtb16 r9, r9, ror #8\n\t"         \
+  "smlad r1, r6, r9, r1\n\t"          \
+  "smlad r3, r8, r9, r3\n\t"          \
+  "sxtb16 r12, r10\n\t"               \
+  "smlad r2, r5, r12, r2\n\t"         \
+  "smlad r4, r7, r12, r4\n\t"         \
+  "sxtb16 r10, r10, ror #8\n\t"       \
+  "smlad r2, r6, r10, r2\n\t"         \
+  "smlad r4, r8, r10, r4\n\t"
+/* one channel of both pixels: acc registers A (pixel 0) and B (pixel 1) */
+#define TD_FUSED_REQUANT(A, B)            \
+  "ldm r12!, {r5, r6, r7}\n\t"            \
+  "add r8, r7, " A ", asr #31\n\t"        \
+  "lsl " A ", " A ", #1\n\t"              \
+  "smmlar " A ", " A ", r5, r8\n\t"       \
+  "asr " A ", " A ", r6\n\t"              \
+  "ssat " A ", #8, " A "\n\t"             \
+  "strb " A ", [r9], #1\n\t"              \
+  "add r8, r7, " B ", asr #31\n\t"        \
+  "lsl " B ", " B ", #1\n\t"              \
+  "smmlar " B ", " B ", r5, r8\n\t"       \
+  "asr " B ", " B ", r6\n\t"              \
+  "ssat " B ", #8, " B "\n\t"             \
+  "strb " B ", [r10], #1\n\t"
+/* the arguments arrive in r0-r3 and on the stack (AAPCS); the body names them by register */
+#define TD_ASM_ARG __attribute__((unused))
+__attribute__((naked)) void td_conv_pair_fused(TD_ASM_ARG const uint32_t *x16, TD_ASM_ARG int32_t groups,
+                                               TD_ASM_ARG const int8_t *w, TD_ASM_ARG const int32_t *rec,
+                                               TD_ASM_ARG const td_gemm_out *o) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+      "ldr r4, [sp, #36]\n\t" /* o, the fifth argument */
+      "add lr, r0, r1, lsl #4\n\t"
+      "mov r11, r2\n\t"
+      "mov r12, r3\n\t"
+      "ldrd r9, r10, [r4]\n\t" /* o->out0, o->out1 */
+      "sub sp, sp, #16\n\t"
+      "stm sp, {r0, r9, r10}\n\t"
+      "1:\n\t"
+      "ldm r12!, {r1, r2, r3, r4}\n\t"
+      "str r12, [sp, #12]\n\t"
+      "2:\n\t" TD_FUSED_GROUP TD_FUSED_GROUP
+      "cmp r0, lr\n\t"
+      "bne 2b\n\t"
+      "ldm sp, {r0, r9, r10, r12}\n\t" TD_FUSED_REQUANT("r1", "r3") TD_FUSED_REQUANT("r2", "r4")
+      "strd r9, r10, [sp, #4]\n\t"
+      "tst r6, #256\n\t" /* TD_FUSED_LAST */
+      "beq 1b\n\t"
+      "add sp, sp, #16\n\t"
+      "pop {r4-r11, pc}\n\t");
+}
+#undef TD_FUSED_GROUP
+#undef TD_FUSED_REQUANT
+#undef TD_ASM_ARG
+#else
+void td_conv_pair_fused(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *rec,
+                        const td_gemm_out *o) {
+  int8_t *p0 = o->out0, *p1 = o->out1;
+  int32_t last;
+  do {
+    int32_t a[4] = {rec[0], rec[1], rec[2], rec[3]}; /* a00 a01 a10 a11 */
+    const uint32_t *px = x16;
+    int32_t g, c;
+    for (g = 0; g < groups; ++g, px += 4, w += 8) {
+      const uint32_t v0 = td_load4(w), v1 = td_load4(w + 4);
+      const uint32_t e0 = td_sxtb16(v0), o0 = td_sxtb16_ror8(v0), e1 = td_sxtb16(v1), o1 = td_sxtb16_ror8(v1);
+      a[0] = td_smlad(px[1], o0, td_smlad(px[0], e0, a[0]));
+      a[2] = td_smlad(px[3], o0, td_smlad(px[2], e0, a[2]));
+      a[1] = td_smlad(px[1], o1, td_smlad(px[0], e1, a[1]));
+      a[3] = td_smlad(px[3], o1, td_smlad(px[2], e1, a[3]));
+    }
+    for (c = 0; c < 2; ++c) {
+      const int32_t *t = rec + 4 + 3 * c;
+      const int32_t e = t[1] & (TD_FUSED_LAST - 1);
+      int32_t k;
+      for (k = 0; k < 2; ++k) { /* pixel 0 then pixel 1: out1 may be out0 (the same values) */
+        const int32_t acc = a[2 * k + c];
+        const int32_t v = (td_high_mul_fast(acc, t[0]) + t[2] + (acc < 0 ? -1 : 0)) >> e;
+        *(k ? p1++ : p0++) = td_sat_s8(v);
+      }
+    }
+    last = rec[8] & TD_FUSED_LAST;
+    rec += 10;
+  } while (!last);
+}
+#endif
 #endif
 
 #if !defined(TD_DOT_DSP) || defined(TD_EMULATE_DSP)

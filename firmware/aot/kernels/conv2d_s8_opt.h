@@ -64,6 +64,11 @@ void td_conv_pair_fast(const uint32_t *x16, int32_t groups, const int8_t *w, con
                        const td_gemm_out *o);
 void td_conv_pair_rq(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
                      const td_gemm_out *o);
+/* td_conv_pair_fast for an even number of output channels, in one assembly block on the core: `bias` is the
+ * generator's records per channel pair, {b0, b1, b0, b1, m0, e0, k0, m1, e1 | TD_FUSED_LAST on the last pair,
+ * k1} (conv2d.py: fused_records); rq unused. */
+void td_conv_pair_fused(const uint32_t *x16, int32_t groups, const int8_t *w, const int32_t *bias,
+                        const td_gemm_out *o);
 
 /* td_conv2d_s8_params's 19 fields in their order, as int16 (the generator checks they fit): half the
  * flash per layer; the kernel widens them once per call. */
@@ -79,7 +84,7 @@ typedef struct {
   td_requant rq;
   td_conv_fetch fetch;
   int8_t *aux;
-  td_conv_pair_fn pair; /* DSP cores: td_conv_pair_fast or td_conv_pair_rq; NULL elsewhere */
+  td_conv_pair_fn pair; /* DSP cores: td_conv_pair_fused, _fast or _rq; NULL elsewhere */
 } td_conv2d_s8_gemm_op;
 
 void td_conv2d_s8_gemm(const td_conv2d_s8_gemm_op *op);

@@ -161,6 +161,21 @@ def fast_requant_table(acc_bound: np.ndarray, mult: np.ndarray, shift: np.ndarra
     return table.reshape(-1).astype(np.int32)
 
 
+FUSED_LAST = 256  # TD_FUSED_LAST in conv2d_s8_opt.c: on the last channel pair's second exponent
+
+
+def fused_records(folded: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """td_conv_pair_fused's ten words per output-channel pair (an even number of channels): the two folded
+    biases twice (both pixels' accumulators in one load), then the two channels' fast-table entries
+    {mult, e, k}; the last pair's second e carries FUSED_LAST (the kernel's loop end; a register shift reads
+    only the low byte of its amount)."""
+    pairs = len(folded) // 2
+    bias = np.asarray(folded, dtype=np.int64).reshape(pairs, 2)
+    entries = np.asarray(table, dtype=np.int64).reshape(pairs, 6).copy()
+    entries[-1, 4] |= FUSED_LAST
+    return np.concatenate([bias, bias, entries], axis=1).reshape(-1).astype(np.int32)
+
+
 def rq_ptr(ctx: LoweringContext, table: np.ndarray | None) -> str:
     return "NULL" if table is None else ctx.const("requant", table, "int32_t", align=4)
 
@@ -248,21 +263,27 @@ def lower_conv2d_gemm(op: Operator, ctx: LoweringContext, geo: dict[str, int], w
     mult, shift = requant_arrays(op, ctx, w, geo["out_c"])
     table = fast_requant_table(bound, mult, shift, quant_of(y)[1])
     ctx.kernel("conv2d_s8_opt")
-    rq = requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"])
-    # DSP cores: the full int8 range requantized in registers (td_conv_pair_fast, no loop to link), other
-    # layers through rq->row (td_conv_pair_rq); only the named ones link
     full = table is not None and (fields["act_min"], fields["act_max"]) == (-128, 127)
-    pair = "NULL"
-    if ctx.target.dsp:
-        pair = "td_conv_pair_fast" if full else "td_conv_pair_rq"
-        if full:
-            rq["row"] = "NULL"
+    if ctx.target.dsp and full and geo["out_c"] % 2 == 0:
+        # DSP cores, the full int8 range, channel pairs: the bias and the fast table interleaved per pair for
+        # the one-block kernel (td_conv_pair_fused), nothing else to link
+        pair, rq = "td_conv_pair_fused", {"row": "NULL", "table": "NULL"}
+        bias = ctx.const("fused_records", fused_records(folded, table), "int32_t", align=4)
+    else:
+        rq = requant_fields(ctx, mult, shift, table, fields["act_min"], fields["act_max"])
+        # other DSP layers: an odd channel count of the full int8 range requantized in registers
+        # (td_conv_pair_fast, no loop to link), the rest through rq->row (td_conv_pair_rq); only the named
+        # ones link
+        pair = "NULL"
+        if ctx.target.dsp:
+            pair = "td_conv_pair_fast" if full else "td_conv_pair_rq"
+            if full:
+                rq["row"] = "NULL"
+        # padded to an even count: an odd last channel's zero partner reads a bias too
+        bias = ctx.const("folded_bias", np.concatenate([folded, np.zeros(len(folded) % 2, np.int32)]), "int32_t")
     desc = ctx.struct("op", "td_conv2d_s8_gemm_op", {
         "geom": geom16(fields, CONV_FIELDS), "input": ctx.ptr(x), "output": ctx.ptr(y), "packed": packed,
-        # padded to an even count: an odd last channel's zero partner reads a bias too
-        "folded_bias": ctx.const("folded_bias", np.concatenate([folded, np.zeros(len(folded) % 2, np.int32)]),
-                                 "int32_t"),
-        "rq": rq, "fetch": fetch, "aux": aux, "pair": pair})
+        "folded_bias": bias, "rq": rq, "fetch": fetch, "aux": aux, "pair": pair})
     ctx.emit(f"td_conv2d_s8_gemm({desc});")
 
 
