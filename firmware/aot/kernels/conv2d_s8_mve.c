@@ -73,8 +73,8 @@ const int8_t *td_conv2d_s8_mve_im2col(const td_conv2d_s8_params *p, const int8_t
 typedef struct {
   const int8_t *x0, *x1; /* 0, 4: the two pixels' receptive fields (x1 == x0 for a lone last pixel) */
   int8_t *out0, *out1;   /* 8, 12: their outputs (out1 == out0 for a lone last pixel) */
-  const int8_t *w;       /* 16: packed filter, first group */
-  const int32_t *rq;     /* 20: requantization table, first group */
+  const int8_t *w;       /* 16: packed filter, first group (on return: past the last one) */
+  const int32_t *rq;     /* 20: requantization table, first group (on return: past the last one) */
   int32_t chunks;        /* 24: 16-column chunks per row before the last one */
   int32_t groups;        /* 28: groups of four channels, at least 1 (the filter and table padded to whole groups) */
   int32_t out_off;       /* 32 */
@@ -188,9 +188,47 @@ __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __
       "subs r0, r0, #1\n"
       "str r0, [r1, #28]\n"
       "bne 1b\n"
+      "strd r7, r9, [r1, #16]\n"
       "add sp, sp, #32\n"
       "vpop {d8-d15}\n"
       "pop {r4-r11, pc}\n");
+}
+
+/* Two pixels' outputs (args: their fields, the chunk count, offsets and range): the whole groups of four
+ * channels in one call, a partial last group through last[], then its channels out. */
+static __attribute__((noinline, optimize("Os"))) void td_mve_pair(td_mm2x4_args *args, int8_t *out0, int8_t *out1,
+                                                                 int32_t out_c, const int8_t *packed,
+                                                                 const int32_t *rq) {
+  const int32_t full = out_c >> 2, rem = out_c & 3;
+  int8_t last[8];
+  int32_t i;
+  args->out0 = out0;
+  args->out1 = out1;
+  args->w = packed;
+  args->rq = rq;
+  if (full) { /* leaves w and rq at the partial group */
+    args->groups = full;
+    td_mm2x4_mve(args);
+  }
+  if (rem) {
+    args->out0 = last;
+    args->out1 = last + 4;
+    args->groups = 1;
+    td_mm2x4_mve(args);
+    for (i = 0; i < rem; ++i) {
+      out0[4 * full + i] = last[i];
+      out1[4 * full + i] = last[4 + i];
+    }
+  }
+}
+
+/* the argument block's per-layer part: rows of n columns (the last chunk's columns: last_cols) */
+static void td_mve_args(td_mm2x4_args *args, int32_t n, int32_t last_cols, const int16_t *geom) {
+  args->chunks = ((n + 15) >> 4) - 1;
+  args->out_off = geom[16]; /* td_conv2d_s8_params: output_offset, act_min, act_max */
+  args->act_min = geom[17];
+  args->act_max = geom[18];
+  args->last_pred = (uint32_t)vctp8q((uint32_t)last_cols);
 }
 
 /* the driver, out of the inner loops: compiled for size */
@@ -205,23 +243,15 @@ __attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op 
   int32_t i, q;
   for (i = 0; i < TD_CONV2D_S8_MVE_FIELDS; ++i) local.field[i] = op->geom[i];
   {
-    const int8_t *const input = op->input, *const packed = op->packed;
+    const int8_t *const input = op->input;
     const td_conv2d_s8_mve_field_fn field = op->field;
-    const int32_t *const rq = op->rq;
     int8_t *const output = op->output, *const scratch = op->scratch;
     const int32_t n = p->k_h * p->k_w * p->in_c, n16 = (n + 15) & ~15;
+    const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c;
+    td_mm2x4_args args;
     /* scratch rows are n16 long, zero beyond n (against the packed rows' zero columns): a whole last chunk;
      * a row read in place has n - 16 * (chunks - 1) columns in its last one */
-    const int32_t chunks = n16 >> 4, last_cols = scratch ? 16 : n - 16 * (chunks - 1);
-    const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c, full = out_c >> 2;
-    const int32_t rem = out_c & 3; /* a partial last group goes through last[], then its channels out */
-    int8_t last[8];
-    td_mm2x4_args args;
-    args.chunks = chunks - 1;
-    args.out_off = p->output_offset;
-    args.act_min = p->act_min;
-    args.act_max = p->act_max;
-    args.last_pred = (uint32_t)vctp8q((uint32_t)last_cols);
+    td_mve_args(&args, n, scratch ? 16 : n - (n16 - 16), op->geom);
     if (scratch) {
       td_mve_put(scratch + n, NULL, 0, n16 - n);
       td_mve_put(scratch + n16 + n, NULL, 0, n16 - n);
@@ -229,30 +259,25 @@ __attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op 
     for (q = 0; q < pixels; q += 2) {
       const int two = q + 1 < pixels;
       int8_t *const out0 = output + q * out_c;
-      int8_t *const out1 = two ? out0 + out_c : out0;
       args.x0 = field(p, input, q, scratch);
       args.x1 = two ? field(p, input, q + 1, scratch ? scratch + n16 : NULL) : args.x0;
-      if (full) {
-        args.out0 = out0;
-        args.out1 = out1;
-        args.w = packed;
-        args.rq = rq;
-        args.groups = full;
-        td_mm2x4_mve(&args);
-      }
-      if (rem) {
-        args.out0 = last;
-        args.out1 = last + 4;
-        args.w = packed + full * chunks * 64;
-        args.rq = rq + full * 16;
-        args.groups = 1;
-        td_mm2x4_mve(&args);
-        for (i = 0; i < rem; ++i) {
-          out0[4 * full + i] = last[i];
-          out1[4 * full + i] = last[4 + i];
-        }
-      }
+      td_mve_pair(&args, out0, two ? out0 + out_c : out0, out_c, op->packed, op->rq);
     }
+  }
+}
+
+/* FULLY_CONNECTED (geom: batches rows of in_c, out_c units): rows read in place, no geometry. */
+__attribute__((optimize("Os"))) void td_fully_connected_s8_mve(const td_conv2d_s8_mve_op *op) {
+  const int32_t rows = op->geom[0], n = op->geom[3], out_c = op->geom[6];
+  td_mm2x4_args args;
+  int32_t r;
+  td_mve_args(&args, n, n - (((n + 15) & ~15) - 16), op->geom);
+  for (r = 0; r < rows; r += 2) {
+    const int two = r + 1 < rows;
+    int8_t *const out0 = op->output + r * out_c;
+    args.x0 = op->input + r * n;
+    args.x1 = two ? args.x0 + n : args.x0;
+    td_mve_pair(&args, out0, two ? out0 + out_c : out0, out_c, op->packed, op->rq);
   }
 }
 

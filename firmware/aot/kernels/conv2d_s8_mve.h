@@ -38,6 +38,9 @@ typedef struct {
 } td_conv2d_s8_mve_op;
 
 void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op);
+/* A FULLY_CONNECTED with the same descriptor (geom: batches, in_c = depth, out_c, offsets and range; field
+ * unused): a firmware without convolutions links this short driver instead of td_conv2d_s8_mve's. */
+void td_fully_connected_s8_mve(const td_conv2d_s8_mve_op *op);
 const int8_t *td_conv2d_s8_mve_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *scratch);
 const int8_t *td_conv2d_s8_mve_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
                                       int8_t *scratch);

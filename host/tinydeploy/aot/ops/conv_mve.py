@@ -54,8 +54,9 @@ def pack_rows16x4(rows: np.ndarray) -> np.ndarray:
 
 
 def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, q: dict[str, int],
-                     folded: np.ndarray | None) -> bool:
-    """td_conv2d_s8_mve for an int8 CONV_2D whose folded bias fits int32 and geometry fits int16."""
+                     folded: np.ndarray | None, entry: str = "td_conv2d_s8_mve") -> bool:
+    """td_conv2d_s8_mve (or `entry`, which takes the same descriptor) for an int8 CONV_2D whose folded bias
+    fits int32 and geometry fits int16."""
     if not ctx.target.mve or not ctx.target.optimized or folded is None:
         return False
     geom = geom16({**geo, **q}, CONV_FIELDS)
@@ -72,8 +73,9 @@ def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w:
         "packed": ctx.const("packed_filter", pack_rows16x4(w.data.reshape(geo["out_c"], n)), "int8_t"),
         "rq": ctx.const("requant", mve_requant_table([folded], mult, shift), "int32_t"),
         # named per layer: a firmware whose layers all read rows in place links no im2col code
-        "scratch": scratch, "field": "td_conv2d_s8_mve_row" if in_place else "td_conv2d_s8_mve_im2col"})
-    ctx.emit(f"td_conv2d_s8_mve({desc});")
+        "scratch": scratch, "field": "NULL" if entry != "td_conv2d_s8_mve" else
+        "td_conv2d_s8_mve_row" if in_place else "td_conv2d_s8_mve_im2col"})
+    ctx.emit(f"{entry}({desc});")
     return True
 
 
@@ -128,4 +130,7 @@ def lower_fully_connected_mve(op: Operator, ctx: LoweringContext, batches: int, 
     w = ctx.input(op, 1)
     geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
            "k_h": 1, "k_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_h": 0, "pad_w": 0}
-    return lower_conv2d_mve(op, ctx, geo, w, q, folded_bias(op, ctx, w, q["input_offset"], 0))
+    # the convolution driver where the model's convolutions link it anyway, else the short FC driver
+    convs = any(o.opcode == "CONV_2D" and ctx.model.tensors[o.inputs[0]].dtype == "int8" for o in ctx.model.operators)
+    return lower_conv2d_mve(op, ctx, geo, w, q, folded_bias(op, ctx, w, q["input_offset"], 0),
+                            "td_conv2d_s8_mve" if convs else "td_fully_connected_s8_mve")
