@@ -27,8 +27,9 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *p, const in
  *             else per channel {mult, shift, 0}, then two unused words.
  * With the folded bias every tap reads raw input bytes; a tap outside the input reads zp_row (the input zero
  * point: its x * w is what the folding added), so whole and clipped windows run the same code.  On the DSP
- * extension a tap pair is 15 instructions for 8 MACs (PKHBT/PKHTB put the two taps' bytes of channels
- * 0, 1 and of 2, 3 in one word, SXTB16 widens them into a pair per channel, one SMLAD each), and "fused" requantizes the four accumulators in registers: the doubled
+ * extension a tap pair is 15 instructions for 8 MACs (14 in the 3x3 loops; PKHBT/PKHTB put the two taps'
+ * bytes of channels 0, 1 and of 2, 3 in one word, SXTB16 widens them into a pair per channel, one SMLAD
+ * each), and "fused" requantizes the four accumulators in registers: the doubled
  * accumulator makes SMMULR the rounded high half, four channels are clamped at once as bytes (SSUB8 + SEL)
  * and stored as one word.  Channels past the last multiple of 4 run in plain C. */
 #define TD_DWP_MAX_TAPS 64
@@ -37,8 +38,9 @@ void td_depthwise_conv2d_s8_opt(const td_depthwise_conv2d_s8_params *p, const in
  * a multiple of 4, the fused requantization), the input window at base + offs[t], the output at out; after a
  * pixel the input moves on by `skip` bytes more than its channels (stride - 1 pixels), the output by its
  * channels.  The stream is the one above with two changes: the last group's e word of channel 3 carries 0x100
- * (the end of a pixel: shifts read only the low byte), and td_dwp_loop9_full's groups have no lo/hi words
- * (12 requantization words: the activation range is all of int8, SSAT alone clamps). */
+ * (the end of a pixel: shifts read only the low byte), and the _full loops' groups have no lo/hi words
+ * (12 requantization words: the activation range is all of int8, SSAT alone clamps).  The loops keep raster
+ * order (one pixel at a time, a group's output written after its inputs were read; plan/overlap.py). */
 typedef void td_dwp_loop9_fn(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out,
                              int32_t pixels, int32_t skip);
 td_dwp_loop9_fn td_dwp_loop9_clamp, td_dwp_loop9_full;
