@@ -57,6 +57,7 @@ class Row:
 def model_path_of(name: str, weights: str = "seeded") -> Path:
     """The zoo model's int8 conversion, or its trained version's (bench/trained_models.py)."""
     if weights == "trained":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported as bench.aot_memory
         import trained_models  # bench/, next to this script
 
         return trained_models.tflite_path(name)
@@ -64,9 +65,9 @@ def model_path_of(name: str, weights: str = "seeded") -> Path:
 
 
 def program_for(name: str, board_cpu: str, dsp: bool, fpu: bool, memory_priority: str = "speed",
-                weights: str = "seeded") -> AotProgram:
+                weights: str = "seeded", mve: bool = False) -> AotProgram:
     model = load_model(model_path_of(name, weights))
-    return generate(model, TargetFeatures(cpu=board_cpu, dsp=dsp, fpu=fpu, optimized=True,
+    return generate(model, TargetFeatures(cpu=board_cpu, dsp=dsp, fpu=fpu, mve=mve, optimized=True,
                                           memory_priority=memory_priority))
 
 
@@ -107,7 +108,7 @@ def measure_code(program: AotProgram, board_name: str, opt: str, work: Path) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--board", default="qemu-m4", help="board for the code-size build (a cortex-m4 one)")
+    parser.add_argument("--board", default="qemu-m4", help="board whose kernels are generated and built (qemu-m4, qemu-m33, qemu-m55, ...)")
     parser.add_argument("--opt", default="-O2", help="optimisation flag for the code-size build")
     parser.add_argument("--no-code", action="store_true", help="skip the firmware builds (arena only)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -120,13 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     board = get_board(args.board)
     features = board.features if hasattr(board, "features") else None
     dsp = bool(getattr(features, "dsp", False))
+    mve = bool(getattr(features, "mve", False))  # Helium boards (qemu-m55): the kernels they really link
     fpu = bool(getattr(features, "fpu", False))
     rows: list[Row] = []
     code_note = ""
     for name, tflm in TFLM_ARENA.items():
-        program = program_for(name, board.cpu, dsp, fpu, weights=args.weights)
+        program = program_for(name, board.cpu, dsp, fpu, weights=args.weights, mve=mve)
         row = Row(name, program.arena_bytes, tflm, program.weights_bytes,
-                  aot_arena_ram=program_for(name, board.cpu, dsp, fpu, "ram", args.weights).arena_bytes)
+                  aot_arena_ram=program_for(name, board.cpu, dsp, fpu, "ram", args.weights, mve).arena_bytes)
         if not args.no_code and not code_note:
             try:
                 with tempfile.TemporaryDirectory(prefix=f"aot-mem-{name}-") as tmp:
