@@ -8,6 +8,7 @@ qemu-m55; ResNet-8's and MobileNetV1's arenas in ram mode."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,7 @@ def _rewrite_model(monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[np.ndarr
     blocks they do not always pay); returns (path, inputs)."""
     monkeypatch.setattr(recompute, "pays", lambda arena, best: True)
     monkeypatch.setattr(recompute, "EVERY", True)
+    monkeypatch.setattr(recompute, "GROW", False)  # many short bands (tall ones are tested below)
     rng = np.random.default_rng(1800)
     tensors: list[TensorSpec] = []
     ops: list[OpSpec] = []
@@ -145,6 +147,24 @@ def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch, flavour: str) ->
     if flavour == "reference":
         speed = generate(load_model(path), TargetFeatures(cpu="host", memory_priority="speed"))
         assert "--memory-priority ram" not in speed.files["model.c"]
+
+
+def _band_heights(code: str) -> list[int]:
+    return [int(n) for n in re.findall(r"run in bands of (\d+) rows", code)]
+
+
+def test_taller_bands_keep_the_arena(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the rewrites, each band grows while the arena stays: taller bands, the same arena, exact."""
+    path, batches = _rewrite_model(monkeypatch)
+    target = TargetFeatures(cpu="host", small_layer_macs=0, memory_priority="ram")
+    short = generate(load_model(path), target)
+    monkeypatch.setattr(recompute, "GROW", True)
+    native = build_native(path, target=target)
+    tall = native.program
+    assert tall.arena_bytes <= short.arena_bytes
+    heights, first = _band_heights(tall.files["model.c"]), _band_heights(short.files["model.c"])
+    assert all(t >= f for t, f in zip(heights, first)) and heights != first, (first, heights)
+    assert_bitexact_with_tflm(path, batches, native=native)
 
 
 @pytest.mark.qemu

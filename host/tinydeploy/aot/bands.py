@@ -139,9 +139,8 @@ def candidates(model: Model, skipped: set[int] | frozenset[int]) -> list[ExpandB
     return found
 
 
-def emit_bands(ctx, cand: ExpandBand) -> str:  # type: ignore[no-untyped-def]
-    """The depthwise op's new code (band loop); raises ValueError / UnsupportedOpError when the pair does
-    not fit the scheme."""
+def _geometries(ctx, cand: ExpandBand) -> tuple[dict[str, int], dict[str, int]]:  # type: ignore[no-untyped-def]
+    """The expansion's and the depthwise's geometry; ValueError when the pair does not fit the scheme."""
     from tinydeploy.aot.ops.conv2d import conv_geometry
 
     model = ctx.model
@@ -155,16 +154,41 @@ def emit_bands(ctx, cand: ExpandBand) -> str:  # type: ignore[no-untyped-def]
     if ge["pad_h"] or ge["pad_w"] or ge["batches"] != 1 or gd["out_c"] % gd["in_c"] or wd.shape[3] != gd["out_c"]:
         raise ValueError("geometry")
     gd["depth_multiplier"] = gd["out_c"] // gd["in_c"]
-    row_e, row_x, row_d = ge["in_w"] * ge["out_c"], ge["in_w"] * ge["in_c"], gd["out_w"] * gd["out_c"]
-    s, span = gd["stride_h"], (gd["k_h"] - 1) * gd["dil_h"] + 1
+    return ge, gd
 
-    def window(n: int) -> int:  # E rows the windows of n output rows need
-        return (n - 1) * s + span
 
+def _window(gd: dict[str, int], n: int) -> int:
+    """The E rows the depthwise windows of n output rows span."""
+    return (n - 1) * gd["stride_h"] + (gd["k_h"] - 1) * gd["dil_h"] + 1
+
+
+def band_rows(ctx, cand: ExpandBand) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(the rows of a first band: about 1/BAND_FRACTION of E, at least one; the depthwise's output rows)."""
+    ge, gd = _geometries(ctx, cand)
+    row_e, budget = ge["in_w"] * ge["out_c"], ctx.model.tensors[cand.mid].nbytes // BAND_FRACTION
     n = 1
-    while n < gd["out_h"] and window(n + 1) * row_e <= e.nbytes // BAND_FRACTION:
+    while n < gd["out_h"] and _window(gd, n + 1) * row_e <= budget:
         n += 1
-    band = ctx.scratch(dw, min(window(n), ge["out_h"]) * row_e)
+    return n, gd["out_h"]
+
+
+def taller_rows(ctx, cand: ExpandBand) -> range:  # type: ignore[no-untyped-def]
+    """The band heights past the first, up to the whole output."""
+    first, most = band_rows(ctx, cand)
+    return range(first + 1, most + 1)
+
+
+def emit_bands(ctx, cand: ExpandBand, rows: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """The depthwise op's new code (band loop), bands of `rows` output rows (None: band_rows's first);
+    raises ValueError / UnsupportedOpError when the pair does not fit the scheme."""
+    model = ctx.model
+    exp, dw = model.operators[cand.expand], model.operators[cand.depthwise]
+    x, e, d = model.tensors[cand.source], model.tensors[cand.mid], model.tensors[cand.out]
+    ge, gd = _geometries(ctx, cand)
+    row_e, row_x, row_d = ge["in_w"] * ge["out_c"], ge["in_w"] * ge["in_c"], gd["out_w"] * gd["out_c"]
+    s, span = gd["stride_h"], _window(gd, 1)
+    n = min(rows, gd["out_h"]) if rows is not None else band_rows(ctx, cand)[0]
+    band = ctx.scratch(dw, min(_window(gd, n), ge["out_h"]) * row_e)
     expand = _expand_code(ctx, exp, ge, band, cand.mid)
     depthwise = _depthwise_code(ctx, dw, gd, band, cand.mid)
     name = e.name.replace("*/", "* /")[:60]

@@ -22,7 +22,7 @@ The generator applies it only when it lowers the arena (planned both ways).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from tinydeploy.model.graph import Model
@@ -150,6 +150,7 @@ def pays(arena: int, best: int) -> bool:
 
 
 EVERY = False  # tests: try every candidate, not only those spanning the peak
+GROW = True  # taller bands where the arena allows (tests turn it off to keep many short bands)
 
 
 @dataclass
@@ -164,6 +165,10 @@ class Rewrite:
     absent: tuple[int, ...]  # tensors that no longer take arena bytes
     note: str
     emit: Callable[[object], str]
+    # bands: the code with bands of n rows, and the heights to try after the first (apply keeps the
+    # largest that does not grow the arena: fewer rows expanded twice)
+    emit_rows: Callable[[object, int], str] | None = None
+    heights: Callable[[object], range] | None = None
 
 
 def rewrites(model: Model, skipped: set[int] | frozenset[int]) -> list[Rewrite]:
@@ -179,7 +184,9 @@ def rewrites(model: Model, skipped: set[int] | frozenset[int]) -> list[Rewrite]:
     for b in bands.candidates(model, skipped):
         found.append(Rewrite(b.depthwise, (b.expand,), (b.expand, b.depthwise),
                              {b.expand: [], b.depthwise: [b.source]}, {b.expand: []}, (b.mid,),
-                             "with the expansion in bands", lambda ctx, b=b: bands.emit_bands(ctx, b)))
+                             "with the expansion in bands", lambda ctx, b=b: bands.emit_bands(ctx, b),
+                             lambda ctx, n, b=b: bands.emit_bands(ctx, b, n),
+                             lambda ctx, b=b: bands.taller_rows(ctx, b)))
     return found
 
 
@@ -196,6 +203,7 @@ def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access],
     slots = {o.index: o for o in ctx.ops}
     pending = [rw for rw in rewrites(model, skipped)
                if rw.code_op in slots and all(k in slots for k in rw.cleared)]
+    grown: list[tuple[Rewrite, list[object]]] = []  # the rewrites applied, with the scratch each added
     while pending:
         _, peak_op = plan.peak()
         covering = list(pending) if EVERY else [rw for rw in pending if rw.span[0] <= peak_op <= rw.span[1]]
@@ -209,6 +217,7 @@ def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access],
                 continue
             trial_plan, code, trial, saved = tried
             if pays(trial_plan.arena_bytes, plan.arena_bytes):
+                grown.append((rw, [b for b in ctx.scratch_list if all(b is not a for a in saved[0])]))
                 slots[rw.code_op].lines = code.split("\n")
                 slots[rw.code_op].comment += f" ({rw.note}: --memory-priority ram)"
                 for k in rw.cleared:
@@ -220,9 +229,34 @@ def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access],
             _restore_saved(ctx, saved)
         if not accepted:
             break
+    for rw, scratch in grown:
+        plan = _grow(ctx, rw, scratch, slots[rw.code_op], access, plan, plan_with)
     if access or access.writes:
         _drop_unused(ctx)
     return access
+
+
+def _grow(ctx, rw: Rewrite, scratch: list[object], slot, access: Access, plan,  # type: ignore[no-untyped-def]
+          plan_with):
+    """An applied rewrite with taller bands while the arena stays what all the rewrites made it (fewer rows
+    computed twice): each height re-emitted in place of the last kept (its `scratch` entries), planned,
+    kept when the arena does not grow; stops at the first that grows it.  Returns the plan kept."""
+    from tinydeploy.errors import UnsupportedOpError, UserError
+
+    if rw.emit_rows is None or rw.heights is None or not GROW:
+        return plan
+    for n in rw.heights(ctx):
+        kept = _snapshot(ctx)
+        ctx.scratch_list[:] = [b for b in ctx.scratch_list if all(b is not a for a in scratch)]
+        before = list(ctx.scratch_list)
+        taller = replace(rw, emit=lambda c, n=n: rw.emit_rows(c, n))  # type: ignore[misc]
+        tried = _try(ctx, taller, access, plan_with, (UnsupportedOpError, UserError, ValueError))
+        if tried is None or tried[0].arena_bytes > plan.arena_bytes:
+            _restore_saved(ctx, kept)
+            break
+        plan, slot.lines = tried[0], tried[1].split("\n")
+        scratch = [b for b in ctx.scratch_list if all(b is not a for a in before)]
+    return plan
 
 
 def _try(ctx, rw: Rewrite, access: Access, plan_with, errors):  # type: ignore[no-untyped-def]
@@ -244,16 +278,18 @@ def _try(ctx, rw: Rewrite, access: Access, plan_with, errors):  # type: ignore[n
 
 def _snapshot(ctx):  # type: ignore[no-untyped-def]
     """What emitting a rewrite adds to the context, to take back when it does not apply or pay."""
-    return (len(ctx.scratch_list), len(ctx.structs), len(ctx.consts), set(ctx.const_idents),
+    return (list(ctx.scratch_list), list(ctx.structs), list(ctx.consts), set(ctx.const_idents),
             dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
             set(ctx.arena_tensors))
 
 
 def _restore_saved(ctx, saved) -> None:  # type: ignore[no-untyped-def]
-    n_scratch, n_structs, n_consts, idents, tconsts, kernels, op_kernels, arena_tensors = saved
-    del ctx.scratch_list[n_scratch:], ctx.structs[n_structs:], ctx.consts[n_consts:]
-    ctx.const_idents, ctx.tensor_consts, ctx.kernels, ctx.op_kernels = idents, tconsts, kernels, op_kernels
-    ctx.arena_tensors = arena_tensors
+    """ctx as `saved` had it (copies: the same snapshot may be restored again)."""
+    scratch, structs, consts, idents, tconsts, kernels, op_kernels, arena_tensors = saved
+    ctx.scratch_list[:], ctx.structs[:], ctx.consts[:] = scratch, structs, consts
+    ctx.const_idents, ctx.tensor_consts, ctx.kernels = set(idents), dict(tconsts), list(kernels)
+    ctx.op_kernels = {k: set(v) for k, v in op_kernels.items()}
+    ctx.arena_tensors = set(arena_tensors)
 
 
 def _drop_unused(ctx) -> None:  # type: ignore[no-untyped-def]
