@@ -1,7 +1,8 @@
 """bench/trained_models.py: the synthetic tasks the MLPerf-shaped models are trained on are well formed and
 learnable, and the bench scripts refuse a trained version that does not exist with a one-line error.
 
-Training itself (a minute or more per model) is left to the bench; these checks are numpy-only and fast.
+Full training (a minute or more per model) is left to the bench; the build path itself runs here once, on the
+smallest model shortened to one epoch of 64 samples.
 """
 
 from __future__ import annotations
@@ -62,3 +63,21 @@ def test_speed_bench_rejects_a_model_without_a_trained_version() -> None:
     assert result.returncode == 2
     assert "no trained version of kws_tiny" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow  # ~8 s of CPU (Keras tracing, the converter) past the TF import
+def test_a_trained_model_builds_converts_and_scores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The whole path on the smallest model, shortened (64 samples, one epoch), in a private cache: trained,
+    converted to int8 with int8 I/O, cached under bench/, scored on the host TFLM interpreter."""
+    monkeypatch.setenv("TINYDEPLOY_CACHE", str(tmp_path))
+    monkeypatch.setitem(trained_models.TASKS, "fc_autoencoder",
+                        trained_models.Task("fc_autoencoder", 0, n_train=64, epochs=1, noise=0.1))
+    path = trained_models.tflite_path("fc_autoencoder")
+    assert path.parent == tmp_path / "bench" and path.exists()
+    from tinydeploy.model.graph import load_model
+
+    model = load_model(path)
+    assert [t.dtype for t in model.input_tensors + model.output_tensors] == ["int8", "int8"]
+    score = trained_models.sanity("fc_autoencoder", n=8)
+    assert set(score) == {"r2"} and np.isfinite(score["r2"])
+    assert trained_models.bench_input("fc_autoencoder", path)[0].dtype == np.int8
