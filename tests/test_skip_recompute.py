@@ -3,8 +3,8 @@ the ADD (aot/recompute.py) on random blocks  S = CONV(X) (kernel 1-3, stride 1-2
 fused activations, per-channel scales, biases or none), Y = CONV(S), OUT = ADD(S, Y) or ADD(Y, S); 1x1
 expansions run in bands with their depthwise (aot/bands.py) over kernels 1-4, strides 1-2, dilations and
 depth multipliers; never with --memory-priority speed; the rewritten layers run their own fast kernels
-(DSP GEMM, packed depthwise, Helium) band by band, exact natively (C and DSP emulated) and on qemu-m4 and
-qemu-m55; ResNet-8's and MobileNetV1's arenas in ram mode."""
+(DSP GEMM, packed depthwise, Helium) band by band, exact natively and on qemu-m4 and
+qemu-m55; bands grown while the arena stays; ResNet-8's and MobileNetV1's arenas in ram mode."""
 
 from __future__ import annotations
 
@@ -130,21 +130,19 @@ def _rewrite_model(monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[np.ndarr
 FAST_BAND_CALLS = ("td_conv2d_s8_gemm(&o)", "td_depthwise_conv2d_s8_packed(&o)")
 
 
-@pytest.mark.parametrize("flavour", ["reference", "optimized", "optimized-dsp"])
-def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch, flavour: str) -> None:
-    """With the reference kernels, the optimized ones (the GEMM and the packed depthwise band by band) and
-    their DSP algorithm emulated in C; speed mode keeps the graph as it is."""
+@pytest.mark.parametrize("optimized", [False, True], ids=["reference", "optimized"])
+def test_random_rewrites_exact(monkeypatch: pytest.MonkeyPatch, optimized: bool) -> None:
+    """With the reference kernels and the optimized ones (the GEMM and the packed depthwise band by band;
+    their DSP algorithm runs on qemu-m4 below); speed mode keeps the graph as it is."""
     path, batches = _rewrite_model(monkeypatch)
-    optimized = flavour != "reference"
-    target = TargetFeatures(cpu="host", optimized=optimized, dsp=flavour == "optimized-dsp", small_layer_macs=0,
-                            memory_priority="ram")
-    native = build_native(path, target=target, extra_flags=["-DTD_EMULATE_DSP"] if target.dsp else [])
+    target = TargetFeatures(cpu="host", optimized=optimized, small_layer_macs=0, memory_priority="ram")
+    native = build_native(path, target=target)
     code = native.program.files["model.c"]
     assert code.count("(skip recomputed") == 4 and code.count("(with the expansion in bands") == 4
     for call in FAST_BAND_CALLS:  # the layers' own kernels in the bands (dropping them fails this)
         assert (call in code) == optimized, call
     assert_bitexact_with_tflm(path, batches, optimized=optimized, native=native)
-    if flavour == "reference":
+    if not optimized:
         speed = generate(load_model(path), TargetFeatures(cpu="host", memory_priority="speed"))
         assert "--memory-priority ram" not in speed.files["model.c"]
 
