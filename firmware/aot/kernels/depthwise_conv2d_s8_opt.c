@@ -592,17 +592,18 @@ static void td_dwp_run(const td_depthwise_conv2d_s8_packed_op *op) {
 
 void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) { td_dwp_run(op); }
 
-/* ---- the 3x3 entry: td_dwp_loop9_clamp / td_dwp_loop9_full (the header's loop9) ---- */
+/* ---- the 3x3 entry: the four td_dwp_loop9_* (the header's loop9) ---- */
 
 #if defined(TD_DWP_ASM)
 /* Whole functions in assembly (AAPCS: stream r0, offs r1, base r2, out r3, pixels and skip on the stack), so
  * that all 14 registers are the loop's and sp holds the rest:
  *   r0-r3 the accumulators (one LDM loads the bias), r4-r6 input / scratch, r7 the output, r8-r11 a tap
  *   pair's four weight words (one LDM) and later the requantization words, r12 the stream, lr the input;
- *   [sp, #0..32] the nine tap offsets, #36 the stream, #80 pixels left, #84 skip.
- * Per four channels: 1 bias + 4 x 14 per tap pair + 9 odd tap + 19 requantization loads and arithmetic
- * + 3 packing + 4 clamp (loop9_clamp only) + 1 store + 3 loop = 92 (96 clamped) instructions for 36 MACs,
- * 4 fewer in the _relu loops; 7 per pixel. */
+ *   [sp, #0..32] the nine tap offsets, #36 the stream, #80 pixels left, #84 skip (80 B of stack, no calls:
+ *   below the 128 B flash/stack.py's bound charges an indirect call).
+ * Per four channels: 1 bias + 4 x 14 per tap pair + 9 odd tap + 18 requantization loads and arithmetic
+ * (+1 clamped) + 3 packing + 4 clamp (_clamp loops) + 1 store + 3 loop = 91 (96 clamped) instructions for
+ * 36 MACs, 4 fewer in the _relu loops; 7 per pixel. */
 #define TD_DWP9_PAIR(j)                                                                                        \
   "ldrd r4, r5, [sp, #" #j "]\n\t"                                                                              \
   "ldr r4, [lr, r4]\n\t"                                                                                        \
@@ -631,9 +632,9 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
   "smmlar " r ", " a ", " m ", " r "\n\t"                                                                       \
   "asr " a ", " r ", " e "\n\t"                                                                                 \
   "ssat " a ", #8, " a "\n\t"
-/* RQ: TD_DWP9_RQ or _RELU; LAST_LOAD: the words after m3 (r3 e3 into r8, r9; lo, hi into r10, r11 when
- * clamped); CLAMP: the bytes' */
-#define TD_DWP9_LOOP(name, RQ, LAST_LOAD, CLAMP)                                                               \
+/* RQ: TD_DWP9_RQ or _RELU; LOAD2, LOAD3: the words after m2 (r2 e2 m3 into r4-r6, r3 e3 into r8, r9, lo hi
+ * into r10, r11 when clamped), before channel 2's and channel 3's requantization; CLAMP: the bytes' */
+#define TD_DWP9_LOOP(name, RQ, LOAD2, LOAD3, CLAMP)                                                            \
   __asm__(".pushsection .text." #name ",\"ax\",%progbits\n\t"                                                  \
           ".global " #name "\n\t"                                                                               \
           ".type " #name ", %function\n\t"                                                                      \
@@ -663,12 +664,12 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
           "smlabb r1, r4, r9, r1\n\t"                                                                           \
           "smlatt r3, r4, r9, r3\n\t"                                                                           \
           "ldmia r12!, {r4-r6, r8-r11}\n\t" /* m0 r0 e0 m1 r1 e1 m2 */                                          \
-          RQ("r0", "r4", "r5", "r6")                                                                       \
-          RQ("r1", "r8", "r9", "r10")                                                                      \
-          "ldmia r12!, {r4-r6}\n\t" /* r2 e2 m3 */                                                              \
-          RQ("r2", "r11", "r4", "r5")                                                                      \
-          LAST_LOAD                                                                                             \
-          RQ("r3", "r6", "r8", "r9")                                                                       \
+          RQ("r0", "r4", "r5", "r6")                                                                            \
+          RQ("r1", "r8", "r9", "r10")                                                                           \
+          LOAD2                                                                                                 \
+          RQ("r2", "r11", "r4", "r5")                                                                           \
+          LOAD3                                                                                                 \
+          RQ("r3", "r6", "r8", "r9")                                                                            \
           "bfi r0, r1, #8, #8\n\t"                                                                              \
           "bfi r0, r2, #16, #8\n\t"                                                                             \
           "bfi r0, r3, #24, #8\n\t"                                                                             \
@@ -688,17 +689,18 @@ void td_depthwise_conv2d_s8_packed(const td_depthwise_conv2d_s8_packed_op *op) {
           ".size " #name ", .-" #name "\n\t"                                                                    \
           ".popsection\n");
 
-#define TD_DWP9_LOAD_CLAMP "ldmia r12!, {r8-r11}\n\t" /* r3 e3 lo hi */
+#define TD_DWP9_LOAD2_CLAMP "ldmia r12!, {r4-r6}\n\t"       /* r2 e2 m3 */
+#define TD_DWP9_LOAD3_CLAMP "ldmia r12!, {r8-r11}\n\t"      /* r3 e3 lo hi */
+#define TD_DWP9_LOAD2_FULL "ldmia r12!, {r4-r6, r8, r9}\n\t" /* r2 e2 m3 r3 e3 */
 #define TD_DWP9_CLAMP                                                                                          \
   "ssub8 r4, r0, r10\n\t"                                                                                       \
   "sel r0, r0, r10\n\t"                                                                                         \
   "ssub8 r4, r11, r0\n\t"                                                                                       \
   "sel r0, r0, r11\n\t"
-#define TD_DWP9_LOAD_FULL "ldmia r12!, {r8, r9}\n\t" /* r3 e3 */
-TD_DWP9_LOOP(td_dwp_loop9_clamp, TD_DWP9_RQ, TD_DWP9_LOAD_CLAMP, TD_DWP9_CLAMP)
-TD_DWP9_LOOP(td_dwp_loop9_full, TD_DWP9_RQ, TD_DWP9_LOAD_FULL, "")
-TD_DWP9_LOOP(td_dwp_loop9_clamp_relu, TD_DWP9_RQ_RELU, TD_DWP9_LOAD_CLAMP, TD_DWP9_CLAMP)
-TD_DWP9_LOOP(td_dwp_loop9_full_relu, TD_DWP9_RQ_RELU, TD_DWP9_LOAD_FULL, "")
+TD_DWP9_LOOP(td_dwp_loop9_clamp, TD_DWP9_RQ, TD_DWP9_LOAD2_CLAMP, TD_DWP9_LOAD3_CLAMP, TD_DWP9_CLAMP)
+TD_DWP9_LOOP(td_dwp_loop9_full, TD_DWP9_RQ, TD_DWP9_LOAD2_FULL, "", "")
+TD_DWP9_LOOP(td_dwp_loop9_clamp_relu, TD_DWP9_RQ_RELU, TD_DWP9_LOAD2_CLAMP, TD_DWP9_LOAD3_CLAMP, TD_DWP9_CLAMP)
+TD_DWP9_LOOP(td_dwp_loop9_full_relu, TD_DWP9_RQ_RELU, TD_DWP9_LOAD2_FULL, "", "")
 #else
 /* The same in C (the stream's words read as the assembly reads them). */
 static void td_dwp_loop9_c(const int32_t *stream, const intptr_t *offs, uintptr_t base, int8_t *out,
