@@ -97,14 +97,14 @@ def band_call(ctx, op: Operator, band: dict[int, str]) -> BandCall | None:  # ty
     the scratch band standing in for it); None when the lowering calls a kernel with separate arguments
     (the direct and reference kernels: the caller emits those), ctx then as it was."""
     from tinydeploy.aot.lowering import lookup
-    from tinydeploy.aot.recompute import _restore_saved, _snapshot
+    from tinydeploy.aot.recompute import restore, snapshot
 
-    saved = _snapshot(ctx)
+    saved = snapshot(ctx)
     lowered = _BandContext(ctx, band)
     lookup(op.opcode)(op, lowered)  # type: ignore[misc]
     m = re.fullmatch(r"(td_\w+)\((&\w+)\);", " ".join(lowered.lines))
     if m is None or m.group(1) not in DESCRIPTORS:
-        _restore_saved(ctx, saved)
+        restore(ctx, saved)
         return None
     ctype, fields = DESCRIPTORS[m.group(1)]
     return BandCall(m.group(1), ctype, m.group(2), fields)

@@ -226,7 +226,7 @@ def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access],
                 ctx.arena_tensors -= set(rw.absent)
                 access, plan, accepted = trial, trial_plan, True
                 break
-            _restore_saved(ctx, saved)
+            restore(ctx, saved)
         if not accepted:
             break
     for rw, scratch in grown:
@@ -246,13 +246,13 @@ def _grow(ctx, rw: Rewrite, scratch: list[object], slot, access: Access, plan,  
     if rw.emit_rows is None or rw.heights is None or not GROW:
         return plan
     for n in rw.heights(ctx):
-        kept = _snapshot(ctx)
+        kept = snapshot(ctx)
         ctx.scratch_list[:] = [b for b in ctx.scratch_list if all(b is not a for a in scratch)]
         before = list(ctx.scratch_list)
         taller = replace(rw, emit=lambda c, n=n: rw.emit_rows(c, n))  # type: ignore[misc]
         tried = _try(ctx, taller, access, plan_with, (UnsupportedOpError, UserError, ValueError))
         if tried is None or tried[0].arena_bytes > plan.arena_bytes:
-            _restore_saved(ctx, kept)
+            restore(ctx, kept)
             break
         plan, slot.lines = tried[0], tried[1].split("\n")
         scratch = [b for b in ctx.scratch_list if all(b is not a for a in before)]
@@ -262,28 +262,28 @@ def _grow(ctx, rw: Rewrite, scratch: list[object], slot, access: Access, plan,  
 def _try(ctx, rw: Rewrite, access: Access, plan_with, errors):  # type: ignore[no-untyped-def]
     """Emit the rewrite's code into ctx and plan with it: (plan, code, override, the context saved before,
     to restore when it does not pay); None when the rewrite does not apply (ctx restored)."""
-    saved = _snapshot(ctx)
+    saved = snapshot(ctx)
     ctx.op = ctx.model.operators[rw.code_op]
     trial = Access({**access, **rw.reads}, {**access.writes, **rw.writes})
     try:
         code = rw.emit(ctx)
         plan = plan_with(trial)
     except errors:
-        _restore_saved(ctx, saved)
+        restore(ctx, saved)
         return None
     finally:
         ctx.op = None
     return plan, code, trial, saved
 
 
-def _snapshot(ctx):  # type: ignore[no-untyped-def]
+def snapshot(ctx):  # type: ignore[no-untyped-def]
     """What emitting a rewrite adds to the context, to take back when it does not apply or pay."""
     return (list(ctx.scratch_list), list(ctx.structs), list(ctx.consts), set(ctx.const_idents),
             dict(ctx.tensor_consts), list(ctx.kernels), {k: set(v) for k, v in ctx.op_kernels.items()},
             set(ctx.arena_tensors))
 
 
-def _restore_saved(ctx, saved) -> None:  # type: ignore[no-untyped-def]
+def restore(ctx, saved) -> None:  # type: ignore[no-untyped-def]
     """ctx as `saved` had it (copies: the same snapshot may be restored again)."""
     scratch, structs, consts, idents, tconsts, kernels, op_kernels, arena_tensors = saved
     ctx.scratch_list[:], ctx.structs[:], ctx.consts[:] = scratch, structs, consts
