@@ -222,7 +222,8 @@ def test_helium_kernels_exact_on_qemu_m55(tmp_path: Path) -> None:
 
 def test_helium_fully_connected_alone_exact_on_qemu_m55(tmp_path: Path) -> None:
     """A model without convolutions: FULLY_CONNECTED takes td_fully_connected_s8_mve (the short driver: rows in
-    place, batches of 1-3 rows, units not a multiple of 4, depths across 16-column chunks), exact vs TFLM."""
+    place, batches of 1-3 rows, units not a multiple of 4, depths across 16-column chunks), per-tensor weights
+    its _pt entry (one multiplier and shift for every unit), exact vs TFLM."""
     board = get_board("qemu-m55")
     rng = np.random.default_rng(1701)
     c = ModelCases()
@@ -232,4 +233,5 @@ def test_helium_fully_connected_alone_exact_on_qemu_m55(tmp_path: Path) -> None:
     elf = build_qemu_firmware(path, board, tmp_path / "fw")
     source = (tmp_path / "fw" / "src" / "model.c").read_text()
     assert "td_fully_connected_s8_mve(" in source and "td_conv2d_s8_mve(" not in source
+    assert "td_fully_connected_s8_mve_pt(" in source  # per-tensor weights: the short table
     assert_exact_on_qemu(board, elf, path, random_inputs(path, 5, seed=2))

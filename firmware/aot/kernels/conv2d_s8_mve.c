@@ -81,6 +81,7 @@ typedef struct {
   int32_t act_min;       /* 36 */
   int32_t act_max;       /* 40 */
   uint32_t last_pred;    /* 44: VPR.P0 of the row's last chunk: its columns before n (all 16 in scratch rows) */
+  const int32_t *pt;     /* 48: td_mm2x4_pt_mve only: multiplier, left shift, minus right shift, 4 lanes each */
 } td_mm2x4_args;
 
 /* Two pixels x `groups` groups of four output channels.  Per group: the eight accumulators start at the
@@ -93,112 +94,128 @@ typedef struct {
  * eight accumulators take all of them (r0-r12 and lr); the odd ones hold the argument block, the two
  * input pointers, the filter and table pointers and the chunk count; the narrowing stores go through r0
  * and r2 (they take low registers), the group count and the output offset stay in the argument block. */
+#define TD_MM2X4_ASM(RQ_LOADS) \
+      "push {r4-r11, lr}\n" \
+      "vpush {d8-d15}\n" \
+      "sub sp, sp, #32\n" \
+      "mov r1, r0\n" \
+      "ldr r0, [r1, #36]\n" \
+      "vdup.32 q6, r0\n" \
+      "ldr r0, [r1, #40]\n" \
+      "vdup.32 q7, r0\n" \
+      "ldr r0, [r1, #44]\n" \
+      "vmsr p0, r0\n" \
+      "ldr r7, [r1, #16]\n" \
+      "ldr r9, [r1, #20]\n" \
+      "1:\n" \
+      "ldrd r0, r2, [r9]\n" \
+      "ldrd r4, r6, [r9, #8]\n" \
+      "mov r8, r0\n" \
+      "mov r10, r2\n" \
+      "mov r12, r4\n" \
+      "mov lr, r6\n" \
+      "ldrd r3, r5, [r1]\n" \
+      "ldr r11, [r1, #24]\n" \
+      "cmp r11, #0\n" \
+      "beq 3f\n" \
+      "2:\n" \
+      "vldrb.8 q0, [r3], #16\n" \
+      "vldrb.8 q1, [r5], #16\n" \
+      "vldrb.8 q2, [r7], #16\n" \
+      "vmladava.s8 r0, q0, q2\n" \
+      "vmladava.s8 r8, q1, q2\n" \
+      "vldrb.8 q3, [r7], #16\n" \
+      "vmladava.s8 r2, q0, q3\n" \
+      "vmladava.s8 r10, q1, q3\n" \
+      "vldrb.8 q2, [r7], #16\n" \
+      "vmladava.s8 r4, q0, q2\n" \
+      "vmladava.s8 r12, q1, q2\n" \
+      "vldrb.8 q3, [r7], #16\n" \
+      "vmladava.s8 r6, q0, q3\n" \
+      "vmladava.s8 lr, q1, q3\n" \
+      "subs r11, r11, #1\n" \
+      "bne 2b\n" \
+      "3:\n" \
+      "vpstt\n" \
+      "vldrbt.8 q0, [r3]\n" \
+      "vldrbt.8 q1, [r5]\n" \
+      "vldrb.8 q2, [r7], #16\n" \
+      "vmladava.s8 r0, q0, q2\n" \
+      "vmladava.s8 r8, q1, q2\n" \
+      "vldrb.8 q3, [r7], #16\n" \
+      "vmladava.s8 r2, q0, q3\n" \
+      "vmladava.s8 r10, q1, q3\n" \
+      "vldrb.8 q2, [r7], #16\n" \
+      "vmladava.s8 r4, q0, q2\n" \
+      "vmladava.s8 r12, q1, q2\n" \
+      "vldrb.8 q3, [r7], #16\n" \
+      "vmladava.s8 r6, q0, q3\n" \
+      "vmladava.s8 lr, q1, q3\n" \
+      "strd r0, r2, [sp]\n" \
+      "strd r4, r6, [sp, #8]\n" \
+      "strd r8, r10, [sp, #16]\n" \
+      "strd r12, lr, [sp, #24]\n" \
+      "vldrw.32 q0, [sp]\n" \
+      "vldrw.32 q1, [sp, #16]\n" \
+      RQ_LOADS \
+      "vshl.s32 q0, q0, q3\n" \
+      "vshl.s32 q1, q1, q3\n" \
+      "vqrdmulh.s32 q0, q0, q2\n" \
+      "vqrdmulh.s32 q1, q1, q2\n" \
+      "vand q2, q0, q4\n" \
+      "vand q3, q1, q4\n" \
+      "vshr.s32 q2, q2, #31\n" \
+      "vshr.s32 q3, q3, #31\n" \
+      "vqadd.s32 q0, q0, q2\n" \
+      "vqadd.s32 q1, q1, q3\n" \
+      "vrshl.s32 q0, q0, q4\n" \
+      "vrshl.s32 q1, q1, q4\n" \
+      "ldr r0, [r1, #32]\n" \
+      "vadd.i32 q0, q0, r0\n" \
+      "vadd.i32 q1, q1, r0\n" \
+      "vmax.s32 q0, q0, q6\n" \
+      "vmax.s32 q1, q1, q6\n" \
+      "vmin.s32 q0, q0, q7\n" \
+      "vmin.s32 q1, q1, q7\n" \
+      "ldrd r0, r2, [r1, #8]\n" \
+      "vstrb.32 q0, [r0], #4\n" \
+      "vstrb.32 q1, [r2], #4\n" \
+      "strd r0, r2, [r1, #8]\n" \
+      "ldr r0, [r1, #28]\n" \
+      "subs r0, r0, #1\n" \
+      "str r0, [r1, #28]\n" \
+      "bne 1b\n" \
+      "strd r7, r9, [r1, #16]\n" \
+      "add sp, sp, #32\n" \
+      "vpop {d8-d15}\n" \
+      "pop {r4-r11, pc}\n"
+
 __attribute__((naked, noinline)) static void td_mm2x4_mve(td_mm2x4_args *args __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r4-r11, lr}\n"
-      "vpush {d8-d15}\n"
-      "sub sp, sp, #32\n"
-      "mov r1, r0\n"
-      "ldr r0, [r1, #36]\n"
-      "vdup.32 q6, r0\n"
-      "ldr r0, [r1, #40]\n"
-      "vdup.32 q7, r0\n"
-      "ldr r0, [r1, #44]\n"
-      "vmsr p0, r0\n"
-      "ldr r7, [r1, #16]\n"
-      "ldr r9, [r1, #20]\n"
-      "1:\n"
-      "ldrd r0, r2, [r9]\n"
-      "ldrd r4, r6, [r9, #8]\n"
-      "mov r8, r0\n"
-      "mov r10, r2\n"
-      "mov r12, r4\n"
-      "mov lr, r6\n"
-      "ldrd r3, r5, [r1]\n"
-      "ldr r11, [r1, #24]\n"
-      "cmp r11, #0\n"
-      "beq 3f\n"
-      "2:\n"
-      "vldrb.8 q0, [r3], #16\n"
-      "vldrb.8 q1, [r5], #16\n"
-      "vldrb.8 q2, [r7], #16\n"
-      "vmladava.s8 r0, q0, q2\n"
-      "vmladava.s8 r8, q1, q2\n"
-      "vldrb.8 q3, [r7], #16\n"
-      "vmladava.s8 r2, q0, q3\n"
-      "vmladava.s8 r10, q1, q3\n"
-      "vldrb.8 q2, [r7], #16\n"
-      "vmladava.s8 r4, q0, q2\n"
-      "vmladava.s8 r12, q1, q2\n"
-      "vldrb.8 q3, [r7], #16\n"
-      "vmladava.s8 r6, q0, q3\n"
-      "vmladava.s8 lr, q1, q3\n"
-      "subs r11, r11, #1\n"
-      "bne 2b\n"
-      "3:\n"
-      "vpstt\n"
-      "vldrbt.8 q0, [r3]\n"
-      "vldrbt.8 q1, [r5]\n"
-      "vldrb.8 q2, [r7], #16\n"
-      "vmladava.s8 r0, q0, q2\n"
-      "vmladava.s8 r8, q1, q2\n"
-      "vldrb.8 q3, [r7], #16\n"
-      "vmladava.s8 r2, q0, q3\n"
-      "vmladava.s8 r10, q1, q3\n"
-      "vldrb.8 q2, [r7], #16\n"
-      "vmladava.s8 r4, q0, q2\n"
-      "vmladava.s8 r12, q1, q2\n"
-      "vldrb.8 q3, [r7], #16\n"
-      "vmladava.s8 r6, q0, q3\n"
-      "vmladava.s8 lr, q1, q3\n"
-      "strd r0, r2, [sp]\n"
-      "strd r4, r6, [sp, #8]\n"
-      "strd r8, r10, [sp, #16]\n"
-      "strd r12, lr, [sp, #24]\n"
-      "vldrw.32 q0, [sp]\n"
-      "vldrw.32 q1, [sp, #16]\n"
-      "vldrw.32 q2, [r9, #16]\n"
-      "vldrw.32 q3, [r9, #32]\n"
-      "vldrw.32 q4, [r9, #48]\n"
-      "add r9, r9, #64\n"
-      "vshl.s32 q0, q0, q3\n"
-      "vshl.s32 q1, q1, q3\n"
-      "vqrdmulh.s32 q0, q0, q2\n"
-      "vqrdmulh.s32 q1, q1, q2\n"
-      "vand q2, q0, q4\n"
-      "vand q3, q1, q4\n"
-      "vshr.s32 q2, q2, #31\n"
-      "vshr.s32 q3, q3, #31\n"
-      "vqadd.s32 q0, q0, q2\n"
-      "vqadd.s32 q1, q1, q3\n"
-      "vrshl.s32 q0, q0, q4\n"
-      "vrshl.s32 q1, q1, q4\n"
-      "ldr r0, [r1, #32]\n"
-      "vadd.i32 q0, q0, r0\n"
-      "vadd.i32 q1, q1, r0\n"
-      "vmax.s32 q0, q0, q6\n"
-      "vmax.s32 q1, q1, q6\n"
-      "vmin.s32 q0, q0, q7\n"
-      "vmin.s32 q1, q1, q7\n"
-      "ldrd r0, r2, [r1, #8]\n"
-      "vstrb.32 q0, [r0], #4\n"
-      "vstrb.32 q1, [r2], #4\n"
-      "strd r0, r2, [r1, #8]\n"
-      "ldr r0, [r1, #28]\n"
-      "subs r0, r0, #1\n"
-      "str r0, [r1, #28]\n"
-      "bne 1b\n"
-      "strd r7, r9, [r1, #16]\n"
-      "add sp, sp, #32\n"
-      "vpop {d8-d15}\n"
-      "pop {r4-r11, pc}\n");
+  /* per-channel table: the group's multipliers and shifts follow its biases */
+  __asm__ volatile(TD_MM2X4_ASM("vldrw.32 q2, [r9, #16]\n"
+                                "vldrw.32 q3, [r9, #32]\n"
+                                "vldrw.32 q4, [r9, #48]\n"
+                                "add r9, r9, #64\n"));
 }
+
+/* The same for a per-tensor requantization: the table holds only the biases (16 bytes a group), the one
+ * multiplier, left shift and minus right shift, four lanes each, wait at args->pt (one load more a group). */
+__attribute__((naked, noinline)) static void td_mm2x4_pt_mve(td_mm2x4_args *args __attribute__((unused))) {
+  __asm__ volatile(TD_MM2X4_ASM("ldr r0, [r1, #48]\n"
+                                "vldrw.32 q2, [r0]\n"
+                                "vldrw.32 q3, [r0, #16]\n"
+                                "vldrw.32 q4, [r0, #32]\n"
+                                "add r9, r9, #16\n"));
+}
+#undef TD_MM2X4_ASM
 
 /* Two pixels' outputs (args: their fields, the chunk count, offsets and range): the whole groups of four
  * channels in one call, a partial last group through last[], then its channels out. */
+typedef void (*td_mm2x4_fn)(td_mm2x4_args *args);
+
 static __attribute__((noinline, optimize("Os"))) void td_mve_pair(td_mm2x4_args *args, int8_t *out0, int8_t *out1,
                                                                  int32_t out_c, const int8_t *packed,
-                                                                 const int32_t *rq) {
+                                                                 const int32_t *rq, td_mm2x4_fn mm) {
   const int32_t full = out_c >> 2, rem = out_c & 3;
   int8_t last[8];
   int32_t i;
@@ -208,13 +225,13 @@ static __attribute__((noinline, optimize("Os"))) void td_mve_pair(td_mm2x4_args 
   args->rq = rq;
   if (full) { /* leaves w and rq at the partial group */
     args->groups = full;
-    td_mm2x4_mve(args);
+    mm(args);
   }
   if (rem) {
     args->out0 = last;
     args->out1 = last + 4;
     args->groups = 1;
-    td_mm2x4_mve(args);
+    mm(args);
     for (i = 0; i < rem; ++i) {
       out0[4 * full + i] = last[i];
       out1[4 * full + i] = last[4 + i];
@@ -222,12 +239,14 @@ static __attribute__((noinline, optimize("Os"))) void td_mve_pair(td_mm2x4_args 
   }
 }
 
-/* the argument block's per-layer part: rows of n columns (the last chunk's columns: last_cols) */
-static void td_mve_args(td_mm2x4_args *args, int32_t n, int32_t last_cols, const int16_t *geom) {
+/* the argument block's per-layer part: rows of n columns (the last chunk's columns: last_cols), the output
+ * offset and range */
+static void td_mve_args(td_mm2x4_args *args, int32_t n, int32_t last_cols, int32_t out_off, int32_t act_min,
+                        int32_t act_max) {
   args->chunks = ((n + 15) >> 4) - 1;
-  args->out_off = geom[16]; /* td_conv2d_s8_params: output_offset, act_min, act_max */
-  args->act_min = geom[17];
-  args->act_max = geom[18];
+  args->out_off = out_off;
+  args->act_min = act_min;
+  args->act_max = act_max;
   args->last_pred = (uint32_t)vctp8q((uint32_t)last_cols);
 }
 
@@ -251,7 +270,7 @@ __attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op 
     td_mm2x4_args args;
     /* scratch rows are n16 long, zero beyond n (against the packed rows' zero columns): a whole last chunk;
      * a row read in place has n - 16 * (chunks - 1) columns in its last one */
-    td_mve_args(&args, n, scratch ? 16 : n - (n16 - 16), op->geom);
+    td_mve_args(&args, n, scratch ? 16 : n - (n16 - 16), p->output_offset, p->act_min, p->act_max);
     if (scratch) {
       td_mve_put(scratch + n, NULL, 0, n16 - n);
       td_mve_put(scratch + n16 + n, NULL, 0, n16 - n);
@@ -261,24 +280,37 @@ __attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op 
       int8_t *const out0 = output + q * out_c;
       args.x0 = field(p, input, q, scratch);
       args.x1 = two ? field(p, input, q + 1, scratch ? scratch + n16 : NULL) : args.x0;
-      td_mve_pair(&args, out0, two ? out0 + out_c : out0, out_c, op->packed, op->rq);
+      td_mve_pair(&args, out0, two ? out0 + out_c : out0, out_c, op->packed, op->rq, td_mm2x4_mve);
     }
   }
 }
 
-/* FULLY_CONNECTED (geom: batches rows of in_c, out_c units): rows read in place, no geometry. */
-__attribute__((optimize("Os"))) void td_fully_connected_s8_mve(const td_conv2d_s8_mve_op *op) {
-  const int32_t rows = op->geom[0], n = op->geom[3], out_c = op->geom[6];
-  td_mm2x4_args args;
+/* FULLY_CONNECTED: rows read in place; rq per unit (td_mm2x4_mve) or, per tensor, the multiplier and shifts
+ * once, then the biases (td_mm2x4_pt_mve). */
+static __attribute__((noinline, optimize("Os"))) void td_fc_mve(const td_fully_connected_s8_mve_op *op,
+                                                               const int32_t *rq, td_mm2x4_args *args,
+                                                               td_mm2x4_fn mm) {
+  const int32_t rows = op->rows, n = op->depth, out_c = op->units;
   int32_t r;
-  td_mve_args(&args, n, n - (((n + 15) & ~15) - 16), op->geom);
+  td_mve_args(args, n, n - (((n + 15) & ~15) - 16), op->output_offset, op->act_min, op->act_max);
   for (r = 0; r < rows; r += 2) {
     const int two = r + 1 < rows;
     int8_t *const out0 = op->output + r * out_c;
-    args.x0 = op->input + r * n;
-    args.x1 = two ? args.x0 + n : args.x0;
-    td_mve_pair(&args, out0, two ? out0 + out_c : out0, out_c, op->packed, op->rq);
+    args->x0 = op->input + r * n;
+    args->x1 = two ? args->x0 + n : args->x0;
+    td_mve_pair(args, out0, two ? out0 + out_c : out0, out_c, op->packed, rq, mm);
   }
+}
+
+void td_fully_connected_s8_mve(const td_fully_connected_s8_mve_op *op) {
+  td_mm2x4_args args;
+  td_fc_mve(op, op->rq, &args, td_mm2x4_mve);
+}
+
+void td_fully_connected_s8_mve_pt(const td_fully_connected_s8_mve_op *op) {
+  td_mm2x4_args args;
+  args.pt = op->rq;
+  td_fc_mve(op, op->rq + 12, &args, td_mm2x4_pt_mve);
 }
 
 #else

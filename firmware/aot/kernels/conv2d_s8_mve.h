@@ -38,11 +38,24 @@ typedef struct {
 } td_conv2d_s8_mve_op;
 
 void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op);
-/* A FULLY_CONNECTED with the same descriptor (geom: batches, in_c = depth, out_c, offsets and range; field
- * unused): a firmware without convolutions links this short driver instead of td_conv2d_s8_mve's. */
-void td_fully_connected_s8_mve(const td_conv2d_s8_mve_op *op);
 const int8_t *td_conv2d_s8_mve_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *scratch);
 const int8_t *td_conv2d_s8_mve_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
                                       int8_t *scratch);
+
+/* FULLY_CONNECTED on the same matrix product: `rows` input rows of `depth` bytes read in place, `units`
+ * outputs each; packed and rq as above (the input offset is in the folded biases).  A firmware without
+ * convolutions links this short driver instead of td_conv2d_s8_mve's. */
+typedef struct {
+  int16_t rows, depth, units, output_offset, act_min, act_max;
+  const int8_t *input;
+  int8_t *output;
+  const int8_t *packed;
+  const int32_t *rq;
+} td_fully_connected_s8_mve_op;
+
+void td_fully_connected_s8_mve(const td_fully_connected_s8_mve_op *op);
+/* ... with one requantization for every unit: rq = the multiplier, the left shift and minus the right shift,
+ * four copies each, then the folded biases, four per group (48 bytes + 4 a unit instead of 16 a unit). */
+void td_fully_connected_s8_mve_pt(const td_fully_connected_s8_mve_op *op);
 
 #endif /* TD_CONV2D_S8_MVE_H */

@@ -54,9 +54,8 @@ def pack_rows16x4(rows: np.ndarray) -> np.ndarray:
 
 
 def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, q: dict[str, int],
-                     folded: np.ndarray | None, entry: str = "td_conv2d_s8_mve") -> bool:
-    """td_conv2d_s8_mve (or `entry`, which takes the same descriptor) for an int8 CONV_2D whose folded bias
-    fits int32 and geometry fits int16."""
+                     folded: np.ndarray | None) -> bool:
+    """td_conv2d_s8_mve for an int8 CONV_2D whose folded bias fits int32 and geometry fits int16."""
     if not ctx.target.mve or not ctx.target.optimized or folded is None:
         return False
     geom = geom16({**geo, **q}, CONV_FIELDS)
@@ -73,9 +72,8 @@ def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w:
         "packed": ctx.const("packed_filter", pack_rows16x4(w.data.reshape(geo["out_c"], n)), "int8_t"),
         "rq": ctx.const("requant", mve_requant_table([folded], mult, shift), "int32_t"),
         # named per layer: a firmware whose layers all read rows in place links no im2col code
-        "scratch": scratch, "field": "NULL" if entry != "td_conv2d_s8_mve" else
-        "td_conv2d_s8_mve_row" if in_place else "td_conv2d_s8_mve_im2col"})
-    ctx.emit(f"{entry}({desc});")
+        "scratch": scratch, "field": "td_conv2d_s8_mve_row" if in_place else "td_conv2d_s8_mve_im2col"})
+    ctx.emit(f"td_conv2d_s8_mve({desc});")
     return True
 
 
@@ -123,14 +121,34 @@ def lower_depthwise_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int],
 
 def lower_fully_connected_mve(op: Operator, ctx: LoweringContext, batches: int, depth: int, out_c: int,
                               q: dict[str, int]) -> bool:
-    """An int8 FULLY_CONNECTED (weights' zero point 0) as a 1x1 convolution over `batches` pixels on
-    td_conv2d_s8_mve: each input row read in place.  q: input_offset, output_offset, act_min, act_max."""
+    """An int8 FULLY_CONNECTED (weights' zero point 0) on the Helium matrix product, each input row read in
+    place: as a 1x1 convolution on td_conv2d_s8_mve where the model's convolutions link that driver anyway,
+    else on td_fully_connected_s8_mve's short one (per-tensor weights: _pt, whose table holds the one
+    multiplier and shifts once and then only biases, 4 bytes a unit instead of 16).  q: input_offset,
+    output_offset, act_min, act_max."""
     if not ctx.target.mve or not ctx.target.optimized:
         return False
     w = ctx.input(op, 1)
-    geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
-           "k_h": 1, "k_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_h": 0, "pad_w": 0}
-    # the convolution driver where the model's convolutions link it anyway, else the short FC driver
-    convs = any(o.opcode == "CONV_2D" and ctx.model.tensors[o.inputs[0]].dtype == "int8" for o in ctx.model.operators)
-    return lower_conv2d_mve(op, ctx, geo, w, q, folded_bias(op, ctx, w, q["input_offset"], 0),
-                            "td_conv2d_s8_mve" if convs else "td_fully_connected_s8_mve")
+    folded = folded_bias(op, ctx, w, q["input_offset"], 0)
+    if any(o.opcode == "CONV_2D" and ctx.model.tensors[o.inputs[0]].dtype == "int8" for o in ctx.model.operators):
+        geo = {"batches": batches, "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1, "out_c": out_c,
+               "k_h": 1, "k_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_h": 0, "pad_w": 0}
+        return lower_conv2d_mve(op, ctx, geo, w, q, folded)
+    fields = {"rows": batches, "depth": depth, "units": out_c, "output_offset": q["output_offset"],
+              "act_min": q["act_min"], "act_max": q["act_max"]}
+    if folded is None or any(not -(1 << 15) <= v < (1 << 15) for v in fields.values()):
+        return False
+    mult, shift = requant_arrays(op, ctx, w, out_c)
+    per_tensor = w.quant.scale.size == 1
+    if per_tensor:
+        table = np.concatenate([np.repeat([mult[0], max(shift[0], 0), min(shift[0], 0)], LANES),
+                                _pad_channels(folded, -(-out_c // LANES))]).astype(np.int32)
+    else:
+        table = mve_requant_table([folded], mult, shift)
+    ctx.kernel("conv2d_s8_mve")
+    desc = ctx.struct("op", "td_fully_connected_s8_mve_op", {
+        **fields, "input": ctx.ptr(ctx.input(op, 0)), "output": ctx.ptr(ctx.output(op, 0)),
+        "packed": ctx.const("packed_filter", pack_rows16x4(w.data.reshape(out_c, depth)), "int8_t"),
+        "rq": ctx.const("requant", table, "int32_t")})
+    ctx.emit(f"td_fully_connected_s8_mve{'_pt' if per_tensor else ''}({desc});")
+    return True
