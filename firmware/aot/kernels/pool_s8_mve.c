@@ -6,9 +6,13 @@
 
 #if defined(TD_HAVE_MVE)
 
+/* compiled for size (the per-pixel loop keeps its five vector instructions; -Os spills one predicate) */
+#define TD_POOL_MVE_FN __attribute__((optimize("Os")))
+
 /* sums[k] = the sum over `pixels` pixels, `stride` bytes apart, of channel k of x, for the channels
  * k < min(16, left); loads are predicated to those channels, so nothing past the tensor is read. */
-static void td_pool_sums16(const int8_t *x, int32_t pixels, int32_t stride, int32_t left, int32_t *sums) {
+static TD_POOL_MVE_FN void td_pool_sums16(const int8_t *x, int32_t pixels, int32_t stride, int32_t left,
+                                           int32_t *sums) {
   const mve_pred16_t p0 = vctp16q((uint32_t)left), p1 = vctp16q((uint32_t)(left > 8 ? left - 8 : 0));
   int16_t part[16];
   int32_t i, k;
@@ -27,7 +31,7 @@ static void td_pool_sums16(const int8_t *x, int32_t pixels, int32_t stride, int3
   }
 }
 
-void td_global_avg_pool_s8_mve(const td_global_pool_s8_params *p, const int8_t *in, int8_t *out) {
+TD_POOL_MVE_FN void td_global_avg_pool_s8_mve(const td_global_pool_s8_params *p, const int8_t *in, int8_t *out) {
   /* the window's rows span the input's width: its pixels are consecutive */
   const int32_t channels = p->channels, count = p->filter_h * p->in_w;
   int32_t sums[16], b, c, k;
@@ -44,7 +48,7 @@ void td_global_avg_pool_s8_mve(const td_global_pool_s8_params *p, const int8_t *
   }
 }
 
-void td_mean_hw_s8_mve(const td_mean_hw_s8_mve_params *p, const int8_t *in, int8_t *out) {
+TD_POOL_MVE_FN void td_mean_hw_s8_mve(const td_mean_hw_s8_mve_params *p, const int8_t *in, int8_t *out) {
   const int32_t channels = p->channels, count = p->pixels;
   int32_t sums[16], b, c, k;
   for (b = 0; b < p->batches; ++b, in += count * channels) {
