@@ -1,7 +1,6 @@
 /* pool_s8_mve.c - per-channel averages over consecutive pixels on Helium lanes (see pool_s8_mve.h). */
 #include "pool_s8_mve.h"
 
-#include "td_fixedpoint.h"
 #include "td_requant_mve.h"
 
 #if defined(TD_HAVE_MVE)
@@ -50,15 +49,20 @@ TD_POOL_MVE_FN void td_global_avg_pool_s8_mve(const td_global_pool_s8_params *p,
 
 TD_POOL_MVE_FN void td_mean_hw_s8_mve(const td_mean_hw_s8_mve_params *p, const int8_t *in, int8_t *out) {
   const int32_t channels = p->channels, count = p->pixels;
+  /* td_mean_s8: the sum minus in_zp * count (int32 wrap-around as TFLM's int32 arithmetic), then
+   * MultiplyByQuantizedMultiplier on four lanes (td_requant_mve.h: exact for every multiplier and shift) */
+  const int32x4_t zp_count = vdupq_n_s32((int32_t)((uint32_t)p->in_zp * (uint32_t)count));
+  const int32x4_t mult = vdupq_n_s32(p->multiplier), left = vdupq_n_s32(p->shift > 0 ? p->shift : 0);
+  const int32x4_t neg_right = vdupq_n_s32(p->shift > 0 ? 0 : p->shift);
   int32_t sums[16], b, c, k;
   for (b = 0; b < p->batches; ++b, in += count * channels) {
     for (c = 0; c < channels; c += 16) {
       td_pool_sums16(in + c, count, channels, channels - c, sums);
-      for (k = 0; k < 16 && c + k < channels; ++k) {
-        /* td_mean_s8: the sum minus in_zp * count (wrapping to int32 as TFLM's int32 arithmetic does) */
-        const int32_t shifted = (int32_t)((int64_t)sums[k] - (int64_t)p->in_zp * count);
-        const int32_t r = td_mul_by_quantized_multiplier(shifted, p->multiplier, p->shift) + p->out_zp;
-        *out++ = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+      for (k = 0; k < 16 && c + k < channels; k += 4) {
+        int32x4_t y = td_mve_mul_by_qm(vsubq_s32(vld1q_s32(sums + k), zp_count), mult, left, neg_right);
+        y = vaddq_n_s32(y, p->out_zp);
+        y = vminq_s32(vmaxq_s32(y, vdupq_n_s32(-128)), vdupq_n_s32(127));
+        vstrbq_p_s32(out + b * channels + c + k, y, vctp32q((uint32_t)(channels - c - k)));
       }
     }
   }

@@ -4,10 +4,11 @@
  * reference kernels).
  *
  * Sixteen channels per step: two widening loads of eight and two int16 adds per pixel, in runs of at most
- * 256 pixels (|sum| <= 128 * 256 fits int16), each run's sums added into int32; then per channel TFLM's
- * scalar arithmetic: AVERAGE_POOL_2D divides by the pixel count rounding half away from zero and clamps to
- * the activation range, MEAN subtracts in_zp * count, requantizes (multiplier and shift with 1 / count
- * folded in, tinydeploy.aot.ops.mean.mean_s8_multiplier) and adds out_zp.
+ * 256 pixels (|sum| <= 128 * 256 fits int16), each run's sums added into int32; then TFLM's arithmetic:
+ * AVERAGE_POOL_2D per channel divides by the pixel count rounding half away from zero and clamps to the
+ * activation range; MEAN, four channels at a time, subtracts in_zp * count, requantizes
+ * (td_requant_mve.h; multiplier and shift with 1 / count folded in, tinydeploy.aot.ops.mean.mean_s8_multiplier)
+ * and adds out_zp.
  */
 #ifndef TD_POOL_S8_MVE_H
 #define TD_POOL_S8_MVE_H
