@@ -1,11 +1,14 @@
-"""Helium (Cortex-M55, MVE) lowerings of int8 CONV_2D and DEPTHWISE_CONV_2D: firmware/aot/kernels/
-conv2d_s8_mve.c and depthwise_conv2d_s8_mve.c.  conv2d.py and depthwise_conv2d.py call these first when the
-board's core has Helium (TargetFeatures.mve); each returns False when its kernel does not cover the layer,
-and the layer keeps its other kernels.
+"""Helium (Cortex-M55, MVE) lowerings of int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: firmware/aot/
+kernels/conv2d_s8_mve.c and depthwise_conv2d_s8_mve.c.  conv2d.py, depthwise_conv2d.py and fully_connected.py
+call these first when the board's core has Helium (TargetFeatures.mve); each returns False when its kernel
+does not cover the layer, and the layer keeps its other kernels.
 
 Both kernels requantize four channels at a time on int32 lanes (td_requant_mve.h) from one table per group
 of four channels: the per-channel int32 rows the kernel adds first (biases), then TFLM's multiplier, its left
-shift and minus its right shift (QuantizeMultiplier's shift split in two).
+shift and minus its right shift (QuantizeMultiplier's shift split in two); a per-tensor FULLY_CONNECTED
+without convolutions in the model keeps the three once and only its biases per unit.  Descriptors name the
+code a layer needs (im2col or rows in place, the per-pixel depthwise path or none), so a firmware links only
+what its layers use.
 """
 
 from __future__ import annotations
