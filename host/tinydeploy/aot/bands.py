@@ -193,44 +193,53 @@ def emit_bands(ctx, cand: ExpandBand, rows: int | None = None) -> str:  # type: 
     band = ctx.scratch(dw, min(_window(gd, n), ge["out_h"]) * row_e)
     expand = _expand_code(ctx, exp, ge, band, cand.mid)
     depthwise = _depthwise_code(ctx, dw, gd, band, cand.mid)
+    ctx.kernel("copy")
     name = e.name.replace("*/", "* /")[:60]
+    # rows [held, done) of E are in the band from the last turn: those this band needs too move to its top
+    # (row by row: each copy is one row moved at least one row down), only the rows after them are expanded
     return f"""{{ /* op #{exp.index} (1x1 expansion to '{name}') and this depthwise run in bands of {n} rows */
-  enum {{ ROW_X = {row_x}, ROW_D = {row_d}, ROWS = {n}, STRIDE = {s}, SPAN = {span} }};
+  enum {{ ROW_X = {row_x}, ROW_E = {row_e}, ROW_D = {row_d}, ROWS = {n}, STRIDE = {s}, SPAN = {span} }};
   const int8_t *const x = {ctx.ptr(x)};
   int8_t *const band = (int8_t *){band};
   int8_t *const out = {ctx.ptr(d)};
+  int32_t held = 0, done = 0;
   for (int32_t r = 0; r < {gd['out_h']}; r += ROWS) {{
     const int32_t n = {gd['out_h']} - r < ROWS ? {gd['out_h']} - r : ROWS;
     const int32_t top = r * STRIDE - {gd['pad_h']};
     const int32_t a = top > 0 ? top : 0;
     const int32_t end = top + (n - 1) * STRIDE + SPAN;
     const int32_t b = end < {gd['in_h']} ? end : {gd['in_h']};
-    {expand}
+    const int32_t first = done > a ? done : a;
+    for (int32_t i = 0; i < first - a; ++i) td_copy_bytes(band + i * ROW_E, band + (a - held + i) * ROW_E, ROW_E);
+    if (b > first) {expand}
+    held = a;
+    done = b;
     {depthwise}
   }}
 }}"""
 
 
 def _expand_code(ctx, exp: Operator, ge: dict[str, int], band: str, mid: int) -> str:  # type: ignore[no-untyped-def]
-    """E rows [a, b) = the 1x1 expansion of X rows [a, b), into the band: the layer's own kernel."""
+    """E rows [first, b) = the 1x1 expansion of X rows [first, b), into the band from row first - a: the
+    layer's own kernel."""
     from tinydeploy.aot.ops.conv2d import bias_ptr, folded_bias, int8_requant
 
     fast = band_call(ctx, exp, {mid: band}) if ctx.target.optimized else None
     if fast is not None:
-        return fast.code("x + a * ROW_X", "band", "b - a", "b - a", "0")
+        return fast.code("x + first * ROW_X", "band + (first - a) * ROW_E", "b - first", "b - first", "0")
     x, w, e = (ctx.model.tensors[t] for t in (exp.inputs[0], exp.inputs[1], mid))
     mult, shift, q = int8_requant(exp, ctx, x, w, e, ge["out_c"])
     folded = folded_bias(exp, ctx, w, q["input_offset"], 0) if ctx.target.optimized else None
     base = ctx.struct("band_expand", "td_conv2d_s8_params", {**ge, **q})
-    args = f"x + a * ROW_X, {ctx.ptr(w)}, {bias_ptr(exp, ctx, 2, 'int32_t')}"
+    args, dest = f"x + first * ROW_X, {ctx.ptr(w)}, {bias_ptr(exp, ctx, 2, 'int32_t')}", "band + (first - a) * ROW_E"
     if folded is None:
         ctx.kernel("conv2d_s8")
-        call = f"td_conv2d_s8(&g, {args}, {mult}, {shift}, band);"
+        call = f"td_conv2d_s8(&g, {args}, {mult}, {shift}, {dest});"
     else:
         ctx.kernel("conv2d_s8_opt")
         fe = ctx.const("band_expand_folded", folded, "int32_t")
-        call = f"td_conv2d_s8_opt(&g, {args}, {fe}, {mult}, {shift}, band);"
-    return f"{{ td_conv2d_s8_params g = *{base}; g.in_h = g.out_h = b - a; {call} }}"
+        call = f"td_conv2d_s8_opt(&g, {args}, {fe}, {mult}, {shift}, {dest});"
+    return f"{{ td_conv2d_s8_params g = *{base}; g.in_h = g.out_h = b - first; {call} }}"
 
 
 def _depthwise_code(ctx, dw: Operator, gd: dict[str, int], band: str, mid: int) -> str:  # type: ignore[no-untyped-def]
