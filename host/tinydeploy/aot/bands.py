@@ -12,11 +12,12 @@ band instead (MCUNetV2's patch-based inference, along rows):
 Both kernels take their geometry at run time: the band's E rows are the 1x1 conv of the same X rows
 (in_h = out_h = b - a); the depthwise sees a band input of b - a rows starting at image row a, with the
 top padding that remains above it, so every output is computed from the same values with the same
-requantization: bit-exact.  Windows of neighbouring bands overlap by (k - 1) * dilation + 1 - stride rows,
-which are expanded again: the extra instructions are reported by bench/aot_speed.py.  E takes no arena
-bytes; X lives until the depthwise op, and the scratch band only during it.  A first band holds about
-1/BAND_FRACTION of E; once every rewrite is applied, recompute.apply makes each band taller, row by row,
-while the arena stays (fewer rows expanded twice).
+requantization: bit-exact.  Windows of neighbouring bands overlap by (k - 1) * dilation + 1 - stride rows:
+those rows, already expanded, move to the band's top and only the rows after them are expanded (a 1x1
+conv's rows are independent), so E is expanded exactly once; the cost is the row moves and the calls per
+band (bench/aot_speed.py reports it).  E takes no arena bytes; X lives until the depthwise op, and the
+scratch band only during it.  A first band holds about 1/BAND_FRACTION of E; once every rewrite is
+applied, recompute.apply makes each band taller, row by row, while the arena stays (fewer calls).
 
 Both layers run the kernels their own lowering picks (band_call): the layer is lowered once more with the
 band standing in for E, and where that gives one descriptor call (the DSP GEMM, the packed depthwise, the

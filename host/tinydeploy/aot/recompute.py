@@ -166,7 +166,7 @@ class Rewrite:
     note: str
     emit: Callable[[object], str]
     # bands: the code with bands of n rows, and the heights to try after the first (apply keeps the
-    # largest that does not grow the arena: fewer rows expanded twice)
+    # largest that does not grow the arena: fewer calls and row moves)
     emit_rows: Callable[[object, int], str] | None = None
     heights: Callable[[object], range] | None = None
 
@@ -238,8 +238,8 @@ def apply(ctx, skipped: set[int] | frozenset[int], plan_with: Callable[[Access],
 
 def _grow(ctx, rw: Rewrite, scratch: list[object], slot, access: Access, plan,  # type: ignore[no-untyped-def]
           plan_with):
-    """An applied rewrite with taller bands while the arena stays what all the rewrites made it (fewer rows
-    computed twice): each height re-emitted in place of the last kept (its `scratch` entries), planned,
+    """An applied rewrite with taller bands while the arena stays what all the rewrites made it (fewer
+    calls per layer): each height re-emitted in place of the last kept (its `scratch` entries), planned,
     kept when the arena does not grow; stops at the first that grows it.  Returns the plan kept."""
     from tinydeploy.errors import UnsupportedOpError, UserError
 
