@@ -754,6 +754,10 @@ void td_dwp_loop9_full_relu(const int32_t *stream, const intptr_t *offs, uintptr
 /* optimized for size: only the per-row bookkeeping is C here (op->loop9 runs the pixels), and the firmware's
  * code must stay below the reference kernels'.  A row's interior pixels (whole windows) go to the loop in one
  * call; a border pixel alone, its outside taps reading zp_row. */
+typedef struct {
+  intptr_t t[9];
+} td_dwp_offs9; /* a 3x3 window's tap offsets, copied as one block */
+
 __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_depthwise_conv2d_s8_packed_op *op) {
   union {
     td_depthwise_conv2d_s8_params params;
@@ -768,7 +772,10 @@ __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_
 #else
   intptr_t whole[9];
 #endif
-  int32_t b, oy, ox, ky, kx, t;
+  int32_t b, oy, ox, ky, kx;
+#if UINTPTR_MAX != 0xFFFFFFFFu
+  int32_t t;
+#endif
   td_widen_geom(local.field, op->geom, TD_DEPTHWISE_CONV2D_S8_FIELDS);
   {
     const int32_t c = p->in_c, sw = p->stride_w;
@@ -803,8 +810,11 @@ __attribute__((optimize("Os"))) void td_depthwise_conv2d_s8_packed_3x3(const td_
           for (kx = 0; kx < 3; ++kx) {
             if ((uint32_t)(in_x0 + p->dil_w * kx) < (uint32_t)p->in_w) inside |= 0x49u << kx; /* column kx */
           }
-          inside &= rows;
-          for (t = 0; t < 9; ++t) clipped[t] = (inside >> t) & 1u ? whole[t] : (intptr_t)(zp_row - base);
+          /* the whole window's offsets (one block copy), then the outside taps (the zeros of `inside`) */
+          *(td_dwp_offs9 *)clipped = *(const td_dwp_offs9 *)whole;
+          for (inside = ~(inside & rows) & 0x1FFu; inside; inside &= inside - 1u) {
+            clipped[__builtin_ctz(inside)] = (intptr_t)(zp_row - base);
+          }
           loop(op->stream, clipped, base, out, 1, 0);
           ++ox;
         }
