@@ -209,13 +209,15 @@ __attribute__((naked, noinline)) static void td_mm2x4_pt_mve(td_mm2x4_args *args
 }
 #undef TD_MM2X4_ASM
 
-/* Two pixels' outputs (args: their fields, the chunk count, offsets and range): the whole groups of four
- * channels in one call, a partial last group through last[], then its channels out. */
 typedef void (*td_mm2x4_fn)(td_mm2x4_args *args);
 
-static __attribute__((noinline, optimize("Os"))) void td_mve_pair(td_mm2x4_args *args, int8_t *out0, int8_t *out1,
-                                                                 int32_t out_c, const int8_t *packed,
-                                                                 const int32_t *rq, td_mm2x4_fn mm) {
+/* Two pixels' outputs (args: their fields, the chunk count, offsets and range): the whole groups of four
+ * channels in one call, a partial last group through last[], then its channels out.  Inlined: each firmware
+ * links one of its two callers (the convolution driver, or the FC driver of a model without convolutions). */
+
+static inline __attribute__((always_inline)) void td_mve_pair(td_mm2x4_args *args, int8_t *out0, int8_t *out1,
+                                                             int32_t out_c, const int8_t *packed,
+                                                             const int32_t *rq, td_mm2x4_fn mm) {
   const int32_t full = out_c >> 2, rem = out_c & 3;
   int8_t last[8];
   int32_t i;
