@@ -113,12 +113,12 @@ def _expand_block(rng: np.random.Generator, tensors: list[TensorSpec], ops: list
     return x, len(tensors) - 1
 
 
-def _rewrite_model(monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[np.ndarray]]:
+def _rewrite_model(monkeypatch: pytest.MonkeyPatch, grow: bool = False) -> tuple[Path, list[np.ndarray]]:
     """Four residual blocks and four expansion + depthwise pairs in one model, every rewrite forced (on tiny
-    blocks they do not always pay); returns (path, inputs)."""
+    blocks they do not always pay), bands of one row unless `grow`; returns (path, inputs)."""
     monkeypatch.setattr(recompute, "pays", lambda arena, best: True)
     monkeypatch.setattr(recompute, "EVERY", True)
-    monkeypatch.setattr(recompute, "GROW", False)  # many short bands (tall ones are tested below)
+    monkeypatch.setattr(recompute, "GROW", grow)
     rng = np.random.default_rng(1800)
     tensors: list[TensorSpec] = []
     ops: list[OpSpec] = []
@@ -171,8 +171,9 @@ def test_taller_bands_keep_the_arena(monkeypatch: pytest.MonkeyPatch) -> None:
     ("qemu-m4", FAST_BAND_CALLS), ("qemu-m55", ("td_conv2d_s8_mve(&o)", "td_depthwise_conv2d_s8_mve(&o)"))])
 def test_random_rewrites_exact_on_qemu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, board_name: str,
                                        calls: tuple[str, ...]) -> None:
-    """The same model on the emulated DSP and Helium cores, their fast kernels run band by band."""
-    path, batches = _rewrite_model(monkeypatch)
+    """The same model on the emulated DSP and Helium cores, their fast kernels run band by band (bands grown
+    where the arena allows: one row and several)."""
+    path, batches = _rewrite_model(monkeypatch, grow=True)
     board = get_board(board_name)
     elf = build_qemu_firmware(path, board, tmp_path / "fw", tx_buf=8192, small_layer_macs=0,
                               memory_priority="ram")

@@ -16,8 +16,8 @@ requantization: bit-exact.  Windows of neighbouring bands overlap by (k - 1) * d
 those rows, already expanded, move to the band's top and only the rows after them are expanded (a 1x1
 conv's rows are independent), so E is expanded exactly once; the cost is the row moves and the calls per
 band (bench/aot_speed.py reports it).  E takes no arena bytes; X lives until the depthwise op, and the
-scratch band only during it.  A first band holds about 1/BAND_FRACTION of E; once every rewrite is
-applied, recompute.apply makes each band taller, row by row, while the arena stays (fewer calls).
+scratch band only during it.  A first band computes one output row; once every rewrite is applied,
+recompute.apply makes each band taller, row by row, while the arena stays (fewer calls).
 
 Both layers run the kernels their own lowering picks (band_call): the layer is lowered once more with the
 band standing in for E, and where that gives one descriptor call (the DSP GEMM, the packed depthwise, the
@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from tinydeploy.aot.ops.conv2d import CONV_FIELDS, DEPTHWISE_FIELDS
 from tinydeploy.model.graph import Model, Operator, Tensor
 
-BAND_FRACTION = 8  # a band holds about 1/8 of the expanded tensor (at least one output row's window)
+# A first band computes one output row (the least scratch; with the shared rows kept, a short band costs
+# only its calls and row moves); recompute.apply then tries up to this many taller ones
+MAX_GROWTH = 8
 
 
 # The kernels whose whole call is one descriptor beginning {int16_t geom[...]; input; output; ...}
@@ -165,24 +167,14 @@ def _window(gd: dict[str, int], n: int) -> int:
     return (n - 1) * gd["stride_h"] + (gd["k_h"] - 1) * gd["dil_h"] + 1
 
 
-def band_rows(ctx, cand: ExpandBand) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """(the rows of a first band: about 1/BAND_FRACTION of E, at least one; the depthwise's output rows)."""
-    ge, gd = _geometries(ctx, cand)
-    row_e, budget = ge["in_w"] * ge["out_c"], ctx.model.tensors[cand.mid].nbytes // BAND_FRACTION
-    n = 1
-    while n < gd["out_h"] and _window(gd, n + 1) * row_e <= budget:
-        n += 1
-    return n, gd["out_h"]
-
-
 def taller_rows(ctx, cand: ExpandBand) -> range:  # type: ignore[no-untyped-def]
-    """The band heights past the first, up to the whole output."""
-    first, most = band_rows(ctx, cand)
-    return range(first + 1, most + 1)
+    """The band heights past the first (one output row), at most MAX_GROWTH more, up to the whole output."""
+    _, gd = _geometries(ctx, cand)
+    return range(2, min(gd["out_h"], 1 + MAX_GROWTH) + 1)
 
 
 def emit_bands(ctx, cand: ExpandBand, rows: int | None = None) -> str:  # type: ignore[no-untyped-def]
-    """The depthwise op's new code (band loop), bands of `rows` output rows (None: band_rows's first);
+    """The depthwise op's new code (band loop), bands of `rows` output rows (None: one);
     raises ValueError / UnsupportedOpError when the pair does not fit the scheme."""
     model = ctx.model
     exp, dw = model.operators[cand.expand], model.operators[cand.depthwise]
@@ -190,7 +182,7 @@ def emit_bands(ctx, cand: ExpandBand, rows: int | None = None) -> str:  # type: 
     ge, gd = _geometries(ctx, cand)
     row_e, row_x, row_d = ge["in_w"] * ge["out_c"], ge["in_w"] * ge["in_c"], gd["out_w"] * gd["out_c"]
     s, span = gd["stride_h"], _window(gd, 1)
-    n = min(rows, gd["out_h"]) if rows is not None else band_rows(ctx, cand)[0]
+    n = min(rows or 1, gd["out_h"])
     band = ctx.scratch(dw, min(_window(gd, n), ge["out_h"]) * row_e)
     expand = _expand_code(ctx, exp, ge, band, cand.mid)
     depthwise = _depthwise_code(ctx, dw, gd, band, cand.mid)
