@@ -325,7 +325,10 @@ def test_fused_pair_kernel_exact_native() -> None:
     emulated): every layer takes it, exact vs TFLM."""
     path = _fused_model(1900)
     native = build_native(path, target=_target("optimized-dsp"), extra_flags=["-DTD_EMULATE_DSP"])
-    assert native.program.files["model.c"].count("td_conv_pair_fused") == len(_FUSED_SHAPES)
+    model_c = native.program.files["model.c"]
+    assert model_c.count("td_conv_pair_fused") == len(_FUSED_SHAPES)
+    # 3 channels x 3 taps: 9-value filter rows, widened from im2col rows instead of byte by byte in place
+    assert model_c.count("= td_conv_fetch_im2col") == 2
     assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=19), optimized=True, native=native)
 
 
