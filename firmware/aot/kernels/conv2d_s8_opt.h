@@ -30,7 +30,8 @@ void td_conv2d_s8_opt(const td_conv2d_s8_params *p, const int8_t *input, const i
  *   td_conv_fetch_pointwise (aux NULL): a 1x1 filter without padding, each pixel's row read in place;
  *   td_conv_fetch_pieces (aux: k_w * in_c copies of the input zero point; k_h * k_w <= TD_CONV_MAX_PIECES):
  *     the receptive fields read in place piece by piece (any in_c) -- no scratch;
- *   td_conv_fetch_im2col (aux NULL: the kernel's stack; more than TD_CONV_MAX_PIECES taps): two rows of
+ *   td_conv_fetch_im2col (aux NULL: the kernel's stack; more than TD_CONV_MAX_PIECES taps, or on DSP cores
+ *     filter rows of k_w * in_c not a multiple of 4, which the widening would gather byte by byte): two rows of
  *     k_h * k_w * in_c rounded up to a multiple of 4 (the packed filter has zero columns there).
  * A fetch fills seg[] with the pair's pieces (q1 == q0 for a lone last pixel) and returns their number.
  * op->rq: how the layer requantizes (requant_row_s8.h: the fast loops where the generator proved their
