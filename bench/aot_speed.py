@@ -21,7 +21,7 @@ held-out task sample instead of random int8 codes, and prints each one's held-ou
 
 Columns: MACs (conv/depthwise/fully-connected multiply-accumulates), instructions per inference,
 instructions/MAC, ratio to the TFLM+CMSIS-NN instruction counts measured on qemu-m4 (TFLM_CMSIS below; the
-target is <= 0.8), arena bytes, flash bytes (whole firmware), code bytes (flash minus the model's constant
+target is <= 0.6, issue 17), arena bytes, flash bytes (whole firmware), code bytes (flash minus the model's constant
 arrays), and the stack high-water mark the device reports.
 """
 
@@ -52,7 +52,8 @@ import trained_models  # noqa: E402  (bench/, next to this script)
 MODELS = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder", *keras_archs.ARCHS]
 # TFLM + CMSIS-NN on qemu-m4 (-icount shift=0), instructions per inference (the issue's baseline).
 TFLM_CMSIS = {"ds_cnn": 7_697_920, "mobilenet_v1_025": 24_101_960, "resnet8": 29_861_680, "fc_autoencoder": 582_960}
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.6  # issue 17 (issue 7 asked for 0.8)
+TARGET_PER_MAC = 2.0  # issue 17: every conv-heavy model under 2 instructions per MAC on the DSP cores
 
 
 @dataclass
@@ -266,8 +267,18 @@ def main() -> int:
     missed = [r.model for r in rows if r.path == "optimized" and r.ratio is not None and r.ratio > TARGET_RATIO]
     if missed:
         print(f"above {TARGET_RATIO}x TFLM+CMSIS-NN: {', '.join(missed)}")
+    slow = [f"{r.model} on {r.board} ({r.per_mac:.3f})" for r in rows
+            if r.path == "optimized" and dsp_only(r.board) and r.per_mac >= TARGET_PER_MAC]
+    if slow:
+        print(f"{TARGET_PER_MAC} instructions/MAC or more: {', '.join(slow)}")
     print_versus_reference(rows)
     return 0
+
+
+def dsp_only(board_id: str) -> bool:
+    """A core with the DSP extension and no Helium (the < 2 instructions/MAC goal's cores: M4, M7, M33)."""
+    features = get_board(board_id).features
+    return features.dsp and not features.mve
 
 
 def print_versus_reference(rows: list[Row]) -> None:
