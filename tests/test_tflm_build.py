@@ -108,10 +108,14 @@ def test_timeout_stops_the_whole_group(monkeypatch):
 def test_interrupted_build_leaves_nothing_running(tmp_path, sig):
     """Ctrl-C (or a SIGTERM from CI) while `pio run` builds: we end, and so does pio's process group."""
     pgid_file = tmp_path / "pgid"
+    # Ctrl-C's handler is set explicitly: a suite started in the background (`nohup .ci/run &`) hands its
+    # children SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
     script = textwrap.dedent(f"""
+        import signal
         import sys
         from pathlib import Path
         from tinydeploy.build import pio
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         real = pio.spawn_group
         def spawn(cmd, **kw):
             proc = real({SLOW_PIO!r}, **kw)
