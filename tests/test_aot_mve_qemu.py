@@ -235,3 +235,34 @@ def test_helium_fully_connected_alone_exact_on_qemu_m55(tmp_path: Path) -> None:
     assert "td_fully_connected_s8_mve(" in source and "td_conv2d_s8_mve(" not in source
     assert "td_fully_connected_s8_mve_pt(" in source  # per-tensor weights: the short table
     assert_exact_on_qemu(board, elf, path, random_inputs(path, 5, seed=2))
+
+
+def test_helium_im2col_rows_on_the_stack_at_the_arena_peak(tmp_path: Path) -> None:
+    """A residual block of two 3x3 convolutions over 16 channels (resnet8's): the second runs while the block's
+    input waits for the ADD, at the arena's peak, so its two im2col rows (2 x 144 bytes) go in
+    td_conv2d_s8_mve_stack's frame; the first keeps its rows in the arena (free bytes there); exact."""
+    board = get_board("qemu-m55")
+    rng = np.random.default_rng(1702)
+    c = ModelCases()
+    x = c.tensor(TensorSpec((1, 8, 8, 16), "int8", scale=0.02, zero_point=-7))
+    c.inputs.append(x)
+    y = x
+    for k in range(2):
+        w_scales = np.exp(rng.uniform(np.log(1e-3), np.log(0.03), 16)).astype(np.float32)
+        w = c.tensor(TensorSpec((16, 3, 3, 16), "int8", data=rng.integers(-127, 128, (16, 3, 3, 16)).astype(np.int8),
+                                scale=w_scales, axis=0))
+        out = c.tensor(TensorSpec((1, 8, 8, 16), "int8", scale=float(0.02 * w_scales.mean() * 12 * 60),
+                                  zero_point=int(rng.integers(-100, 60))))
+        c.ops.append(OpSpec("CONV_2D", [y, w], [out], {
+            "padding": "SAME", "stride_w": 1, "stride_h": 1, "fused_activation_function": "RELU" if k else "NONE",
+            "dilation_w_factor": 1, "dilation_h_factor": 1}))
+        y = out
+    z = c.tensor(TensorSpec((1, 8, 8, 16), "int8", scale=0.05, zero_point=3))
+    c.ops.append(OpSpec("ADD", [x, y], [z], {"fused_activation_function": "NONE"}))
+    c.outputs.append(z)
+    path = c.write()
+    elf = build_qemu_firmware(path, board, tmp_path / "fw")
+    source = (tmp_path / "fw" / "src" / "model.c").read_text()
+    assert source.count("td_conv2d_s8_mve_stack(") == 1 and source.count("td_conv2d_s8_mve(") == 1
+    assert ".scratch = NULL" in source and ".scratch = (int8_t *)" in source
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 5, seed=2))

@@ -252,8 +252,9 @@ static void td_mve_args(td_mm2x4_args *args, int32_t n, int32_t last_cols, int32
   args->last_pred = (uint32_t)vctp8q((uint32_t)last_cols);
 }
 
-/* the driver, out of the inner loops: compiled for size */
-__attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) {
+/* the driver, out of the inner loops: compiled for size; scratch: op->scratch, or the stack entry's rows */
+static __attribute__((noinline, optimize("Os"))) void td_conv2d_mve_run(const td_conv2d_s8_mve_op *op,
+                                                                       int8_t *const scratch) {
   /* local copies: stores through int8_t pointers may alias anything, so the compiler would reload every
    * parameter after each output store; locals whose address stays here cannot be aliased */
   union {
@@ -266,7 +267,7 @@ __attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op 
   {
     const int8_t *const input = op->input;
     const td_conv2d_s8_mve_field_fn field = op->field;
-    int8_t *const output = op->output, *const scratch = op->scratch;
+    int8_t *const output = op->output;
     const int32_t n = p->k_h * p->k_w * p->in_c, n16 = (n + 15) & ~15;
     const int32_t pixels = p->batches * p->out_h * p->out_w, out_c = p->out_c;
     td_mm2x4_args args;
@@ -285,6 +286,15 @@ __attribute__((optimize("Os"))) void td_conv2d_s8_mve(const td_conv2d_s8_mve_op 
       td_mve_pair(&args, out0, two ? out0 + out_c : out0, out_c, op->packed, op->rq, td_mm2x4_mve);
     }
   }
+}
+
+void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op) { td_conv2d_mve_run(op, op->scratch); }
+
+/* im2col rows on the stack instead of the arena (a layer whose scratch would sit at the arena's peak); 8-byte
+ * aligned like the stack itself (no realignment: the frame is the rows and the saved registers) */
+void td_conv2d_s8_mve_stack(const td_conv2d_s8_mve_op *op) {
+  int8_t rows[TD_CONV2D_S8_MVE_STACK_ROWS] __attribute__((aligned(8)));
+  td_conv2d_mve_run(op, rows);
 }
 
 /* FULLY_CONNECTED: rows read in place; rq per unit (td_mm2x4_mve) or, per tensor, the multiplier and shifts

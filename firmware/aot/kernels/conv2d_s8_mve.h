@@ -12,7 +12,9 @@
  * The descriptor names how a receptive field is reached: td_conv2d_s8_mve_row reads it in place where it is
  * one input row (a 1x1 filter without padding, FULLY_CONNECTED; scratch NULL), td_conv2d_s8_mve_im2col copies
  * it into `scratch` (two rows of k_h * k_w * in_c bytes rounded up to 16) -- so a firmware without im2col
- * layers links no copying code.
+ * layers links no copying code.  td_conv2d_s8_mve_stack is the same with those two rows in its own frame
+ * (op->scratch unused): for layers whose two rows fit TD_CONV2D_S8_MVE_STACK_ROWS bytes and whose arena
+ * scratch would raise the arena's peak.
  */
 #ifndef TD_CONV2D_S8_MVE_H
 #define TD_CONV2D_S8_MVE_H
@@ -37,7 +39,11 @@ typedef struct {
   td_conv2d_s8_mve_field_fn field; /* td_conv2d_s8_mve_row or td_conv2d_s8_mve_im2col */
 } td_conv2d_s8_mve_op;
 
+/* the stack entry's two im2col rows, 2 * 144 bytes: a 3x3 filter over 16 channels (conv_mve.py: STACK_ROWS) */
+#define TD_CONV2D_S8_MVE_STACK_ROWS 288
+
 void td_conv2d_s8_mve(const td_conv2d_s8_mve_op *op);
+void td_conv2d_s8_mve_stack(const td_conv2d_s8_mve_op *op);
 const int8_t *td_conv2d_s8_mve_row(const td_conv2d_s8_params *p, const int8_t *input, int32_t q, int8_t *scratch);
 const int8_t *td_conv2d_s8_mve_im2col(const td_conv2d_s8_params *p, const int8_t *input, int32_t q,
                                       int8_t *scratch);

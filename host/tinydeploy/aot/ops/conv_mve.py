@@ -24,9 +24,12 @@ from tinydeploy.aot.ops.conv2d import (
     is_unpadded_pointwise,
     requant_arrays,
 )
-from tinydeploy.model.graph import Operator, Tensor
+from tinydeploy.model.graph import Model, Operator, Tensor
 
 LANES = 4  # int32 lanes of a Helium vector: the channel group of the requantization
+# TD_CONV2D_S8_MVE_STACK_ROWS: im2col rows up to this many bytes live in td_conv2d_s8_mve_stack's frame, not
+# in the arena (a 3x3 layer over 16 channels sits where its input, output and a residual skip are all live)
+STACK_ROWS = 288
 
 
 def _pad_channels(values: np.ndarray, groups: int) -> np.ndarray:
@@ -56,6 +59,36 @@ def pack_rows16x4(rows: np.ndarray) -> np.ndarray:
     return padded.reshape(groups, LANES, chunks, 16).transpose(0, 2, 1, 3).reshape(-1)
 
 
+def _live_spans(model: Model) -> list[tuple[int, int, int, int]]:
+    """(tensor, first op, last op, bytes) of every activation: made at `first` (the model's inputs at -1),
+    read until `last` (the model's outputs to the end)."""
+    end = len(model.operators)
+    first = {t: -1 for t in model.inputs}
+    last = {t: end for t in model.outputs}
+    for i, o in enumerate(model.operators):
+        for t in o.outputs:
+            first.setdefault(t, i)
+        for t in o.inputs:
+            if t >= 0 and not model.tensors[t].is_constant:
+                last[t] = max(last.get(t, i), i)
+    return [(t, first[t], last[t], model.tensors[t].nbytes) for t in first if t in last]
+
+
+def _scratch_at_peak(model: Model, op: Operator, scratch: int) -> bool:
+    """Whether an arena scratch for `op` would likely raise the arena's peak: an activation the op does not
+    touch waits across it (a residual skip: no output written over an input makes room beside it) and the op's
+    live activations come within `scratch` bytes of the model's largest live set (resnet8's 3x3 layers over
+    16 channels).  Elsewhere the planner finds the bytes free (outputs written over inputs)."""
+    spans = _live_spans(model)
+    index = next((i for i, o in enumerate(model.operators) if o is op), None)
+    if index is None:  # an op lowered outside the model's list (a band of another op): keep the arena
+        return False
+    live = [sum(n for _, a, b, n in spans if a <= i <= b) for i in range(len(model.operators))]
+    touched = set(op.inputs) | set(op.outputs)
+    waiting = any(a < index < b and t not in touched for t, a, b, _ in spans)
+    return waiting and live[index] + scratch > max(live)
+
+
 def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor, q: dict[str, int],
                      folded: np.ndarray | None) -> bool:
     """td_conv2d_s8_mve for an int8 CONV_2D whose folded bias fits int32 and geometry fits int16."""
@@ -68,7 +101,9 @@ def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w:
     n = geo["k_h"] * geo["k_w"] * geo["in_c"]
     mult, shift = requant_arrays(op, ctx, w, geo["out_c"])
     in_place = is_unpadded_pointwise(geo)
-    scratch = "NULL" if in_place else f"(int8_t *){ctx.scratch(op, 2 * (-(-n // 16) * 16), align=16)}"
+    rows = 2 * (-(-n // 16) * 16)  # im2col: two receptive fields, each rounded up to whole 16-byte chunks
+    on_stack = not in_place and rows <= STACK_ROWS and _scratch_at_peak(ctx.model, op, rows)
+    scratch = "NULL" if in_place or on_stack else f"(int8_t *){ctx.scratch(op, rows, align=16)}"
     ctx.kernel("conv2d_s8_mve")
     desc = ctx.struct("op", "td_conv2d_s8_mve_op", {
         "geom": geom, "input": ctx.ptr(x), "output": ctx.ptr(y),
@@ -76,7 +111,7 @@ def lower_conv2d_mve(op: Operator, ctx: LoweringContext, geo: dict[str, int], w:
         "rq": ctx.const("requant", mve_requant_table([folded], mult, shift), "int32_t"),
         # named per layer: a firmware whose layers all read rows in place links no im2col code
         "scratch": scratch, "field": "td_conv2d_s8_mve_row" if in_place else "td_conv2d_s8_mve_im2col"})
-    ctx.emit(f"td_conv2d_s8_mve({desc});")
+    ctx.emit(f"td_conv2d_s8_mve{'_stack' if on_stack else ''}({desc});")
     return True
 
 
