@@ -14,6 +14,7 @@ import numpy as np
 from tinydeploy.aot.codegen import c_float
 from tinydeploy.aot.lowering import LoweringContext, activation_range_f32, lowering
 from tinydeploy.aot.ops.add_mve import lower_add_mve, lower_mul_mve
+from tinydeploy.aot.ops.conv2d import MAX_FAST_EXPONENT
 from tinydeploy.aot.ops.int16x8 import lower_add_s16, lower_mul_s16
 from tinydeploy.aot.ops.transpose import c_array, contiguous_strides, merge_axes, pad6
 from tinydeploy.aot.quant import activation_range_s8, quantize_multiplier
@@ -130,6 +131,12 @@ def mul_s8_params(a: Tensor, b: Tensor, y: Tensor) -> dict[str, int]:
     return {"a_offset": -za, "b_offset": -zb, "out_multiplier": m, "out_shift": sh, "out_offset": zy}
 
 
+def mul_fast_ok(params: dict[str, int]) -> bool:
+    """Whether mul.h's td_mul_s8_fast is exact: a right shift within the fast requantization's range (the
+    product of two offset int8 values, |x| <= 255 * 255, is far below its 2^30 bound)."""
+    return 1 <= -params["out_shift"] <= MAX_FAST_EXPONENT
+
+
 def _struct_literal(fields: dict[str, object]) -> str:
     return "{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}"
 
@@ -173,4 +180,5 @@ def lower_add_mul(op: Operator, ctx: LoweringContext) -> None:
         ctx.emit(f"{{\n  {struct}\n  td_add_s8_row({ctx.ptr(a)}, {steps[0]}, {ctx.ptr(b)}, {steps[1]}, "
                  f"{ctx.ptr(y)}, {d6[5]}, &p);\n}}")
         return
-    ctx.emit(f"{{\n  {view}\n  {struct}\n  td_{name}_s8({call_args}, &p);\n}}")
+    fast = "_fast" if name == "mul" and ctx.target.optimized and mul_fast_ok(params) else ""
+    ctx.emit(f"{{\n  {view}\n  {struct}\n  td_{name}_s8{fast}({call_args}, &p);\n}}")
