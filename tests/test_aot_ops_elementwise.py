@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from aotutil import assert_bitexact_with_tflm, build_native, random_inputs
+from aotutil import assert_bitexact_with_tflm, assert_exact_on_qemu, build_native, build_qemu_firmware, random_inputs
 from aotutil_builder import ModelCases, OpSpec, TensorSpec
 from tinydeploy.aot.lowering import compute_out_size
 from tinydeploy.errors import UnsupportedOpError
@@ -179,6 +179,23 @@ def _binary_case(opcode: str, max_rank: int) -> Callable[[Cases, np.random.Gener
 @pytest.mark.parametrize("floating", [False, True], ids=["int8", "float"])
 def test_add_mul_broadcast_random(opcode: str, seed: int, floating: bool) -> None:
     _run(opcode, seed, 30, _binary_case(opcode, max_rank=4 + (seed % 3)), floating)
+
+
+@pytest.mark.qemu
+def test_mul_fast_requantization_exact_on_qemu(tmp_path: Path) -> None:
+    """td_mul_s8_fast on a DSP core (its SMMULR path; native runs the portable C): random broadcasts, output
+    scales from 1/800 to 1/5 of the product's (right shifts 3..10), every activation."""
+    from tinydeploy.boards import get_board
+
+    rng = np.random.default_rng(77)
+    c = Cases()
+    for _ in range(16):
+        _binary_case("MUL", max_rank=4)(c, rng, False)
+    path = c.write()
+    board = get_board("qemu-m4")
+    elf = build_qemu_firmware(path, board, tmp_path / "fw")
+    assert "td_mul_s8_fast(" in (tmp_path / "fw" / "src" / "model.c").read_text()
+    assert_exact_on_qemu(board, elf, path, random_inputs(path, 3, seed=78))
 
 
 # --- RELU / RELU6 / LEAKY_RELU --------------------------------------------------------------------------
