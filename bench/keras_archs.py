@@ -39,11 +39,18 @@ def _mobilenet_v3_small_min(k: Any) -> Any:
                                            weights=None, classes=10)
 
 
+def _mobilenet_v3_small(k: Any) -> Any:
+    return k.applications.MobileNetV3Small(input_shape=(96, 96, 3), alpha=1.0, minimalistic=False,
+                                           weights=None, classes=10)
+
+
 ARCHS = {a.name: a for a in (
     Arch("mobilenet_v2_035_96", _mobilenet_v2, (96, 96, 3), (-1.0, 1.0),
          "keras.applications.MobileNetV2(alpha=0.35, 96x96x3, 10 classes)"),
     Arch("mobilenet_v3s_min_96", _mobilenet_v3_small_min, (96, 96, 3), (0.0, 255.0),
          "keras.applications.MobileNetV3Small(minimalistic=True, alpha=1.0, 96x96x3, 10 classes)"),
+    Arch("mobilenet_v3s_96", _mobilenet_v3_small, (96, 96, 3), (0.0, 255.0),
+         "keras.applications.MobileNetV3Small(alpha=1.0, 96x96x3, 10 classes: hard-swish, squeeze-excite, 5x5)"),
 )}
 
 
