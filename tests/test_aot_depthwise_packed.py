@@ -80,13 +80,14 @@ LOOP9_CASES = {
 
 
 def _model(seed: int, count: int = 14, loops: bool = False) -> Path:
-    """count cases, every other one of the 3x3 entry's shapes; loops: and LOOP9_CASES"""
+    """count cases, every other one of the 3x3 entry's shapes (filters of every size: the generic path for
+    all, mixes_filter_sizes); loops: only 3x3 filters (the 3x3 entry), and LOOP9_CASES"""
     rng = np.random.default_rng(seed)
     c = Cases()
-    for i in range(count):
-        _depthwise_case(c, rng, mobilenet=i % 2 == 1)
     for act_out in LOOP9_CASES.values() if loops else ():
         _depthwise_case(c, rng, mobilenet=True, act_out=act_out)
+    for i in range(count):
+        _depthwise_case(c, rng, mobilenet=loops or i % 2 == 1)
     return c.write()
 
 
@@ -131,13 +132,16 @@ def test_window_offsets() -> None:
 @pytest.mark.parametrize("seed", range(2))
 @pytest.mark.parametrize("flags", [[], ["-DTD_EMULATE_DSP"]], ids=["c", "dsp-emulated"])
 def test_depthwise_packed_exact_native(seed: int, flags: list[str]) -> None:
-    path = _model(1300 + seed, loops=True)
-    native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
-    body = native.program.files["model.c"].split("int model_invoke(void)")[1]
-    assert body.count("td_depthwise_conv2d_s8_packed") == 14 + len(LOOP9_CASES)
-    for loop in LOOP9_CASES:
-        assert f"td_dwp_loop9_{loop}}}" in native.program.files["model.c"].replace(" ", "")
-    assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=seed), optimized=True, native=native)
+    for loops in (True, False):
+        path = _model(1300 + seed, loops=loops)
+        native = build_native(path, target=TargetFeatures(cpu="host", small_layer_macs=0), extra_flags=flags)
+        model_c = native.program.files["model.c"]
+        body = model_c.split("int model_invoke(void)")[1]
+        assert body.count("td_depthwise_conv2d_s8_packed") == 14 + len(LOOP9_CASES) * loops
+        for loop in LOOP9_CASES:
+            assert (f"td_dwp_loop9_{loop}}}" in model_c.replace(" ", "")) == loops
+        assert ("td_dwp_loop9_" in model_c) == loops  # mixed filter sizes: one depthwise path
+        assert_bitexact_with_tflm(path, random_inputs(path, 4, seed=seed), optimized=True, native=native)
 
 
 @pytest.mark.qemu
@@ -148,8 +152,9 @@ def test_depthwise_packed_exact_on_qemu_m4(tmp_path: Path) -> None:
     from tinydeploy.boards import get_board
 
     board = get_board("qemu-m4")
-    path = _model(1400, count=16, loops=True)
-    elf = build_qemu_firmware(path, board, tmp_path / "fw", small_layer_macs=0)
-    model_c = (tmp_path / "fw" / "src" / "model.c").read_text().replace(" ", "")
-    assert all(f"td_dwp_loop9_{loop}}}" in model_c for loop in LOOP9_CASES)
-    assert_exact_on_qemu(board, elf, path, random_inputs(path, 2, seed=3))
+    for loops in (True, False):  # the 3x3 entry's loops; the generic path (filters of every size)
+        path = _model(1400, count=16, loops=loops)
+        elf = build_qemu_firmware(path, board, tmp_path / f"fw{loops}", small_layer_macs=0)
+        model_c = (tmp_path / f"fw{loops}" / "src" / "model.c").read_text().replace(" ", "")
+        assert all((f"td_dwp_loop9_{loop}}}" in model_c) == loops for loop in LOOP9_CASES)
+        assert_exact_on_qemu(board, elf, path, random_inputs(path, 2, seed=3))

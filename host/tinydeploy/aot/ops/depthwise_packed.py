@@ -79,6 +79,15 @@ def window_offsets(geo: dict[str, int]) -> np.ndarray:
     return ((ky * geo["dil_h"] * geo["in_w"] + kx * geo["dil_w"]) * geo["in_c"]).reshape(-1).astype(np.int32)
 
 
+def mixes_filter_sizes(ctx: LoweringContext) -> bool:
+    """Whether the model has depthwise layers other than 3x3 (MobileNetV3's 5x5): they link the generic
+    packed path, and its 3x3 layers then take it too rather than also linking the 3x3 entry and its loop
+    (~1.3 KB, which put MobileNetV3Small's code above the reference engine's; ~2 % more instructions)."""
+    sizes = {tuple(ctx.model.tensors[op.inputs[1]].shape[1:3]) for op in ctx.model.operators
+             if op.opcode == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1}
+    return bool(sizes - {(3, 3)})
+
+
 def lower_depthwise_packed(op: Operator, ctx: LoweringContext, geo: dict[str, int], w: Tensor,
                            q: dict[str, int], folded: np.ndarray | None) -> bool:
     """Emit td_depthwise_conv2d_s8_packed when it applies (else False: the caller picks another kernel)."""
@@ -107,7 +116,7 @@ def lower_depthwise_packed(op: Operator, ctx: LoweringContext, geo: dict[str, in
     # for an activation range narrower than int8, the rounding's sign term only when act_min is below the
     # output zero point (a negative accumulator cannot end above act_min otherwise)
     loop9 = "NULL"
-    if taps == 9 and c % 4 == 0 and table is not None:
+    if taps == 9 and c % 4 == 0 and table is not None and not mixes_filter_sizes(ctx):
         clamped = (act_min, act_max) != (-128, 127)
         relu = "_relu" if act_min >= q["output_offset"] else ""
         loop9 = f"td_dwp_loop9_{'clamp' if clamped else 'full'}{relu}"
