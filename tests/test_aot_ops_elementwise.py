@@ -181,6 +181,12 @@ def test_add_mul_broadcast_random(opcode: str, seed: int, floating: bool) -> Non
     _run(opcode, seed, 30, _binary_case(opcode, max_rank=4 + (seed % 3)), floating)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mul_reference_kernel_random(seed: int) -> None:
+    """optimized=False: td_mul_s8 (TFLM's MultiplyByQuantizedMultiplier), which shares its walk with the fast one."""
+    _run("MUL", seed + 100, 30, _binary_case("MUL", max_rank=4 + (seed % 3)), False, optimized=False)
+
+
 @pytest.mark.qemu
 def test_mul_fast_requantization_exact_on_qemu(tmp_path: Path) -> None:
     """td_mul_s8_fast on a DSP core (its SMMULR path; native runs the portable C): random broadcasts, output
