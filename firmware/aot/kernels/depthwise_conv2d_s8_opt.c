@@ -340,6 +340,25 @@ static __attribute__((noinline)) const int32_t *td_dwp_groups9(const int32_t *w,
   "add %[" a "], %[X0], %[" a "], asr #31\n\t"       \
   "asr %[" a "], %[" a "], %[" e "]\n\t"             \
   "ssat %[" a "], #8, %[" a "]\n\t"
+/* The group's four accumulators requantized (the stream's words: m0 r0 e0 m1 r1 e1 m2 r2 e2 m3 r3 e3 lo hi),
+ * packed into a0 as bytes and clamped to [lo, hi] bytewise (SSUB8 sets GE, SEL picks) */
+#define TD_DWP_GROUP9                                                     \
+  "ldmia %[w]!, {%[T1], %[T2], %[T3], %[T4]}\n\t" /* m0 r0 e0 m1 */      \
+  TD_DWP_RQ9("a0", "T1", "T2", "T3")                                      \
+  "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t" /* r1 e1 m2 */                \
+  TD_DWP_RQ9("a1", "T4", "T1", "T2")                                      \
+  "ldmia %[w]!, {%[T1], %[T2], %[T4]}\n\t" /* r2 e2 m3 */                \
+  TD_DWP_RQ9("a2", "T3", "T1", "T2")                                      \
+  "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t" /* r3 e3 lo */                \
+  TD_DWP_RQ9("a3", "T4", "T1", "T2")                                      \
+  "ldr %[T4], [%[w]], #4\n\t" /* hi */                                   \
+  "bfi %[a0], %[a1], #8, #8\n\t"                                         \
+  "bfi %[a0], %[a2], #16, #8\n\t"                                        \
+  "bfi %[a0], %[a3], #24, #8\n\t"                                        \
+  "ssub8 %[X0], %[a0], %[T3]\n\t"                                        \
+  "sel %[a0], %[a0], %[T3]\n\t"                                          \
+  "ssub8 %[X0], %[T4], %[a0]\n\t"                                        \
+  "sel %[a0], %[a0], %[T4]\n\t"
 #define TD_DWP_PAIR9(j)                             \
   "ldrd %[T1], %[T2], [%[o], #" #j " * 8]\n\t"      \
   "ldr %[X0], [%[b], %[T1]]\n\t"                    \
@@ -366,22 +385,7 @@ static __attribute__((noinline)) const int32_t *td_dwp_groups9(const int32_t *w,
                    "smlatt %[a2], %[T1], %[T2], %[a2]\n\t"
                    "smlabb %[a1], %[X0], %[T3], %[a1]\n\t"
                    "smlatt %[a3], %[X0], %[T3], %[a3]\n\t"
-                   "ldmia %[w]!, {%[T1], %[T2], %[T3], %[T4]}\n\t" /* m0 r0 e0 m1 */
-                   TD_DWP_RQ9("a0", "T1", "T2", "T3")
-                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r1 e1 m2 */
-                   TD_DWP_RQ9("a1", "T4", "T1", "T2")
-                   "ldmia %[w]!, {%[T1], %[T2], %[T4]}\n\t"        /* r2 e2 m3 */
-                   TD_DWP_RQ9("a2", "T3", "T1", "T2")
-                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r3 e3 lo */
-                   TD_DWP_RQ9("a3", "T4", "T1", "T2")
-                   "ldr %[T4], [%[w]], #4\n\t"                      /* hi */
-                   "bfi %[a0], %[a1], #8, #8\n\t"
-                   "bfi %[a0], %[a2], #16, #8\n\t"
-                   "bfi %[a0], %[a3], #24, #8\n\t"
-                   "ssub8 %[X0], %[a0], %[T3]\n\t"
-                   "sel %[a0], %[a0], %[T3]\n\t"
-                   "ssub8 %[X0], %[T4], %[a0]\n\t"
-                   "sel %[a0], %[a0], %[T4]\n\t"
+                   TD_DWP_GROUP9
                    "str %[a0], [%[po]], #4\n\t"
                    "add %[b], %[b], #4\n\t"
                    "ldr %[T1], %[w_end]\n\t"
@@ -430,22 +434,7 @@ static __attribute__((noinline)) const int32_t *td_dwp_groupsN(const int32_t *w,
                    "beq 6f\n\t"
                    TD_DWP_ODD
                    "6:\n\t"
-                   "ldmia %[w]!, {%[T1], %[T2], %[T3], %[T4]}\n\t" /* m0 r0 e0 m1 */
-                   TD_DWP_RQ9("a0", "T1", "T2", "T3")
-                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r1 e1 m2 */
-                   TD_DWP_RQ9("a1", "T4", "T1", "T2")
-                   "ldmia %[w]!, {%[T1], %[T2], %[T4]}\n\t"        /* r2 e2 m3 */
-                   TD_DWP_RQ9("a2", "T3", "T1", "T2")
-                   "ldmia %[w]!, {%[T1], %[T2], %[T3]}\n\t"        /* r3 e3 lo */
-                   TD_DWP_RQ9("a3", "T4", "T1", "T2")
-                   "ldr %[T4], [%[w]], #4\n\t"                      /* hi */
-                   "bfi %[a0], %[a1], #8, #8\n\t"
-                   "bfi %[a0], %[a2], #16, #8\n\t"
-                   "bfi %[a0], %[a3], #24, #8\n\t"
-                   "ssub8 %[X0], %[a0], %[T3]\n\t"
-                   "sel %[a0], %[a0], %[T3]\n\t"
-                   "ssub8 %[X0], %[T4], %[a0]\n\t"
-                   "sel %[a0], %[a0], %[T4]\n\t"
+                   TD_DWP_GROUP9
                    "ldr %[T1], %[po]\n\t"
                    "str %[a0], [%[T1]], #4\n\t"
                    "str %[T1], %[po]\n\t"
